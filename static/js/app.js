@@ -1,0 +1,18 @@
+// Small progressive enhancements shared by every page. No dependencies.
+(function () {
+  "use strict";
+  // Countdown: <span data-countdown="2026-11-25T15:00:00Z" data-done-text="..."></span>
+  function pad(n) { return n < 10 ? "0" + n : "" + n; }
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      var end = Date.parse(el.getAttribute("data-countdown"));
+      var left = Math.max(0, Math.floor((end - now) / 1000));
+      if (left === 0 && el.dataset.doneText) { el.textContent = el.dataset.doneText; return; }
+      var h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
+      el.textContent = pad(h) + ":" + pad(m) + ":" + pad(s);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { tick(); setInterval(tick, 1000); });
+  document.addEventListener("htmx:afterSwap", tick);
+})();

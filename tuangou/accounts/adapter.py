@@ -1,0 +1,59 @@
+"""allauth adapters: where allauth stores phones, sends SMS, and links WeChat users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django.contrib.auth import get_user_model
+
+from .forms import MainlandPhoneField
+from .phone import normalize_phone
+from .sms import send_sms
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def phone_form_field(self, **kwargs: Any) -> Any:
+        return MainlandPhoneField(**kwargs)
+
+    def send_verification_code_sms(self, user, phone: str, code: str, **kwargs: Any) -> None:
+        send_sms(phone=phone, template="verification_code", params={"code": code})
+
+    def set_phone(self, user, phone: str, verified: bool) -> None:
+        user.phone = phone
+        user.phone_verified = verified
+        user.save(update_fields=["phone", "phone_verified"])
+
+    def get_phone(self, user) -> tuple[str, bool] | None:
+        if not user.phone:
+            return None
+        return user.phone, user.phone_verified
+
+    def set_phone_verified(self, user, phone: str) -> None:
+        get_user_model().objects.filter(pk=user.pk, phone=phone).update(phone_verified=True)
+        user.phone_verified = True
+
+    def get_user_by_phone(self, phone: str):
+        # The password login form passes what was typed; codes pass E.164.
+        normalized = normalize_phone(phone)
+        if normalized is None:
+            return None
+        return get_user_model().objects.filter(phone=normalized, is_active=True).first()
+
+    def populate_username(self, request, user) -> None:
+        # Usernames are internal; people see their nickname or masked phone.
+        if not user.username:
+            from allauth.account.utils import user_username
+            from django.utils.crypto import get_random_string
+
+            user_username(user, f"u{get_random_string(10).lower()}")
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def populate_user(self, request, sociallogin, data):
+        user = super().populate_user(request, sociallogin, data)
+        nickname = sociallogin.account.extra_data.get("nickname") or ""
+        user.nickname = nickname[:40]
+        user.username = ""  # filled by populate_username with a random id
+        return user

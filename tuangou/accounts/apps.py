@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountsConfig(AppConfig):
+    name = "tuangou.accounts"
+    label = "accounts"
+    verbose_name = _("Accounts")
+
+    def ready(self) -> None:
+        from .roles import sync_roles
+
+        # Roles follow the permissions of every app, so sync after each migrate.
+        post_migrate.connect(sync_roles, dispatch_uid="accounts.sync_roles")

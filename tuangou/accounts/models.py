@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class User(AbstractUser):
+    """One person: shopper, leader, driver or staff. Roles are groups.
+
+    The phone is stored in E.164 (+8613800138000); a WeChat user may have none
+    yet, so it is nullable but unique when present.
+    """
+
+    phone = models.CharField(_("phone"), max_length=20, unique=True, null=True, blank=True)
+    phone_verified = models.BooleanField(_("phone verified"), default=False)
+    nickname = models.CharField(_("nickname"), max_length=40, blank=True)
+    avatar = models.ImageField(_("avatar"), upload_to="avatars/%Y/%m/", blank=True)
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        if self.nickname:
+            return self.nickname
+        if self.phone:
+            return f"{self.phone[-11:-8]}****{self.phone[-4:]}"
+        return self.username
+
+    @property
+    def phone_last4(self) -> str:
+        return self.phone[-4:] if self.phone else ""
+
+    def has_role(self, role: str) -> bool:
+        return self.is_superuser or self.groups.filter(name=role).exists()

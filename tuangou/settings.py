@@ -1,0 +1,334 @@
+"""Tuangou settings: one module, read from the environment.
+
+Every value comes from an environment variable (or a `.env` file beside
+manage.py). A malformed value stops start-up with a one-line reason instead
+of a traceback deep inside Django.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlparse
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _fail(reason: str) -> NoReturn:
+    """Stop start-up (web, worker, beat, manage.py) with a single readable line."""
+    sys.stderr.write(f"Tuangou configuration error: {reason}\n")
+    raise SystemExit(1)
+
+
+def _read(name: str, cast, default):
+    try:
+        return cast(name, default=default)
+    except (ValueError, ImproperlyConfigured) as exc:
+        _fail(f"{name} is invalid: {exc}")
+
+
+DEBUG = _read("DEBUG", env.bool, False)
+TESTING = "pytest" in sys.modules or env.bool("TESTING", default=False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG and not TESTING:
+        _fail("SECRET_KEY must be set when DEBUG is off")
+    SECRET_KEY = "insecure-dev-only-key-do-not-use-in-production"
+elif not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("insecure")):
+    _fail("SECRET_KEY is too weak for production (50+ random characters)")
+
+ALLOWED_HOSTS = _read("ALLOWED_HOSTS", env.list, ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = _read("CSRF_TRUSTED_ORIGINS", env.list, [])
+SITE_URL = _read("SITE_URL", env.str, "http://127.0.0.1:8000").rstrip("/")
+
+# --- apps -------------------------------------------------------------------
+# Order follows the import DAG of docs/architecture.md.
+LOCAL_APPS = [
+    "tuangou.accounts",
+    "catalog",
+    "leaders",
+    "marketing",
+    "orders",
+    "groupbuy",
+    "logistics",
+    "analytics",
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django.contrib.postgres",
+    "django_htmx",
+    "django_celery_beat",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "tuangou.accounts.weixin",
+    *LOCAL_APPS,
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "tuangou.urls"
+WSGI_APPLICATION = "tuangou.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.debug",
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "tuangou.context_processors.site",
+                "leaders.context_processors.pickup_point",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------
+_database_url = env.str("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/tuangou")
+_scheme = urlparse(_database_url).scheme
+if not _scheme or "://" not in _database_url:
+    _fail(f"DATABASE_URL is malformed: {_database_url!r} (expected postgres://user@host:port/name)")
+if _scheme not in {"postgres", "postgresql", "pgsql"}:
+    _fail(f"DATABASE_URL must point at PostgreSQL (postgres://...), not {_scheme}://")
+try:
+    DATABASES = {"default": environ.Env.db_url_config(_database_url)}
+except (ValueError, KeyError) as exc:
+    _fail(f"DATABASE_URL is malformed: {exc}")
+# Keep connections: opening one per request costs more than most pages.
+DATABASES["default"]["CONN_MAX_AGE"] = _read("CONN_MAX_AGE", env.int, 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_tuangou")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- redis, cache, celery ---------------------------------------------------
+if TESTING:
+    # Each pytest-xdist worker gets its own Redis database: its own cache, rate
+    # limits and Celery queues, never shared with a running dev worker (db 0).
+    _worker = env.str("PYTEST_XDIST_WORKER", default="gw-1").removeprefix("gw")
+    _REDIS_DEFAULT = f"redis://127.0.0.1:6379/{min(15, 10 + int(_worker or 0))}"
+else:
+    _REDIS_DEFAULT = "redis://127.0.0.1:6379/0"
+REDIS_URL = _read("REDIS_URL", env.str, _REDIS_DEFAULT)
+if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    _fail("REDIS_URL must start with redis://, rediss:// or unix://")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="tuangou"),
+        "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+    }
+}
+if _read("CACHE_LOCAL", env.bool, False):
+    # Only for `make run` without Redis: a per-process cache.
+    CACHES["default"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+
+CELERY_BROKER_URL = _read("CELERY_BROKER_URL", env.str, REDIS_URL)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A task whose ETA lies beyond the visibility timeout would be delivered
+    # twice on Redis; far deadlines go through beat and sweepers instead.
+    "visibility_timeout": 12 * 3600,
+}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = Path(env.str("CELERY_FS_DIR", default=str(BASE_DIR / "var" / "broker")))
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "out"),
+        "data_folder_out": str(_broker_dir / "out"),
+        "processed_folder": str(_broker_dir / "processed"),
+    }
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = _read("CELERY_TASK_ALWAYS_EAGER", env.bool, False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TIMEZONE = "Asia/Shanghai"
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Each app lists its periodic work in <app>/schedules.py (BEAT_SCHEDULE, plain
+# data, no Django imports); the tasks themselves are idempotent.
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "accounts-heartbeat": {
+        "task": "tuangou.accounts.tasks.heartbeat_task",
+        "schedule": timedelta(minutes=1),
+    },
+}
+for _app in LOCAL_APPS:
+    try:
+        _schedules = importlib.import_module(f"{_app}.schedules")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{_app}.schedules":
+            raise
+        continue
+    CELERY_BEAT_SCHEDULE.update(_schedules.BEAT_SCHEDULE)
+
+# --- auth -------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+ACCOUNT_ADAPTER = "tuangou.accounts.adapter.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "tuangou.accounts.adapter.SocialAccountAdapter"
+# Shoppers sign in by phone + SMS code; staff by phone or email + password.
+ACCOUNT_LOGIN_METHODS = {"phone", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["phone*", "email"]
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_FORMS = {"login": "tuangou.accounts.forms.StaffPasswordLoginForm"}
+ACCOUNT_PHONE_VERIFICATION_ENABLED = True
+ACCOUNT_PHONE_VERIFICATION_SUPPORTS_RESEND = True
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_LOGOUT_ON_GET = False
+ALLAUTH_USER_CODE_FORMAT = {"numeric": True, "dashed": False, "length": 6}
+# SMS codes are the expensive, abusable part: per phone (key) and per IP.
+ACCOUNT_RATE_LIMITS = {
+    "request_login_code": "20/h/ip,1/m/key,10/h/key",
+    "verify_phone": "1/m/key,10/h/ip",
+}
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
+
+WECHAT_APP_ID = env.str("WECHAT_APP_ID", default="")
+WECHAT_APP_SECRET = env.str("WECHAT_APP_SECRET", default="")
+# Inside WeChat's browser the OAuth page differs from the website QR login.
+WECHAT_IN_APP = _read("WECHAT_IN_APP", env.bool, False)
+SOCIALACCOUNT_PROVIDERS: dict[str, dict] = {}
+if WECHAT_APP_ID and WECHAT_APP_SECRET:
+    SOCIALACCOUNT_PROVIDERS["weixin"] = {
+        "APPS": [{"client_id": WECHAT_APP_ID, "secret": WECHAT_APP_SECRET, "key": ""}],
+        "SCOPE": ["snsapi_userinfo"] if WECHAT_IN_APP else ["snsapi_login"],
+    }
+    if WECHAT_IN_APP:
+        SOCIALACCOUNT_PROVIDERS["weixin"]["AUTHORIZE_URL"] = (
+            "https://open.weixin.qq.com/connect/oauth2/authorize"
+        )
+elif WECHAT_APP_ID or WECHAT_APP_SECRET:
+    _fail("WECHAT_APP_ID and WECHAT_APP_SECRET must be set together")
+
+# WeChat Pay v3 (merchant). Empty values keep the sandbox provider.
+PAYMENT_PROVIDER = _read("PAYMENT_PROVIDER", env.str, "sandbox")
+if PAYMENT_PROVIDER not in {"sandbox", "wechatpay"}:
+    _fail("PAYMENT_PROVIDER must be 'sandbox' or 'wechatpay'")
+WECHATPAY_MCH_ID = env.str("WECHATPAY_MCH_ID", default="")
+WECHATPAY_APP_ID = env.str("WECHATPAY_APP_ID", default=WECHAT_APP_ID)
+WECHATPAY_API_V3_KEY = env.str("WECHATPAY_API_V3_KEY", default="")
+WECHATPAY_CERT_SERIAL = env.str("WECHATPAY_CERT_SERIAL", default="")
+WECHATPAY_PRIVATE_KEY_PATH = env.str("WECHATPAY_PRIVATE_KEY_PATH", default="")
+WECHATPAY_PLATFORM_CERT_PATH = env.str("WECHATPAY_PLATFORM_CERT_PATH", default="")
+if PAYMENT_PROVIDER == "wechatpay" and not (
+    WECHATPAY_MCH_ID and WECHATPAY_API_V3_KEY and WECHATPAY_PRIVATE_KEY_PATH
+):
+    _fail("PAYMENT_PROVIDER=wechatpay needs WECHATPAY_MCH_ID, _API_V3_KEY, _PRIVATE_KEY_PATH")
+
+SMS_PROVIDER = _read("SMS_PROVIDER", env.str, "tuangou.accounts.sms.LogSmsProvider")
+SMS_SIGN_NAME = env.str("SMS_SIGN_NAME", default="团购")
+
+# --- i18n / time ------------------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "Asia/Shanghai"
+USE_TZ = True
+
+# --- static & media ---------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "static")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG or TESTING
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+# --- security ---------------------------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG and not TESTING:
+    SECURE_SSL_REDIRECT = _read("SECURE_SSL_REDIRECT", env.bool, True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = _read("SECURE_HSTS_SECONDS", env.int, 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+# --- business rules ---------------------------------------------------------
+# Minutes an unpaid order holds its stock before it is cancelled.
+ORDER_PAYMENT_TIMEOUT_MINUTES = _read("ORDER_PAYMENT_TIMEOUT_MINUTES", env.int, 15)
+# Days after pickup during which a shopper may open an after-sale claim.
+AFTER_SALE_WINDOW_DAYS = _read("AFTER_SALE_WINDOW_DAYS", env.int, 2)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # WeasyPrint's font subsetting logs a line per glyph table at INFO.
+        "fontTools": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+    },
+}
