@@ -7,7 +7,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint format messages check bench clean
+.PHONY: help install run test test-fast lint format messages app-messages check bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -43,6 +43,10 @@ format: install ## Format and autofix with ruff
 messages: install ## Extract strings into every app's zh_Hans catalogue
 	$(PYTHON) manage.py makemessages -l zh_Hans --ignore '.venv/*' --ignore 'var/*' --no-obsolete
 	$(PYTHON) manage.py compilemessages --ignore '.venv/*' --verbosity 0
+
+app-messages: install ## Extract one app's strings into its own catalogue: make app-messages APP=catalog
+	cd $(APP) && DEBUG=true ../$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete --settings=tuangou.settings --pythonpath=..
+	cd $(APP) && DEBUG=true ../$(BIN)/django-admin compilemessages --settings=tuangou.settings --pythonpath=.. --verbosity 0
 
 check: lint test ## Everything CI checks
 
