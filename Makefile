@@ -40,9 +40,11 @@ format: install ## Format and autofix with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-messages: install ## Extract strings into every app's zh_Hans catalogue
-	$(PYTHON) manage.py makemessages -l zh_Hans --ignore '.venv/*' --ignore 'var/*' --no-obsolete
-	$(PYTHON) manage.py compilemessages --ignore '.venv/*' --verbosity 0
+APPS := catalog leaders marketing orders groupbuy logistics analytics
+messages: install ## Extract strings into the project's and every app's zh_Hans catalogue
+	DEBUG=true $(PYTHON) manage.py makemessages -l zh_Hans --no-obsolete --ignore '.venv/*' --ignore 'var/*' $(foreach a,$(APPS),--ignore '$(a)/*')
+	@for app in $(APPS); do if [ -d $$app/locale ] && [ -n "$$(find $$app -name '*.py' -newer /dev/null -o -name '*.html' | head -1)" ]; then $(MAKE) --no-print-directory app-messages APP=$$app; fi; done
+	DEBUG=true $(PYTHON) manage.py compilemessages --ignore '.venv/*' --verbosity 0
 
 app-messages: install ## Extract one app's strings into its own catalogue: make app-messages APP=catalog
 	cd $(APP) && DEBUG=true ../$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete --settings=tuangou.settings --pythonpath=..

@@ -221,7 +221,10 @@ SOCIALACCOUNT_ADAPTER = "tuangou.accounts.adapter.SocialAccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"phone", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["phone*", "email"]
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
-ACCOUNT_FORMS = {"login": "tuangou.accounts.forms.StaffPasswordLoginForm"}
+ACCOUNT_FORMS = {
+    "login": "tuangou.accounts.forms.StaffPasswordLoginForm",
+    "request_login_code": "tuangou.accounts.forms.SmsCodeRequestForm",
+}
 ACCOUNT_PHONE_VERIFICATION_ENABLED = True
 ACCOUNT_PHONE_VERIFICATION_SUPPORTS_RESEND = True
 ACCOUNT_EMAIL_VERIFICATION = "none"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from allauth.account.forms import LoginForm
+from allauth.account.forms import LoginForm, RequestLoginCodeForm
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -51,3 +51,18 @@ class StaffPasswordLoginForm(LoginForm):
 
     def _setup_password_field(self) -> None:
         self.fields["password"].required = True
+
+
+class SmsCodeRequestForm(RequestLoginCodeForm):
+    """allauth's code request, with an SMS-specific message when rate-limited."""
+
+    def clean_phone(self) -> str:
+        try:
+            return super().clean_phone()
+        except ValidationError as exc:
+            if exc.code == "too_many_login_attempts":
+                raise ValidationError(
+                    _("Codes were requested too often. Please wait a minute and try again."),
+                    code="sms_rate_limited",
+                ) from exc
+            raise

@@ -14,3 +14,11 @@ def heartbeat_task() -> str:
 @shared_task
 def ping_task() -> str:
     return "pong"
+
+
+@shared_task
+def sync_roles_task() -> None:
+    """Re-apply the role permissions of roles.py (after a deploy, or on demand)."""
+    from .roles import sync_roles
+
+    sync_roles()

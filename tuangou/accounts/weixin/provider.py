@@ -7,8 +7,12 @@ accounts; the unionid is the same across the AppIDs of one open platform.
 
 from allauth.socialaccount.providers.weixin.provider import WeixinProvider
 
+from .views import TuangouWeixinOAuth2Adapter
+
 
 class UnionIdWeixinProvider(WeixinProvider):
+    oauth2_adapter_class = TuangouWeixinOAuth2Adapter
+
     def extract_uid(self, data):
         return data.get("unionid") or data["openid"]
 

@@ -1,0 +1,76 @@
+"""Project-wide rules: lint, migrations, a complete zh-hans catalogue, demo data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polib
+import pytest
+from django.core.management import call_command
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGUES = sorted(
+    p
+    for p in ROOT.glob("**/locale/zh_Hans/LC_MESSAGES/django.po")
+    if ".venv" not in p.parts and "var" not in p.parts
+)
+
+
+def test_ruff_lint_and_format_are_clean():
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert lint.returncode == 0, lint.stdout
+    fmt = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert fmt.returncode == 0, fmt.stdout
+
+
+@pytest.mark.django_db
+def test_every_model_change_has_a_migration():
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_there_is_a_catalogue_for_the_project_and_each_app():
+    found = {p.relative_to(ROOT).parts[0] for p in CATALOGUES}
+    assert "locale" in found
+
+
+@pytest.mark.parametrize("po_path", CATALOGUES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_zh_hans_catalogue_is_complete(po_path):
+    catalogue = polib.pofile(str(po_path))
+    untranslated = [e.msgid for e in catalogue.untranslated_entries()]
+    fuzzy = [e.msgid for e in catalogue.fuzzy_entries()]
+    assert untranslated == [], f"untranslated in {po_path}"
+    assert fuzzy == [], f"fuzzy in {po_path}"
+
+
+@pytest.mark.django_db
+def test_pages_are_chinese_by_default_and_english_on_request(client):
+    zh = client.get("/me/")
+    assert "我的" in zh.content.decode()
+    en = client.get("/me/", HTTP_ACCEPT_LANGUAGE="en")
+    assert ">Me<" in en.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_language_switch_remembers_english(client):
+    client.post("/i18n/setlang/", {"language": "en", "next": "/me/"})
+    assert ">Me<" in client.get("/me/").content.decode()
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent():
+    from django.apps import apps
+
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    counts = {m._meta.label: m.objects.count() for m in apps.get_models()}
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert {m._meta.label: m.objects.count() for m in apps.get_models()} == counts
+    assert counts["accounts.User"] >= 10
