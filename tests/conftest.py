@@ -28,7 +28,7 @@ def _isolated_cache(request):
     from django.conf import settings
 
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    prefix = f"test-{worker}"
+    prefix = f"{settings.DATABASES['default']['TEST']['NAME']}-{worker}"
     settings.CACHES["default"]["KEY_PREFIX"] = prefix
     cache.key_prefix = prefix
     cache.delete_pattern("*")
