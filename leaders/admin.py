@@ -1,0 +1,348 @@
+"""Operators review applications, leaders, points and address changes here.
+
+Every action calls a service; the admin never changes a status itself.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .forms import RejectForm
+from .models import (
+    AddressChange,
+    ApplicationStatus,
+    BindingEvent,
+    Community,
+    Leader,
+    LeaderApplication,
+    PickupPoint,
+    PickupPointPause,
+    PickupPointPhoto,
+    ReviewStatus,
+    ShopperBinding,
+)
+
+
+def _run_each(modeladmin, request, queryset, action, done_message) -> None:
+    """Call `action(obj)` for each selected row; report successes and refusals."""
+    done = 0
+    for obj in queryset.order_by("pk"):
+        try:
+            action(obj)
+        except (ValidationError, ValueError) as exc:
+            text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            modeladmin.message_user(request, f"{obj}: {text}", messages.ERROR)
+        else:
+            done += 1
+    if done:
+        modeladmin.message_user(request, done_message(done), messages.SUCCESS)
+
+
+def _reject_with_reason(modeladmin, request, queryset, reject, title):
+    """An intermediate page asks for the reason, then rejects every selected row."""
+    if "apply" in request.POST:
+        form = RejectForm(request.POST)
+        if form.is_valid():
+            reason = form.cleaned_data["reason"]
+            _run_each(
+                modeladmin,
+                request,
+                queryset,
+                lambda obj: reject(obj, reason),
+                lambda n: ngettext("Rejected %(n)d item.", "Rejected %(n)d items.", n) % {"n": n},
+            )
+            return None
+    else:
+        form = RejectForm()
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "form": form,
+        "objects": queryset,
+        "action": request.POST.get("action"),
+        "opts": modeladmin.model._meta,
+        "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+    }
+    return TemplateResponse(request, "leaders/admin/reject.html", context)
+
+
+@admin.register(Community)
+class CommunityAdmin(admin.ModelAdmin):
+    list_display = ("name", "district", "city", "warehouse", "is_active")
+    list_filter = ("city", "district", "warehouse", "is_active")
+    search_fields = ("name", "district")
+
+
+@admin.register(LeaderApplication)
+class LeaderApplicationAdmin(admin.ModelAdmin):
+    list_display = (
+        "real_name",
+        "point_name",
+        "community",
+        "kind",
+        "status",
+        "created_at",
+        "reviewed_by",
+    )
+    list_filter = ("status", "kind", "community__district", "community", "created_at")
+    search_fields = ("real_name", "phone", "point_name", "address", "user__nickname")
+    list_select_related = ("community", "reviewed_by")
+    date_hierarchy = "created_at"
+    actions = ["approve_selected", "reject_selected"]
+    readonly_fields = (
+        "user",
+        "status",
+        "real_name",
+        "phone",
+        "community",
+        "kind",
+        "point_name",
+        "address",
+        "latitude",
+        "longitude",
+        "opening_hours",
+        "photo_preview",
+        "reject_reason",
+        "reviewed_by",
+        "reviewed_at",
+        "created_at",
+    )
+    exclude = ("storefront_photo",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description=_("Storefront photo"))
+    def photo_preview(self, obj):
+        if not obj.storefront_photo:
+            return "-"
+        return format_html(
+            '<a href="{0}"><img src="{0}" style="max-width:320px;border-radius:8px"></a>',
+            obj.storefront_photo.url,
+        )
+
+    @admin.action(description=_("Approve selected applications"), permissions=["change"])
+    def approve_selected(self, request, queryset):
+        _run_each(
+            self,
+            request,
+            queryset,
+            lambda app: services.approve_application(application=app, reviewed_by=request.user),
+            lambda n: (
+                ngettext("Approved %(n)d application.", "Approved %(n)d applications.", n)
+                % {"n": n}
+            ),
+        )
+
+    @admin.action(description=_("Reject selected applications…"), permissions=["change"])
+    def reject_selected(self, request, queryset):
+        return _reject_with_reason(
+            self,
+            request,
+            queryset,
+            lambda app, reason: services.reject_application(
+                application=app, reviewed_by=request.user, reason=reason
+            ),
+            gettext("Reject applications"),
+        )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+    def changelist_view(self, request, extra_context=None):
+        # The queue: open the list on what waits for review.
+        if not request.GET and request.method == "GET":
+            request.GET = request.GET.copy()
+            request.GET["status__exact"] = ApplicationStatus.PENDING
+        return super().changelist_view(request, extra_context)
+
+
+class PhotoInline(admin.TabularInline):
+    model = PickupPointPhoto
+    extra = 0
+
+
+class PauseInline(admin.TabularInline):
+    model = PickupPointPause
+    extra = 0
+
+
+class PointInline(admin.TabularInline):
+    model = PickupPoint
+    fields = ("name", "community", "address", "status")
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Leader)
+class LeaderAdmin(admin.ModelAdmin):
+    list_display = ("real_name", "phone", "kind", "status", "commission_rate", "joined_at")
+    list_filter = ("status", "kind", "points__community")
+    search_fields = ("real_name", "phone", "user__nickname", "share_code")
+    readonly_fields = ("user", "application", "share_code", "status", "joined_at")
+    inlines = [PointInline]
+    actions = ["suspend_selected", "reactivate_selected"]
+
+    def has_add_permission(self, request) -> bool:
+        # Leaders are made by approving an application.
+        return False
+
+    @admin.action(description=_("Suspend selected leaders"), permissions=["change"])
+    def suspend_selected(self, request, queryset):
+        _run_each(
+            self,
+            request,
+            queryset,
+            lambda leader: services.suspend_leader(leader=leader),
+            lambda n: ngettext("Suspended %(n)d leader.", "Suspended %(n)d leaders.", n) % {"n": n},
+        )
+
+    @admin.action(description=_("Reactivate selected leaders"), permissions=["change"])
+    def reactivate_selected(self, request, queryset):
+        _run_each(
+            self,
+            request,
+            queryset,
+            lambda leader: services.reactivate_leader(leader=leader),
+            lambda n: (
+                ngettext("Reactivated %(n)d leader.", "Reactivated %(n)d leaders.", n) % {"n": n}
+            ),
+        )
+
+
+@admin.register(PickupPoint)
+class PickupPointAdmin(admin.ModelAdmin):
+    list_display = ("name", "community", "leader", "warehouse", "status", "daily_capacity")
+    list_filter = ("status", "community", "community__district", "warehouse", "leader__status")
+    search_fields = ("name", "address", "community__name", "leader__real_name")
+    list_select_related = ("community", "leader", "warehouse")
+    readonly_fields = ("status", "address", "latitude", "longitude", "created_at")
+    inlines = [PhotoInline, PauseInline]
+    actions = ["approve_selected", "reject_selected", "close_selected", "reopen_selected"]
+
+    def _bulk(self, request, queryset, action, verb):
+        _run_each(
+            self,
+            request,
+            queryset,
+            action,
+            lambda n: (
+                ngettext("%(verb)s %(n)d pickup point.", "%(verb)s %(n)d pickup points.", n)
+                % {"n": n, "verb": verb}
+            ),
+        )
+
+    @admin.action(description=_("Approve selected new pickup points"), permissions=["change"])
+    def approve_selected(self, request, queryset):
+        self._bulk(
+            request, queryset, lambda p: services.approve_pickup_point(point=p), _("Approved")
+        )
+
+    @admin.action(description=_("Reject selected new pickup points"), permissions=["change"])
+    def reject_selected(self, request, queryset):
+        self._bulk(
+            request, queryset, lambda p: services.reject_pickup_point(point=p), _("Rejected")
+        )
+
+    @admin.action(description=_("Close selected pickup points"), permissions=["change"])
+    def close_selected(self, request, queryset):
+        self._bulk(request, queryset, lambda p: services.close_pickup_point(point=p), _("Closed"))
+
+    @admin.action(description=_("Reopen selected pickup points"), permissions=["change"])
+    def reopen_selected(self, request, queryset):
+        self._bulk(
+            request, queryset, lambda p: services.reopen_pickup_point(point=p), _("Reopened")
+        )
+
+
+@admin.register(AddressChange)
+class AddressChangeAdmin(admin.ModelAdmin):
+    list_display = ("point", "current_address", "address", "status", "created_at")
+    list_filter = ("status", "point__community", "point__warehouse")
+    search_fields = ("address", "point__name", "point__address")
+    list_select_related = ("point",)
+    readonly_fields = (
+        "point",
+        "address",
+        "latitude",
+        "longitude",
+        "status",
+        "reject_reason",
+        "reviewed_by",
+        "reviewed_at",
+        "created_at",
+    )
+    actions = ["approve_selected", "reject_selected"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description=_("Current address"))
+    def current_address(self, obj):
+        return obj.point.address
+
+    @admin.action(description=_("Approve selected address changes"), permissions=["change"])
+    def approve_selected(self, request, queryset):
+        _run_each(
+            self,
+            request,
+            queryset,
+            lambda c: services.approve_address_change(change=c, reviewed_by=request.user),
+            lambda n: (
+                ngettext("Approved %(n)d address.", "Approved %(n)d addresses.", n) % {"n": n}
+            ),
+        )
+
+    @admin.action(description=_("Reject selected address changes…"), permissions=["change"])
+    def reject_selected(self, request, queryset):
+        return _reject_with_reason(
+            self,
+            request,
+            queryset,
+            lambda c, reason: services.reject_address_change(
+                change=c, reviewed_by=request.user, reason=reason
+            ),
+            gettext("Reject address changes"),
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        if not request.GET and request.method == "GET":
+            request.GET = request.GET.copy()
+            request.GET["status__exact"] = ReviewStatus.PENDING
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(ShopperBinding)
+class ShopperBindingAdmin(admin.ModelAdmin):
+    list_display = ("user", "pickup_point", "leader", "source", "bound_at", "changed_at")
+    list_filter = ("source", "pickup_point__community")
+    search_fields = ("user__nickname", "user__phone", "pickup_point__name")
+    list_select_related = ("user", "pickup_point", "leader")
+    readonly_fields = ("user", "pickup_point", "leader", "source", "bound_at", "changed_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(BindingEvent)
+class BindingEventAdmin(admin.ModelAdmin):
+    list_display = ("user", "from_point", "to_point", "source", "created_at")
+    list_filter = ("source",)
+    list_select_related = ("user", "from_point", "to_point")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
