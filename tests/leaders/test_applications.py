@@ -13,7 +13,6 @@ from django.urls import reverse
 from leaders import services
 from leaders.models import (
     ApplicationStatus,
-    BindingSource,
     IllegalTransition,
     Leader,
     LeaderApplication,
@@ -76,7 +75,7 @@ def test_the_form_asks_anonymous_visitors_to_sign_in(client):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"real_name": ""}, "这是必填项"),
+        ({"real_name": ""}, "必填项"),
         ({"phone": "12345"}, "请输入11位中国大陆手机号"),
         (
             {"storefront_photo": SimpleUploadedFile("shop.png", b"not a photo", "image/png")},
@@ -234,6 +233,3 @@ def test_two_operators_approving_at_once_make_one_leader(make_user):
     assert {leader.pk for leader in results} == {Leader.objects.get().pk}
     assert PickupPoint.objects.count() == 1
 
-
-def test_binding_sources_have_labels():
-    assert BindingSource.SHARE_LINK.label == "Leader's share link"
