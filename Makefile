@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create the virtualenv and install everything
-	$(PYTHON) manage.py compilemessages --ignore '.venv/*' --verbosity 0
+	DEBUG=true $(PYTHON) manage.py compilemessages --ignore '.venv/*' --ignore 'var/*' --verbosity 0
 
 run: install ## Set up and run the whole app with demo data (web + worker + beat)
 	$(PYTHON) scripts/run.py
