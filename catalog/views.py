@@ -1,10 +1,123 @@
+"""The storefront: thin views over catalog.selectors."""
+
+from __future__ import annotations
+
+from django.http import Http404
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from . import selectors
+
+# The leaders app builds this page (issue #4); it is linked, not reversed, so
+# the storefront works before it exists.
+CHOOSE_PICKUP_POINT_PATH = "/leader/points/choose/"
+# The orders app's cart endpoint: POST sku=<sku code>, quantity, action=cart|buy.
+CART_ADD_PATH = "/orders/cart/add/"
+
+
+def _storefront(request) -> selectors.Storefront:
+    # The shopper's pickup point is the leaders app's business: ask the same
+    # function that puts `current_pickup_point` into every template.
+    from leaders.context_processors import pickup_point
+
+    return selectors.storefront_for(pickup_point=pickup_point(request)["current_pickup_point"])
+
+
+def _page_number(request) -> int:
+    try:
+        return max(1, min(int(request.GET.get("page", 1)), 1000))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _render_cards(request, template: str, context: dict):
+    """Infinite scroll: htmx asks for the next page and gets only the cards."""
+    if request.htmx and context["page"].page > 1:
+        return render(request, "catalog/_cards.html", context)
+    return render(request, template, context)
+
+
+def _more_url(path: str, page: selectors.CardPage, **params) -> str | None:
+    if not page.next_page:
+        return None
+    return f"{path}?{urlencode({**params, 'page': page.next_page})}"
+
+
+def _base_context(storefront) -> dict:
+    return {
+        "storefront": storefront,
+        "choose_point_url": CHOOSE_PICKUP_POINT_PATH,
+    }
 
 
 def home(request):
-    # The storefront arrives with the catalog issue (#3).
-    return render(request, "catalog/home.html")
+    storefront = _storefront(request)
+    page = selectors.home_products(storefront=storefront, page=_page_number(request))
+    context = {
+        **_base_context(storefront),
+        "categories": selectors.top_categories(),
+        "page": page,
+        "more_url": _more_url(reverse("catalog:home"), page),
+    }
+    return _render_cards(request, "catalog/home.html", context)
 
 
 def categories(request):
-    return render(request, "catalog/categories.html")
+    storefront = _storefront(request)
+    return render(
+        request,
+        "catalog/categories.html",
+        {**_base_context(storefront), "tree": selectors.category_tree()},
+    )
+
+
+def category(request, slug: str):
+    storefront = _storefront(request)
+    current = selectors.category_by_slug(slug=slug)
+    if current is None:
+        raise Http404
+    page = selectors.category_products(
+        storefront=storefront, category=current, page=_page_number(request)
+    )
+    context = {
+        **_base_context(storefront),
+        "category": current,
+        "page": page,
+        "more_url": _more_url(reverse("catalog:category", args=[slug]), page),
+    }
+    return _render_cards(request, "catalog/category.html", context)
+
+
+def search(request):
+    storefront = _storefront(request)
+    query = selectors.clean_query(request.GET.get("q"))
+    page = selectors.search_products(storefront=storefront, query=query, page=_page_number(request))
+    context = {
+        **_base_context(storefront),
+        "query": query,
+        "page": page,
+        "more_url": _more_url(reverse("catalog:search"), page, q=query),
+    }
+    return _render_cards(request, "catalog/search.html", context)
+
+
+def product(request, code: str):
+    storefront = _storefront(request)
+    card = selectors.product_detail(code=code, storefront=storefront)
+    if card is None:
+        raise Http404
+    lead = card.lead
+    deadline = None
+    if storefront.warehouse is not None and lead is not None:
+        deadline = selectors.order_deadline(
+            warehouse=storefront.warehouse, at=storefront.at, sku=lead.sku
+        )
+    context = {
+        **_base_context(storefront),
+        "card": card,
+        "lead": lead,
+        "deadline": deadline,
+        "cart_url": CART_ADD_PATH,
+    }
+    return render(request, "catalog/product.html", context)

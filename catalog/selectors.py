@@ -1,0 +1,340 @@
+"""Reads for the storefront, the admin stock view and other apps.
+
+Hot pages (home, category, search) run a fixed number of queries whatever the
+number of products: one for the page of products, one each for their SKUs,
+those SKUs' stock for the delivery days, and the images. Figures are put
+together in Python into plain cards, so templates stay dumb.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.contrib.postgres.search import TrigramSimilarity
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+
+from tuangou.timeutils import now as _now
+from tuangou.timeutils import to_local
+
+from .cutoff import OrderDeadline, delivery_date_for, order_deadline
+from .html import sanitize_description
+from .models import Category, Product, ProductImage, Sku, StockLedger, StockRecord, Warehouse
+
+PAGE_SIZE = 10
+MAX_QUERY_LENGTH = 40
+
+
+# --- warehouses and the shopper's delivery day --------------------------------
+
+
+def default_warehouse() -> Warehouse | None:
+    return Warehouse.objects.filter(is_default=True, is_active=True).first()
+
+
+@dataclass(frozen=True)
+class Storefront:
+    """Where the shopper's goods come from and when they arrive."""
+
+    warehouse: Warehouse | None
+    pickup_point: object | None  # leaders.PickupPoint once chosen
+    deadline: OrderDeadline | None
+    at: datetime
+
+    @property
+    def delivery_date(self) -> date | None:
+        return self.deadline.delivery_date if self.deadline else None
+
+
+def storefront_for(*, pickup_point=None, at: datetime | None = None) -> Storefront:
+    """The pickup point's warehouse, or the default one until the shopper chooses."""
+    moment = to_local(at or _now())
+    warehouse = getattr(pickup_point, "warehouse", None) if pickup_point else None
+    if warehouse is None:
+        warehouse = default_warehouse()
+    deadline = order_deadline(warehouse=warehouse, at=moment) if warehouse else None
+    return Storefront(warehouse=warehouse, pickup_point=pickup_point, deadline=deadline, at=moment)
+
+
+# --- categories ---------------------------------------------------------------
+
+
+def top_categories() -> list[Category]:
+    return list(Category.objects.filter(is_active=True, parent__isnull=True))
+
+
+def category_tree() -> list[Category]:
+    """Top-level categories with `.active_children` (two queries)."""
+    children = Category.objects.filter(is_active=True)
+    return list(
+        Category.objects.filter(is_active=True, parent__isnull=True).prefetch_related(
+            Prefetch("children", queryset=children, to_attr="active_children")
+        )
+    )
+
+
+def category_by_slug(*, slug: str) -> Category | None:
+    """An active category with its parent and `.active_children` (two queries)."""
+    children = Category.objects.filter(is_active=True)
+    return (
+        Category.objects.filter(is_active=True, slug=slug)
+        .filter(Q(parent__isnull=True) | Q(parent__is_active=True))
+        .select_related("parent")
+        .prefetch_related(Prefetch("children", queryset=children, to_attr="active_children"))
+        .first()
+    )
+
+
+# --- product cards --------------------------------------------------------------
+
+
+@dataclass
+class SkuOption:
+    sku: Sku
+    delivery_date: date | None
+    remaining: int
+    sold: int
+
+    @property
+    def code(self) -> str:
+        return self.sku.code
+
+    @property
+    def is_sold_out(self) -> bool:
+        return self.remaining <= 0
+
+
+@dataclass
+class ProductCard:
+    product: Product
+    options: list[SkuOption]
+    images: list[ProductImage] = field(default_factory=list)
+    description_html: str = ""
+
+    @property
+    def code(self) -> str:
+        return self.product.code
+
+    @property
+    def image(self) -> ProductImage | None:
+        return self.images[0] if self.images else None
+
+    @property
+    def lead(self) -> SkuOption | None:
+        """The SKU the card shows: the cheapest one still available, else the cheapest."""
+        if not self.options:
+            return None
+        available = [o for o in self.options if not o.is_sold_out] or self.options
+        return min(available, key=lambda o: (o.sku.price, o.sku.position, o.sku.pk))
+
+    @property
+    def price(self) -> Decimal | None:
+        return self.lead.sku.price if self.lead else None
+
+    @property
+    def market_price(self) -> Decimal | None:
+        lead = self.lead
+        if lead and lead.sku.market_price and lead.sku.market_price > lead.sku.price:
+            return lead.sku.market_price
+        return None
+
+    @property
+    def sold(self) -> int:
+        return sum(o.sold for o in self.options)
+
+    @property
+    def remaining(self) -> int:
+        return sum(max(o.remaining, 0) for o in self.options)
+
+    @property
+    def percent_sold(self) -> int:
+        total = self.sold + self.remaining
+        return 100 if total == 0 else round(100 * self.sold / total)
+
+    @property
+    def is_sold_out(self) -> bool:
+        return self.remaining <= 0
+
+
+@dataclass
+class CardPage:
+    cards: list[ProductCard]
+    page: int
+    has_next: bool
+
+    @property
+    def next_page(self) -> int | None:
+        return self.page + 1 if self.has_next else None
+
+
+def _with_stock(products: QuerySet[Product], storefront: Storefront) -> QuerySet[Product]:
+    if storefront.warehouse is not None:
+        # Both possible delivery days: an SKU with its own earlier cutoff may
+        # already sell for the day after.
+        first = storefront.deadline.delivery_date
+        days = [first, first.fromordinal(first.toordinal() + 1)]
+        stock = StockRecord.objects.filter(warehouse=storefront.warehouse, delivery_date__in=days)
+    else:
+        stock = StockRecord.objects.none()
+    skus = Sku.objects.filter(is_active=True).prefetch_related(
+        Prefetch("stock_records", queryset=stock, to_attr="day_stock")
+    )
+    return products.prefetch_related(
+        Prefetch("skus", queryset=skus, to_attr="active_skus"),
+        Prefetch("images", queryset=ProductImage.objects.all(), to_attr="all_images"),
+    )
+
+
+def _card(product: Product, storefront: Storefront) -> ProductCard:
+    options = []
+    for sku in product.active_skus:
+        day = (
+            delivery_date_for(warehouse=storefront.warehouse, at=storefront.at, sku=sku)
+            if storefront.warehouse
+            else None
+        )
+        record = next((r for r in sku.day_stock if r.delivery_date == day), None)
+        options.append(
+            SkuOption(
+                sku=sku,
+                delivery_date=day,
+                remaining=record.quantity if record else 0,
+                sold=record.sold if record else 0,
+            )
+        )
+    return ProductCard(product=product, options=options, images=product.all_images)
+
+
+def on_shelf_products() -> QuerySet[Product]:
+    has_sku = Sku.objects.filter(product=OuterRef("pk"), is_active=True)
+    return Product.objects.filter(Exists(has_sku), is_on_shelf=True, category__is_active=True)
+
+
+def _page(products: QuerySet[Product], storefront: Storefront, page: int) -> CardPage:
+    page = max(1, page)
+    start = (page - 1) * PAGE_SIZE
+    # One row more than the page instead of a COUNT query: is there a next page?
+    rows = list(_with_stock(products, storefront)[start : start + PAGE_SIZE + 1])
+    return CardPage(
+        cards=[_card(p, storefront) for p in rows[:PAGE_SIZE]],
+        page=page,
+        has_next=len(rows) > PAGE_SIZE,
+    )
+
+
+def home_products(*, storefront: Storefront, page: int = 1) -> CardPage:
+    return _page(on_shelf_products().order_by("position", "pk"), storefront, page)
+
+
+def category_products(*, storefront: Storefront, category: Category, page: int = 1) -> CardPage:
+    ids = [category.pk, *[c.pk for c in getattr(category, "active_children", [])]]
+    products = on_shelf_products().filter(category_id__in=ids).order_by("position", "pk")
+    return _page(products, storefront, page)
+
+
+def clean_query(raw: str | None) -> str:
+    return " ".join((raw or "").split())[:MAX_QUERY_LENGTH]
+
+
+def search_products(*, storefront: Storefront, query: str, page: int = 1) -> CardPage:
+    """Chinese-friendly search: substring match served by the pg_trgm GIN index,
+    best trigram similarity first.
+
+    Trigram similarity alone misses short CJK queries (鸡蛋 is two characters,
+    one trigram), so matching is ILIKE '%q%' (which gin_trgm_ops indexes) and
+    similarity only orders the hits.
+    """
+    query = clean_query(query)
+    if not query:
+        return CardPage(cards=[], page=1, has_next=False)
+    match = Q()
+    for word in query.split():
+        match &= (
+            Q(name__icontains=word)
+            | Q(subtitle__icontains=word)
+            | Q(tags__contains=[word])
+            | Q(category__name=word)
+        )
+    products = (
+        on_shelf_products()
+        .filter(match)
+        .annotate(similarity=TrigramSimilarity("name", query))
+        .order_by("-similarity", "position", "pk")
+    )
+    return _page(products, storefront, page)
+
+
+# --- product detail ----------------------------------------------------------
+
+
+def product_detail(*, code: str, storefront: Storefront) -> ProductCard | None:
+    """An on-shelf product by its public code, with SKUs, stock and images (4 queries)."""
+    products = on_shelf_products().filter(code=code).select_related("category", "supplier")
+    product = _with_stock(products, storefront).first()
+    if product is None:
+        return None
+    card = _card(product, storefront)
+    # Sanitized on save too; cleaning again on the way out costs microseconds.
+    card.description_html = sanitize_description(product.description)
+    return card
+
+
+def sku_by_code(*, code: str) -> Sku | None:
+    return Sku.objects.select_related("product").filter(code=code).first()
+
+
+# --- stock (admin, other apps, tests) ----------------------------------------------
+
+
+@dataclass
+class StockRow:
+    sku: Sku
+    record: StockRecord | None
+
+    @property
+    def quantity(self) -> int:
+        return self.record.quantity if self.record else 0
+
+    @property
+    def sold(self) -> int:
+        return self.record.sold if self.record else 0
+
+
+def stock_for_day(*, warehouse: Warehouse, delivery_date: date) -> list[StockRow]:
+    """Every active SKU with its stock row for the day (if any): the operator's view."""
+    stock = StockRecord.objects.filter(warehouse=warehouse, delivery_date=delivery_date)
+    skus = (
+        Sku.objects.filter(is_active=True)
+        .select_related("product")
+        .prefetch_related(Prefetch("stock_records", queryset=stock, to_attr="day_stock"))
+        .order_by("product__position", "product_id", "position", "pk")
+    )
+    return [StockRow(sku=s, record=s.day_stock[0] if s.day_stock else None) for s in skus]
+
+
+def available_quantity(*, sku: Sku | int, warehouse: Warehouse, delivery_date: date) -> int:
+    value = (
+        StockRecord.objects.filter(sku=sku, warehouse=warehouse, delivery_date=delivery_date)
+        .values_list("quantity", flat=True)
+        .first()
+    )
+    return value or 0
+
+
+def stock_ledger_mismatches() -> list[tuple[int, int, date, int, int]]:
+    """(sku, warehouse, day, ledger sum, stock quantity) wherever they disagree."""
+    sums = {
+        (r["sku_id"], r["warehouse_id"], r["delivery_date"]): r["total"]
+        for r in StockLedger.objects.values("sku_id", "warehouse_id", "delivery_date").annotate(
+            total=Sum("delta")
+        )
+    }
+    rows = {
+        (r.sku_id, r.warehouse_id, r.delivery_date): r.quantity for r in StockRecord.objects.all()
+    }
+    return [
+        (*key, sums.get(key, 0), rows.get(key, 0))
+        for key in sorted(set(sums) | set(rows))
+        if sums.get(key, 0) != rows.get(key, 0)
+    ]

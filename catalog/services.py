@@ -1,0 +1,547 @@
+"""Every write of the catalog: products, images, shelf state and stock.
+
+The public API other apps use:
+
+    reserve_stock(*, lines, warehouse, delivery_date, reference, actor=None) -> Reservation
+    release_stock(*, reference, actor=None, note="") -> dict[int, int]
+    delivery_date_for(*, warehouse, at=None, sku=None) -> date
+    order_deadline(*, warehouse, at=None, sku=None) -> OrderDeadline
+    OutOfStock, InvalidPurchase (both CatalogError, with a Chinese `message`)
+
+A hot SKU's stock row lock is the throughput limit of the whole shop (it is
+held until COMMIT's disk flush), so reserve_stock does its reads before the
+transaction, writes the ledger first and makes the conditional stock UPDATE the
+last statement. Callers (orders) should call it last in their transaction too
+and publish tasks with transaction.on_commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tuangou.timeutils import local_today
+
+from .cutoff import OrderDeadline, delivery_date_for, order_deadline
+from .html import sanitize_description
+from .images import ImageRejected, process_upload
+from .models import (
+    Product,
+    ProductImage,
+    Sku,
+    StockLedger,
+    StockReason,
+    StockRecord,
+    Warehouse,
+)
+
+__all__ = [
+    "CatalogError",
+    "ImageRejected",
+    "InvalidPurchase",
+    "InvalidStockChange",
+    "OrderDeadline",
+    "OutOfStock",
+    "Reservation",
+    "add_product_image",
+    "close_stock",
+    "delete_product_image",
+    "delivery_date_for",
+    "order_deadline",
+    "release_stock",
+    "reserve_stock",
+    "roll_stock_forward",
+    "sanitize_description",
+    "save_product",
+    "set_on_shelf",
+    "set_stock_quantity",
+    "update_product_image",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_LINE_QUANTITY = 999  # more than any household buys for one morning
+MAX_STOCK_QUANTITY = 100_000
+
+
+# --- errors ----------------------------------------------------------------
+
+
+class CatalogError(Exception):
+    """A refusal with a message for the person on the page (Chinese by default)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidPurchase(CatalogError):
+    """Bad lines: unknown SKU, off shelf, a quantity that is not 1..limit."""
+
+    def __init__(self, message: str, *, sku_id: int | None = None):
+        super().__init__(message)
+        self.sku_id = sku_id
+
+
+class OutOfStock(CatalogError):
+    """Not enough left of one SKU for that delivery day; nothing was reserved."""
+
+    def __init__(self, *, sku: Sku | None, sku_id: int, requested: int, available: int):
+        name = str(sku) if sku else str(sku_id)
+        if available <= 0:
+            message = _("%(name)s is sold out") % {"name": name}
+        else:
+            message = _("Not enough stock for %(name)s: only %(left)d left") % {
+                "name": name,
+                "left": available,
+            }
+        super().__init__(message)
+        self.sku = sku
+        self.sku_id = sku_id
+        self.requested = requested
+        self.available = available
+
+
+class InvalidStockChange(CatalogError):
+    pass
+
+
+# --- purchase lines ----------------------------------------------------------
+
+
+def _merge_lines(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """One quantity per SKU: two lines of one order on the same SKU count together."""
+    wanted: dict[int, int] = {}
+    for sku_id, quantity in lines:
+        if isinstance(quantity, bool) or not isinstance(quantity, int):
+            raise InvalidPurchase(_("Please enter a whole number of items."), sku_id=sku_id)
+        if quantity < 1:
+            raise InvalidPurchase(_("The quantity must be at least 1."), sku_id=sku_id)
+        if quantity > MAX_LINE_QUANTITY:
+            raise InvalidPurchase(
+                _("At most %(max)d of one item per order.") % {"max": MAX_LINE_QUANTITY},
+                sku_id=sku_id,
+            )
+        wanted[int(sku_id)] = wanted.get(int(sku_id), 0) + quantity
+    if not wanted:
+        raise InvalidPurchase(_("Nothing to buy."))
+    return wanted
+
+
+def _sellable_skus(wanted: dict[int, int]) -> dict[int, Sku]:
+    skus = Sku.objects.select_related("product").in_bulk(list(wanted))
+    for sku_id, quantity in wanted.items():
+        sku = skus.get(sku_id)
+        if sku is None:
+            raise InvalidPurchase(_("This item does not exist."), sku_id=sku_id)
+        if not sku.is_active or not sku.product.is_on_shelf:
+            raise InvalidPurchase(
+                _("%(name)s is no longer on sale.") % {"name": sku}, sku_id=sku_id
+            )
+        if sku.per_order_limit and quantity > sku.per_order_limit:
+            raise InvalidPurchase(
+                _("%(name)s is limited to %(limit)d per order.")
+                % {"name": sku, "limit": sku.per_order_limit},
+                sku_id=sku_id,
+            )
+    return skus
+
+
+def check_purchase(*, lines: Iterable[tuple[int, int]]) -> dict[int, Sku]:
+    """Validate lines without touching stock (for a cart); raises InvalidPurchase."""
+    return _sellable_skus(_merge_lines(lines))
+
+
+# --- reserve / release -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reservation:
+    reference: str
+    warehouse_id: int
+    delivery_date: date
+    lines: dict[int, int] = field(default_factory=dict)  # sku_id -> quantity
+    already_done: bool = False  # True when the reference had reserved before
+
+
+class _Short(Exception):
+    def __init__(self, sku_id: int):
+        self.sku_id = sku_id
+
+
+def reserve_stock(
+    *,
+    lines: list[tuple[int, int]],
+    warehouse: Warehouse,
+    delivery_date: date,
+    reference: str,
+    actor=None,
+) -> Reservation:
+    """Take the lines of one order out of a delivery day's stock, all or nothing.
+
+    Raises InvalidPurchase (bad lines, nothing happened) or OutOfStock (one SKU
+    short, nothing reserved). Calling it again with the same reference returns
+    the first reservation and changes nothing.
+    """
+    if not reference:
+        raise ValueError("reserve_stock needs a reference (the order number)")
+    wanted = _merge_lines(lines)
+    skus = _sellable_skus(wanted)
+    # Deterministic order (by SKU pk): two orders sharing SKUs queue up behind
+    # each other instead of deadlocking.
+    order = sorted(wanted)
+    try:
+        with transaction.atomic():
+            # Ledger first: the stock UPDATEs below take the hot row locks, and
+            # those are held until COMMIT, so nothing may follow them.
+            StockLedger.objects.bulk_create(
+                [
+                    StockLedger(
+                        sku_id=sku_id,
+                        warehouse=warehouse,
+                        delivery_date=delivery_date,
+                        delta=-wanted[sku_id],
+                        reason=StockReason.RESERVE,
+                        reference=reference,
+                        actor=actor,
+                    )
+                    for sku_id in order
+                ]
+            )
+            stamp = timezone.now()
+            for sku_id in order:
+                quantity = wanted[sku_id]
+                # The condition lives inside the UPDATE: PostgreSQL re-checks it
+                # after waiting for the row, so two buyers can never both take
+                # the last one. 0 rows = not enough (or no stock that day).
+                updated = StockRecord.objects.filter(
+                    sku_id=sku_id,
+                    warehouse=warehouse,
+                    delivery_date=delivery_date,
+                    quantity__gte=quantity,
+                ).update(
+                    quantity=F("quantity") - quantity,
+                    sold=F("sold") + quantity,
+                    updated_at=stamp,
+                )
+                if updated != 1:
+                    raise _Short(sku_id)
+    except _Short as short:
+        # Rolled back and no lock held any more: now it is fine to read.
+        available = (
+            StockRecord.objects.filter(
+                sku_id=short.sku_id, warehouse=warehouse, delivery_date=delivery_date
+            )
+            .values_list("quantity", flat=True)
+            .first()
+        ) or 0
+        raise OutOfStock(
+            sku=skus.get(short.sku_id),
+            sku_id=short.sku_id,
+            requested=wanted[short.sku_id],
+            available=available,
+        ) from None
+    except IntegrityError:
+        # The unique (reference, sku, ..., reserve) entry exists: this order
+        # reserved before (a retry or a double click). Return that.
+        done = _entries(reference, StockReason.RESERVE)
+        if not done:
+            raise
+        first = done[0]
+        return Reservation(
+            reference=reference,
+            warehouse_id=first.warehouse_id,
+            delivery_date=first.delivery_date,
+            lines={e.sku_id: -e.delta for e in done},
+            already_done=True,
+        )
+    return Reservation(
+        reference=reference,
+        warehouse_id=warehouse.pk,
+        delivery_date=delivery_date,
+        lines={sku_id: wanted[sku_id] for sku_id in order},
+    )
+
+
+def _entries(reference: str, reason: str) -> list[StockLedger]:
+    return list(StockLedger.objects.filter(reference=reference, reason=reason).order_by("sku_id"))
+
+
+def release_stock(*, reference: str, actor=None, note: str = "") -> dict[int, int]:
+    """Give back everything `reference` reserved (order cancelled, unpaid, group failed).
+
+    Idempotent: the second call finds nothing left to release and returns {}.
+    Returns {sku_id: quantity} released by this call.
+    """
+    if not reference:
+        raise ValueError("release_stock needs a reference")
+    reserved = _entries(reference, StockReason.RESERVE)
+    released = {
+        (e.sku_id, e.warehouse_id, e.delivery_date)
+        for e in _entries(reference, StockReason.RELEASE)
+    }
+    todo = [e for e in reserved if (e.sku_id, e.warehouse_id, e.delivery_date) not in released]
+    if not todo:
+        return {}
+    try:
+        with transaction.atomic():
+            StockLedger.objects.bulk_create(
+                [
+                    StockLedger(
+                        sku_id=e.sku_id,
+                        warehouse_id=e.warehouse_id,
+                        delivery_date=e.delivery_date,
+                        delta=-e.delta,
+                        reason=StockReason.RELEASE,
+                        reference=reference,
+                        note=note[:200],
+                        actor=actor,
+                    )
+                    for e in todo
+                ]
+            )
+            stamp = timezone.now()
+            for e in todo:  # already in SKU pk order
+                StockRecord.objects.filter(
+                    sku_id=e.sku_id, warehouse_id=e.warehouse_id, delivery_date=e.delivery_date
+                ).update(
+                    quantity=F("quantity") - e.delta,
+                    sold=F("sold") + e.delta,
+                    updated_at=stamp,
+                )
+    except IntegrityError:
+        # Another worker released the same reference at the same moment.
+        return {}
+    return {e.sku_id: -e.delta for e in todo}
+
+
+# --- operator stock changes --------------------------------------------------
+
+
+def _check_quantity(quantity) -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise InvalidStockChange(_("Please enter a whole number."))
+    if quantity < 0:
+        raise InvalidStockChange(_("The quantity cannot be negative."))
+    if quantity > MAX_STOCK_QUANTITY:
+        raise InvalidStockChange(
+            _("The quantity cannot be more than %(max)d.") % {"max": MAX_STOCK_QUANTITY}
+        )
+    return quantity
+
+
+def set_stock_quantity(
+    *,
+    sku: Sku,
+    warehouse: Warehouse,
+    delivery_date: date,
+    quantity: int,
+    note: str,
+    actor=None,
+) -> StockRecord:
+    """Set what is left to sell of an SKU for a day (raise, lower or close it).
+
+    Orders already reserved stay reserved: `sold` is untouched, and a reserver
+    racing with this waits for the row lock and then re-checks its condition
+    against the new quantity, so the row never goes negative.
+    """
+    quantity = _check_quantity(quantity)
+    note = (note or "").strip()
+    if not note:
+        raise InvalidStockChange(_("Please give a reason for the change."))
+    if delivery_date < local_today():
+        raise InvalidStockChange(_("Past delivery days cannot be changed."))
+    with transaction.atomic():
+        StockRecord.objects.get_or_create(sku=sku, warehouse=warehouse, delivery_date=delivery_date)
+        record = StockRecord.objects.select_for_update().get(
+            sku=sku, warehouse=warehouse, delivery_date=delivery_date
+        )
+        delta = quantity - record.quantity
+        if delta == 0:
+            return record
+        StockLedger.objects.create(
+            sku=sku,
+            warehouse=warehouse,
+            delivery_date=delivery_date,
+            delta=delta,
+            reason=StockReason.ADJUST,
+            note=note[:200],
+            actor=actor,
+        )
+        StockRecord.objects.filter(pk=record.pk).update(
+            quantity=F("quantity") + delta, updated_at=timezone.now()
+        )
+        record.refresh_from_db()
+    return record
+
+
+def close_stock(
+    *, sku: Sku, warehouse: Warehouse, delivery_date: date, note: str, actor=None
+) -> StockRecord:
+    """Stop selling an SKU for a day (the supplier let us down)."""
+    return set_stock_quantity(
+        sku=sku,
+        warehouse=warehouse,
+        delivery_date=delivery_date,
+        quantity=0,
+        note=note,
+        actor=actor,
+    )
+
+
+def roll_stock_forward(
+    *, days: Iterable[date] | None = None, skus: Iterable[Sku] | None = None
+) -> int:
+    """Open the coming delivery days: each active SKU on shelf gets its daily quota.
+
+    Only rows that do not exist yet are created, so running it twice (or
+    after an operator already changed a day) changes nothing. Returns the
+    number of rows created.
+    """
+    if days is None:
+        today = local_today()
+        # An order placed today is delivered tomorrow, or after the cutoff the
+        # day after: both days must be open.
+        days = [today + timedelta(days=1), today + timedelta(days=2)]
+    days = sorted(set(days))
+    candidates = Sku.objects.filter(is_active=True, product__is_on_shelf=True, daily_quota__gt=0)
+    if skus is not None:
+        candidates = candidates.filter(pk__in=[s.pk for s in skus])
+    quotas = dict(candidates.values_list("pk", "daily_quota"))
+    warehouses = list(Warehouse.objects.filter(is_active=True).values_list("pk", flat=True))
+    if not quotas or not warehouses:
+        return 0
+    for _attempt in range(3):
+        existing = set(
+            StockRecord.objects.filter(
+                sku_id__in=quotas, warehouse_id__in=warehouses, delivery_date__in=days
+            ).values_list("sku_id", "warehouse_id", "delivery_date")
+        )
+        missing = [
+            (sku_id, wh, day)
+            for day in days
+            for wh in warehouses
+            for sku_id in sorted(quotas)
+            if (sku_id, wh, day) not in existing
+        ]
+        if not missing:
+            return 0
+        try:
+            with transaction.atomic():
+                StockLedger.objects.bulk_create(
+                    [
+                        StockLedger(
+                            sku_id=sku_id,
+                            warehouse_id=wh,
+                            delivery_date=day,
+                            delta=quotas[sku_id],
+                            reason=StockReason.ROLL_FORWARD,
+                        )
+                        for sku_id, wh, day in missing
+                    ]
+                )
+                StockRecord.objects.bulk_create(
+                    [
+                        StockRecord(
+                            sku_id=sku_id,
+                            warehouse_id=wh,
+                            delivery_date=day,
+                            quantity=quotas[sku_id],
+                        )
+                        for sku_id, wh, day in missing
+                    ]
+                )
+        except IntegrityError:
+            # An operator or a second run created some of these meanwhile: look again.
+            continue
+        return len(missing)
+    raise RuntimeError("roll_stock_forward kept colliding with concurrent writers")
+
+
+# --- products ---------------------------------------------------------------
+
+
+def save_product(*, product: Product, actor=None) -> Product:
+    """Create or update a product as edited by an operator (description sanitized)."""
+    product.description = sanitize_description(product.description)
+    product.full_clean()
+    product.save()
+    return product
+
+
+def set_on_shelf(*, product_ids: Iterable[int], is_on_shelf: bool, actor=None) -> int:
+    """Put products on or off the shelf; returns how many changed.
+
+    A product goes on shelf only with at least one active SKU; its coming
+    delivery days are opened at once instead of waiting for the night.
+    """
+    ids = list(product_ids)
+    with transaction.atomic():
+        qs = Product.objects.filter(pk__in=ids).exclude(is_on_shelf=is_on_shelf)
+        if is_on_shelf:
+            qs = qs.filter(skus__is_active=True).distinct()
+        changed_ids = list(qs.values_list("pk", flat=True))
+        Product.objects.filter(pk__in=changed_ids).update(
+            is_on_shelf=is_on_shelf, updated_at=timezone.now()
+        )
+        if is_on_shelf and changed_ids:
+            roll_stock_forward(skus=Sku.objects.filter(product_id__in=changed_ids))
+    log.info("catalog: %d products %s shelf by %s", len(changed_ids), is_on_shelf, actor)
+    return len(changed_ids)
+
+
+def add_product_image(
+    *, product: Product, upload, alt: str = "", position: int | None = None
+) -> ProductImage:
+    """Check and process an upload, then store its files and its row together.
+
+    Raises ImageRejected with a message for the operator; then no file and no
+    row is left behind.
+    """
+    processed = process_upload(upload)  # raises before anything is written
+    if position is None:
+        last = product.images.order_by("-position").values_list("position", flat=True).first()
+        position = 0 if last is None else last + 1
+    image = ProductImage(
+        product=product,
+        width=processed.width,
+        height=processed.height,
+        alt=alt[:80],
+        position=position,
+    )
+    written: list[str] = []
+    try:
+        for name, data in processed.files.items():
+            variant, ext = name.rsplit(".", 1)
+            path = ProductImage.path_for(image.key, variant, ext)
+            written.append(default_storage.save(path, ContentFile(data)))
+        with transaction.atomic():
+            image.save()
+    except Exception:
+        for path in written:
+            default_storage.delete(path)
+        raise
+    return image
+
+
+def delete_product_image(*, image: ProductImage) -> None:
+    paths = image.paths()
+    with transaction.atomic():
+        image.delete()
+        transaction.on_commit(lambda: [default_storage.delete(p) for p in paths])
+
+
+def update_product_image(*, image: ProductImage, alt: str, position: int) -> ProductImage:
+    image.alt = (alt or "")[:80]
+    image.position = position
+    image.save(update_fields=["alt", "position"])
+    return image
