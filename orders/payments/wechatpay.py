@@ -268,7 +268,10 @@ class SignatureVerifier:
 def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
-    moment = datetime.fromisoformat(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise MalformedNotification(f"bad time {value!r}") from None
     if moment.tzinfo is None:
         raise MalformedNotification(f"naive time {value!r}")
     return moment
@@ -282,7 +285,7 @@ def _payment_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         "transaction_id": str(data.get("transaction_id", "")),
         "trade_state": str(data.get("trade_state", "")),
         "amount_fen": total,
-        "payer_total_fen": int(amount.get("payer_total", total) or 0),
+        "payer_total_fen": int(amount.get("payer_total") or 0),
         "success_time": _parse_time(data.get("success_time")),
     }
 
@@ -329,30 +332,40 @@ class NotificationParser:
 
     def parse_payment(self, headers: Mapping[str, str], body: bytes) -> PaymentNotification:
         envelope, data = self._open(headers, body, "TRANSACTION")
-        return PaymentNotification(
-            **_payment_fields(data),
-            raw=data,
-            event_type=str(envelope.get("event_type", "")),
-            notification_id=str(envelope.get("id", "")),
-            payer_openid=str((data.get("payer") or {}).get("openid", "")),
-        )
+        try:
+            return PaymentNotification(
+                **_payment_fields(data),
+                raw=data,
+                event_type=str(envelope.get("event_type", "")),
+                notification_id=str(envelope.get("id", "")),
+                payer_openid=str((data.get("payer") or {}).get("openid", "")),
+            )
+        except MalformedNotification:
+            raise
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise MalformedNotification(f"bad transaction fields: {exc}") from exc
 
     def parse_refund(self, headers: Mapping[str, str], body: bytes) -> RefundNotification:
         envelope, data = self._open(headers, body, "REFUND")
-        amount = data.get("amount") or {}
-        return RefundNotification(
-            out_trade_no=str(data.get("out_trade_no", "")),
-            out_refund_no=str(data.get("out_refund_no", "")),
-            refund_id=str(data.get("refund_id", "")),
-            transaction_id=str(data.get("transaction_id", "")),
-            refund_status=str(data.get("refund_status", "")),
-            refund_fen=int(amount.get("refund") or 0),
-            total_fen=int(amount.get("total") or 0),
-            success_time=_parse_time(data.get("success_time")),
-            raw=data,
-            event_type=str(envelope.get("event_type", "")),
-            notification_id=str(envelope.get("id", "")),
-        )
+        try:
+            amount = data.get("amount") or {}
+            return RefundNotification(
+                out_trade_no=str(data.get("out_trade_no", "")),
+                out_refund_no=str(data.get("out_refund_no", "")),
+                refund_id=str(data.get("refund_id", "")),
+                transaction_id=str(data.get("transaction_id", "")),
+                refund_status=str(data.get("refund_status", "")),
+                refund_fen=int(amount.get("refund") or 0),
+                total_fen=int(amount.get("total") or 0),
+                success_time=_parse_time(data.get("success_time")),
+                raw=data,
+                event_type=str(envelope.get("event_type", "")),
+                notification_id=str(envelope.get("id", "")),
+            )
+        except MalformedNotification:
+            raise
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise MalformedNotification(f"bad refund fields: {exc}") from exc
 
 
 def out_refund_no_for(order_number: str, refund_id: int | str) -> str:
@@ -381,6 +394,14 @@ def _refund_result(data: Mapping[str, Any]) -> RefundResult:
         success_time=_parse_time(data.get("success_time")),
         raw=data,
     )
+
+
+def _parsed_answer(build: Callable[[], Any]) -> Any:
+    """A verified answer whose fields do not parse is the provider's fault."""
+    try:
+        return build()
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ProviderError("BAD_RESPONSE", str(exc)) from exc
 
 
 # --- the provider -----------------------------------------------------------
@@ -548,7 +569,7 @@ class WechatPayProvider:
             f"/v3/pay/transactions/out-trade-no/{quote(out_trade_no, safe='')}",
             query={"mchid": self.mch_id},
         )
-        return QueryResult(**_payment_fields(data), raw=data)
+        return _parsed_answer(lambda: QueryResult(**_payment_fields(data), raw=data))
 
     def close_order(self, out_trade_no: str) -> None:
         self._call(
@@ -565,11 +586,13 @@ class WechatPayProvider:
             "notify_url": req.notify_url,
             "amount": {"refund": req.refund_fen, "total": req.total_fen, "currency": "CNY"},
         }
-        return _refund_result(self._call("POST", "/v3/refund/domestic/refunds", payload=payload))
+        data = self._call("POST", "/v3/refund/domestic/refunds", payload=payload)
+        return _parsed_answer(lambda: _refund_result(data))
 
     def query_refund(self, out_refund_no: str) -> RefundResult:
         path = f"/v3/refund/domestic/refunds/{quote(out_refund_no, safe='')}"
-        return _refund_result(self._call("GET", path))
+        data = self._call("GET", path)
+        return _parsed_answer(lambda: _refund_result(data))
 
     def parse_payment_notification(
         self, headers: Mapping[str, str], body: bytes

@@ -294,6 +294,20 @@ def test_it_refuses_another_merchants_payment(provider, platform_key):
         provider.parse_payment_notification(wechat_headers(platform_key, body), body)
 
 
+def test_a_signed_notification_with_bad_fields_is_malformed(provider, platform_key):
+    body = payment_notification(success_time="yesterday", amount={"total": "lots"})
+
+    with pytest.raises(MalformedNotification):
+        provider.parse_payment_notification(wechat_headers(platform_key, body), body)
+
+
+def test_a_signed_body_that_is_not_json_is_malformed(provider, platform_key):
+    body = b"<xml>v2</xml>"
+
+    with pytest.raises(MalformedNotification):
+        provider.parse_payment_notification(wechat_headers(platform_key, body), body)
+
+
 def test_it_refuses_a_refund_notification_as_a_payment(provider, platform_key):
     body = wechat_notification(REFUND, event_type="REFUND.SUCCESS", original_type="refund")
 
@@ -592,6 +606,8 @@ def test_query_order_of_an_unpaid_order(provider, wechat):
 
     assert not result.is_paid
     assert result.trade_state == "NOTPAY"
+    assert result.amount_fen == 990
+    assert result.payer_total_fen == 0
     assert result.transaction_id == ""
     assert result.success_time is None
 
