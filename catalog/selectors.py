@@ -19,7 +19,7 @@ from tuangou.timeutils import now as _now
 from tuangou.timeutils import to_local
 
 from .cutoff import OrderDeadline, delivery_date_for, order_deadline
-from .html import sanitize_description
+from .richtext import sanitize_description
 from .models import Category, Product, ProductImage, Sku, StockLedger, StockRecord, Warehouse
 
 PAGE_SIZE = 10

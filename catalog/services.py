@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 from tuangou.timeutils import local_today
 
 from .cutoff import OrderDeadline, delivery_date_for, order_deadline
-from .html import sanitize_description
+from .richtext import sanitize_description
 from .images import ImageRejected, process_upload
 from .models import (
     Product,
