@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db.models import (
+    Case,
     Count,
     Exists,
     F,
@@ -15,6 +16,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Value,
+    When,
 )
 from django.db.models.functions import ACos, Cast, Cos, Greatest, Least, Radians, Sin
 
@@ -112,9 +114,18 @@ def points_for_choosing(
         # when rounding pushes the same point a hair above 1.
         cosine = Sin(lat) * Sin(plat) + Cos(lat) * Cos(plat) * Cos(plng - lng)
         clamped = Greatest(Least(cosine, Value(1.0)), Value(-1.0))
-        qs = qs.annotate(distance_km=ACos(clamped) * Value(EARTH_RADIUS_KM)).order_by(
-            F("distance_km").asc(nulls_last=True), "pk"
+        # PostgreSQL's LEAST/GREATEST skip NULLs: a point without coordinates
+        # would come out at distance 0, so it gets NULL (listed last) here.
+        distance = Case(
+            When(
+                latitude__isnull=False,
+                longitude__isnull=False,
+                then=ACos(clamped) * Value(EARTH_RADIUS_KM),
+            ),
+            default=None,
+            output_field=FloatField(),
         )
+        qs = qs.annotate(distance_km=distance).order_by(F("distance_km").asc(nulls_last=True), "pk")
     else:
         qs = qs.order_by("community__name", "pk")
     return list(qs[:CHOOSE_PAGE_LIMIT])

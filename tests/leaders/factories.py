@@ -1,8 +1,8 @@
 """factory_boy factories for the leaders app; other apps' tests import them.
 
-    from tests.leaders.factories import LeaderFactory, PickupPointFactory, bind
-    point = PickupPointFactory()            # an open point of an active leader
-    bind(user=shopper, point=point)         # the shopper picks up there
+from tests.leaders.factories import LeaderFactory, PickupPointFactory, bind
+point = PickupPointFactory()            # an open point of an active leader
+bind(user=shopper, point=point)         # the shopper picks up there
 """
 
 from __future__ import annotations

@@ -232,4 +232,3 @@ def test_two_operators_approving_at_once_make_one_leader(make_user):
     assert errors == []
     assert {leader.pk for leader in results} == {Leader.objects.get().pk}
     assert PickupPoint.objects.count() == 1
-
