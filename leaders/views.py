@@ -162,7 +162,8 @@ def point_new(request: HttpRequest) -> HttpResponse:
                 request, _("Pickup point added. Shoppers see it once an operator approves it.")
             )
             return redirect("leaders:point", pk=point.pk)
-    return render(request, "leaders/point_new.html", {"form": form})
+    status = 400 if request.method == "POST" else 200
+    return render(request, "leaders/point_new.html", {"form": form}, status=status)
 
 
 @leader_required
