@@ -268,6 +268,11 @@ WECHATPAY_API_V3_KEY = env.str("WECHATPAY_API_V3_KEY", default="")
 WECHATPAY_CERT_SERIAL = env.str("WECHATPAY_CERT_SERIAL", default="")
 WECHATPAY_PRIVATE_KEY_PATH = env.str("WECHATPAY_PRIVATE_KEY_PATH", default="")
 WECHATPAY_PLATFORM_CERT_PATH = env.str("WECHATPAY_PLATFORM_CERT_PATH", default="")
+# Set when WeChat Pay gave a bare platform public key (PUB_KEY_ID_...) instead of a certificate.
+WECHATPAY_PLATFORM_SERIAL = env.str("WECHATPAY_PLATFORM_SERIAL", default="")
+WECHATPAY_BASE_URL = env.str("WECHATPAY_BASE_URL", default="https://api.mch.weixin.qq.com")
+# The sandbox provider's signing key lives here (created on first use).
+SANDBOX_PAY_DIR = Path(env.str("SANDBOX_PAY_DIR", default=str(BASE_DIR / "var" / "sandbox_pay")))
 if PAYMENT_PROVIDER == "wechatpay" and not (
     WECHATPAY_MCH_ID and WECHATPAY_API_V3_KEY and WECHATPAY_PRIVATE_KEY_PATH
 ):
