@@ -9,7 +9,6 @@ from django.utils.translation import gettext_lazy as _
 from tuangou.accounts.phone import normalize_phone
 from tuangou.timeutils import local_today
 
-from .images import check_image
 from .models import WEEKDAYS, Community, LeaderKind
 from .services import clean_opening_hours
 
@@ -67,12 +66,6 @@ class LocationFields(forms.Form):
     )
 
 
-def _photo_check(upload):
-    if upload:
-        check_image(upload)
-    return upload
-
-
 class ApplicationForm(OpeningHoursMixin, LocationFields):
     real_name = forms.CharField(label=_("Real name"), max_length=30)
     phone = forms.CharField(
@@ -93,7 +86,7 @@ class ApplicationForm(OpeningHoursMixin, LocationFields):
     storefront_photo = forms.FileField(
         label=_("Storefront photo"),
         widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
-        help_text=_("A JPEG or PNG photo of where shoppers will collect, at most 5 MB."),
+        help_text=_("A photo of where shoppers will collect: JPG, PNG or WebP, at most 5 MB."),
     )
 
     field_order = [
@@ -118,9 +111,6 @@ class ApplicationForm(OpeningHoursMixin, LocationFields):
         if phone is None:
             raise ValidationError(_("Please enter an 11-digit mainland mobile number."))
         return phone
-
-    def clean_storefront_photo(self):
-        return _photo_check(self.cleaned_data.get("storefront_photo"))
 
     def clean(self):
         cleaned = super().clean()
@@ -175,9 +165,6 @@ class PhotoForm(forms.Form):
     image = forms.FileField(
         label=_("Photo"), widget=forms.ClearableFileInput(attrs={"accept": "image/*"})
     )
-
-    def clean_image(self):
-        return _photo_check(self.cleaned_data.get("image"))
 
 
 class PauseForm(forms.Form):

@@ -1,39 +1,23 @@
-"""Image checks for uploaded photos (storefront, pickup point).
+"""Storefront and pickup point photos go through the same checks as product pictures.
 
-Until catalog publishes its image service (issue #3) this is the same rule:
-a real JPEG/PNG/WebP that Pillow can open, at most 5 MB and 6000 px a side.
+catalog.images.process_upload checks the file (a real JPEG/PNG/WebP, at most
+5 MB, not a decompression bomb, at least 100 px a side), turns it upright and
+strips its metadata: a phone photo of a shop carries the GPS position of the
+leader's home otherwise. We keep its cleaned `original.jpg`.
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext_lazy as _
-from PIL import Image, UnidentifiedImageError
+from django.core.files.base import ContentFile
 
-MAX_BYTES = 5 * 1024 * 1024
-MAX_SIDE = 6000
-FORMATS = {"JPEG", "PNG", "WEBP"}
+from catalog.images import ImageRejected, process_upload
 
 
-def check_image(upload) -> None:
-    """Raise ValidationError with a clear message unless `upload` is a usable photo."""
-    if upload.size > MAX_BYTES:
-        raise ValidationError(_("The photo is larger than 5 MB."), code="too_large")
+def prepare_photo(upload, *, name: str = "photo.jpg") -> ContentFile:
+    """A checked, cleaned JPEG ready to save, or ValidationError with the reason."""
     try:
-        upload.seek(0)
-        with Image.open(upload) as image:
-            image_format = image.format
-            width, height = image.size
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ValidationError(
-            _("The file is not an image. Please upload a JPEG or PNG photo."), code="not_image"
-        ) from exc
-    finally:
-        upload.seek(0)
-    if image_format not in FORMATS:
-        raise ValidationError(
-            _("The file is not an image. Please upload a JPEG or PNG photo."), code="not_image"
-        )
-    if width > MAX_SIDE or height > MAX_SIDE:
-        raise ValidationError(_("The photo is too large (at most 6000 pixels a side)."))
+        processed = process_upload(upload)
+    except ImageRejected as exc:
+        raise ValidationError(exc.message, code="bad_image") from None
+    return ContentFile(processed.files["original.jpg"], name=name)

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from tuangou import timeutils
 
-from .images import check_image
+from .images import prepare_photo
 from .models import (
     ADDRESS_CHANGE_TRANSITIONS,
     APPLICATION_TRANSITIONS,
@@ -111,7 +111,15 @@ def submit_application(
     _check_coordinates(latitude, longitude)
     if not community.is_active:
         raise ValidationError(_("This community is not served at the moment."))
-    check_image(storefront_photo)
+    if storefront_photo is None:
+        raise ValidationError(_("Please add a photo of your storefront."))
+    # A new upload is checked and cleaned; a rejected application's earlier
+    # photo (already a FieldFile) was checked when it was sent.
+    new_photo = (
+        None
+        if hasattr(storefront_photo, "instance")
+        else prepare_photo(storefront_photo, name="storefront.jpg")
+    )
 
     latest = LeaderApplication.objects.filter(user=user).order_by("-created_at", "-pk").first()
     if latest is not None and latest.status == ApplicationStatus.PENDING:
@@ -134,8 +142,8 @@ def submit_application(
     application.latitude = latitude
     application.longitude = longitude
     application.opening_hours = hours
-    if storefront_photo is not None:
-        application.storefront_photo = storefront_photo
+    if new_photo is not None:
+        application.storefront_photo.save(new_photo.name, new_photo, save=False)
     application.save()
     return application
 
@@ -385,11 +393,14 @@ MAX_PHOTOS_PER_POINT = 9
 
 @transaction.atomic
 def add_point_photo(*, point: PickupPoint, image) -> PickupPointPhoto:
-    check_image(image)
+    photo_file = prepare_photo(image, name="point.jpg")
     point = PickupPoint.objects.select_for_update().get(pk=point.pk)
     if point.photos.count() >= MAX_PHOTOS_PER_POINT:
         raise ValidationError(_("A pickup point can have at most 9 photos."))
-    return PickupPointPhoto.objects.create(point=point, image=image)
+    photo = PickupPointPhoto(point=point)
+    photo.image.save(photo_file.name, photo_file, save=False)
+    photo.save()
+    return photo
 
 
 @transaction.atomic

@@ -373,7 +373,8 @@ def apply(request: HttpRequest) -> HttpResponse:
                     longitude=data.get("longitude"),
                 )
             except ValidationError as exc:
-                form.add_error(None, exc)
+                bad_photo = getattr(exc, "code", None) == "bad_image"
+                form.add_error("storefront_photo" if bad_photo else None, exc)
             else:
                 messages.success(request, _("Application sent. We will review it within two days."))
                 return redirect("leaders:application")

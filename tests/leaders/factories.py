@@ -31,7 +31,7 @@ from tuangou import timeutils
 EVERY_DAY_8_TO_21 = {str(d): ["08:00", "21:00"] for d in range(7)}
 
 
-def png_bytes(size=(40, 30), color=(255, 90, 31)) -> bytes:
+def png_bytes(size=(160, 120), color=(255, 90, 31)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, color).save(out, format="PNG")
     return out.getvalue()

@@ -79,7 +79,7 @@ def test_the_form_asks_anonymous_visitors_to_sign_in(client):
         ({"phone": "12345"}, "请输入11位中国大陆手机号"),
         (
             {"storefront_photo": SimpleUploadedFile("shop.png", b"not a photo", "image/png")},
-            "文件不是图片",
+            "这不是图片文件",
         ),
         (
             {**{f"open_{d}": "" for d in range(7)}, **{f"close_{d}": "" for d in range(7)}},

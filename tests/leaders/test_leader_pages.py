@@ -239,7 +239,7 @@ def test_photos_are_checked_like_product_photos(client, leader, pickup_point):
         reverse("leaders:point_photo_add", args=[pickup_point.pk]), {"image": bad}
     )
     assert response.status_code == 400
-    assert "文件不是图片，请上传 JPEG 或 PNG 格式的照片。" in response.content.decode()
+    assert "这不是图片文件，请上传 JPG、PNG 或 WebP 格式的图片。" in response.content.decode()
     assert not PickupPointPhoto.objects.exists()
 
     good = client.post(
