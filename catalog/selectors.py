@@ -19,8 +19,8 @@ from tuangou.timeutils import now as _now
 from tuangou.timeutils import to_local
 
 from .cutoff import OrderDeadline, delivery_date_for, order_deadline
-from .richtext import sanitize_description
 from .models import Category, Product, ProductImage, Sku, StockLedger, StockRecord, Warehouse
+from .richtext import sanitize_description
 
 PAGE_SIZE = 10
 MAX_QUERY_LENGTH = 40

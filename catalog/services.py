@@ -32,7 +32,6 @@ from django.utils.translation import gettext as _
 from tuangou.timeutils import local_today
 
 from .cutoff import OrderDeadline, delivery_date_for, order_deadline
-from .richtext import sanitize_description
 from .images import ImageRejected, process_upload
 from .models import (
     Product,
@@ -43,6 +42,7 @@ from .models import (
     StockRecord,
     Warehouse,
 )
+from .richtext import sanitize_description
 
 __all__ = [
     "CatalogError",
