@@ -17,7 +17,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from . import selectors, services, sharing
+from catalog import selectors as catalog_selectors
+
+from . import catalog_bridge, selectors, services, sharing
 from .forms import (
     AddressChangeForm,
     ApplicationForm,
@@ -29,6 +31,7 @@ from .forms import (
 from .models import ApplicationStatus, Leader, PickupPoint, PickupPointPause, PickupPointPhoto
 
 SMS_LOGIN_URL_NAME = "account_request_login_code"
+SHARE_PRODUCTS_ON_HOME = 6
 
 
 def _error_text(exc: ValidationError) -> str:
@@ -110,6 +113,9 @@ def home(request: HttpRequest) -> HttpResponse:
             "customer_count": selectors.customer_count_for_leader(leader=leader),
             "recent_customers": selectors.customers_for_leader(leader=leader)[:5],
             "share_url": sharing.absolute(share_path),
+            "share_products": catalog_selectors.on_shelf_products().only("code", "name")[
+                :SHARE_PRODUCTS_ON_HOME
+            ],
         },
     )
 
@@ -297,8 +303,6 @@ def share_qr(request: HttpRequest, fmt: str) -> HttpResponse:
 
 
 def _product_or_404(ref: str):
-    from . import catalog_bridge
-
     product = catalog_bridge.find_product(ref)
     if product is None:
         raise Http404("no such product")
@@ -310,8 +314,6 @@ def _product_or_404(ref: str):
 def share_product_qr(request: HttpRequest, ref: str, fmt: str) -> HttpResponse:
     leader = request.leader
     product = _product_or_404(ref)
-    from . import catalog_bridge
-
     path = sharing.product_share_path(
         leader=leader, product_ref=catalog_bridge.product_ref(product)
     )
@@ -321,8 +323,6 @@ def share_product_qr(request: HttpRequest, ref: str, fmt: str) -> HttpResponse:
 @leader_required
 @require_GET
 def share_product_card(request: HttpRequest, ref: str) -> HttpResponse:
-    from . import catalog_bridge
-
     leader = request.leader
     product = _product_or_404(ref)
     point = selectors.primary_point_for_leader(leader=leader)
@@ -453,8 +453,6 @@ def choose_point(request: HttpRequest) -> HttpResponse:
 
 def _after_share_redirect(product_ref: str | None) -> HttpResponse:
     if product_ref:
-        from . import catalog_bridge
-
         url = catalog_bridge.product_url(product_ref)
         if url:
             return redirect(url)
