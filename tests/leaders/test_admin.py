@@ -1,0 +1,160 @@
+"""Operators review in the admin: every action goes through a service."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from leaders.models import (
+    AddressChange,
+    ApplicationStatus,
+    Leader,
+    LeaderApplication,
+    LeaderStatus,
+    PickupPoint,
+    PointStatus,
+    ReviewStatus,
+)
+
+from .factories import LeaderApplicationFactory, PickupPointFactory
+
+pytestmark = pytest.mark.django_db
+
+APPLICATIONS = "admin:leaders_leaderapplication_changelist"
+
+
+@pytest.fixture
+def applications(community):
+    return [LeaderApplicationFactory(community=community, real_name=n) for n in ("王丽", "刘芳")]
+
+
+def test_the_queue_opens_on_pending_applications(client, operator, applications, community):
+    done = LeaderApplicationFactory(community=community, real_name="早已通过", status="approved")
+    client.force_login(operator)
+    response = client.get(reverse(APPLICATIONS), follow=True)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "王丽" in page
+    assert "刘芳" in page
+    assert done.real_name not in page
+
+
+@pytest.mark.parametrize(
+    "query", ["status__exact=rejected", "kind__exact=store", "q=王", "community__district=岳麓区"]
+)
+def test_the_queue_filters_work(client, operator, applications, query):
+    client.force_login(operator)
+    assert client.get(f"{reverse(APPLICATIONS)}?{query}").status_code == 200
+
+
+def test_bulk_approve_makes_leaders_and_points(client, operator, applications):
+    client.force_login(operator)
+    response = client.post(
+        reverse(APPLICATIONS),
+        {"action": "approve_selected", "_selected_action": [a.pk for a in applications]},
+        follow=True,
+    )
+    assert "已通过 2 份申请。" in response.content.decode()
+    assert Leader.objects.count() == 2
+    assert PickupPoint.objects.filter(status=PointStatus.ACTIVE).count() == 2
+    assert set(LeaderApplication.objects.values_list("status", flat=True)) == {"approved"}
+
+
+def test_bulk_reject_asks_for_a_reason_first(client, operator, applications):
+    client.force_login(operator)
+    ids = [a.pk for a in applications]
+    response = client.post(
+        reverse(APPLICATIONS), {"action": "reject_selected", "_selected_action": ids}
+    )
+    assert response.status_code == 200
+    assert "以下内容将被驳回" in response.content.decode()
+    assert set(LeaderApplication.objects.values_list("status", flat=True)) == {"pending"}
+
+    empty = client.post(
+        reverse(APPLICATIONS),
+        {"action": "reject_selected", "_selected_action": ids, "apply": "1", "reason": ""},
+    )
+    assert empty.status_code == 200
+    assert set(LeaderApplication.objects.values_list("status", flat=True)) == {"pending"}
+
+    client.post(
+        reverse(APPLICATIONS),
+        {
+            "action": "reject_selected",
+            "_selected_action": ids,
+            "apply": "1",
+            "reason": "小区已有团长",
+        },
+    )
+    assert set(LeaderApplication.objects.values_list("status", "reject_reason")) == {
+        (ApplicationStatus.REJECTED, "小区已有团长")
+    }
+    assert not Leader.objects.exists()
+
+
+def test_approving_an_approved_application_again_changes_nothing(client, operator, applications):
+    client.force_login(operator)
+    data = {"action": "approve_selected", "_selected_action": [applications[0].pk]}
+    client.post(reverse(APPLICATIONS), data)
+    client.post(reverse(APPLICATIONS), data)
+    assert Leader.objects.count() == 1
+
+
+def test_operators_suspend_a_leader(client, operator, pickup_point):
+    client.force_login(operator)
+    client.post(
+        reverse("admin:leaders_leader_changelist"),
+        {"action": "suspend_selected", "_selected_action": [pickup_point.leader.pk]},
+    )
+    pickup_point.leader.refresh_from_db()
+    assert pickup_point.leader.status == LeaderStatus.SUSPENDED
+
+
+@pytest.mark.parametrize(
+    "query", ["", "status__exact=active", "community__id__exact=1", "warehouse__id__exact=1"]
+)
+def test_pickup_points_list_with_filters(client, operator, pickup_point, query):
+    client.force_login(operator)
+    response = client.get(f"{reverse('admin:leaders_pickuppoint_changelist')}?{query}")
+    assert response.status_code == 200
+
+
+def test_operators_approve_a_new_point(client, operator, leader, community):
+    point = PickupPointFactory(leader=leader, community=community, status="pending")
+    client.force_login(operator)
+    client.post(
+        reverse("admin:leaders_pickuppoint_changelist"),
+        {"action": "approve_selected", "_selected_action": [point.pk]},
+    )
+    point.refresh_from_db()
+    assert point.status == PointStatus.ACTIVE
+
+
+def test_operators_review_address_changes(client, operator, pickup_point):
+    change = AddressChange.objects.create(point=pickup_point, address="麓谷大道500号")
+    client.force_login(operator)
+    listing = client.get(reverse("admin:leaders_addresschange_changelist"), follow=True)
+    assert "麓谷大道500号" in listing.content.decode()
+    client.post(
+        reverse("admin:leaders_addresschange_changelist"),
+        {
+            "action": "reject_selected",
+            "_selected_action": [change.pk],
+            "apply": "1",
+            "reason": "地址不在小区内",
+        },
+    )
+    change.refresh_from_db()
+    pickup_point.refresh_from_db()
+    assert (change.status, change.reject_reason) == (ReviewStatus.REJECTED, "地址不在小区内")
+    assert pickup_point.address == "长沙市岳麓区麓谷大道100号"
+
+
+def test_finance_cannot_review_applications(client, finance, applications):
+    client.force_login(finance)
+    response = client.post(
+        reverse(APPLICATIONS),
+        {"action": "approve_selected", "_selected_action": [applications[0].pk]},
+    )
+    assert response.status_code == 403
+    assert not Leader.objects.exists()
