@@ -142,10 +142,13 @@ class ProductAdmin(admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not ProductImage:
             return super().save_formset(request, form, formset, change)
+        # The admin's change message reads these three lists.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for image_form in formset.forms:
             instance = image_form.instance
             if image_form in formset.deleted_forms:
                 if instance.pk:
+                    formset.deleted_objects.append(instance)
                     services.delete_product_image(image=instance)
                 continue
             if not image_form.has_changed():
@@ -154,13 +157,15 @@ class ProductAdmin(admin.ModelAdmin):
             if upload:
                 if instance.pk:
                     services.delete_product_image(image=instance)
-                services.add_product_image(
+                added = services.add_product_image(
                     product=form.instance,
                     upload=upload,
                     alt=image_form.cleaned_data.get("alt", ""),
                     position=image_form.cleaned_data.get("position"),
                 )
+                formset.new_objects.append(added)
             elif instance.pk:
+                formset.changed_objects.append((instance, image_form.changed_data))
                 services.update_product_image(
                     image=instance,
                     alt=image_form.cleaned_data.get("alt", ""),

@@ -1,0 +1,191 @@
+"""Operators' admin: products with SKUs and pictures, shelf actions, tomorrow's stock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from catalog.models import Product, ProductImage, Sku, StockLedger, StockReason, StockRecord
+from tests.catalog.conftest import TOMORROW
+from tests.catalog.factories import CategoryFactory, SkuFactory, SupplierFactory, set_stock
+from tests.catalog.test_images import files_under, picture
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client, operator):
+    client.force_login(operator)
+    return client
+
+
+def product_form(category, supplier, upload, **overrides):
+    data = {
+        "name": "西红柿",
+        "subtitle": "自然熟",
+        "category": category.pk,
+        "supplier": supplier.pk,
+        "position": 0,
+        "unit": "份",
+        "origin": "湖南",
+        "storage_class": "ambient",
+        "shelf_life_days": 5,
+        "tags": "产地直采,当季",
+        "description": '<p>沙瓤<script>alert("x")</script></p>',
+        "skus-TOTAL_FORMS": 1,
+        "skus-INITIAL_FORMS": 0,
+        "skus-0-spec": "500g/份",
+        "skus-0-price": "3.99",
+        "skus-0-market_price": "5.80",
+        "skus-0-daily_quota": 100,
+        "skus-0-position": 0,
+        "skus-0-is_active": "on",
+        "images-TOTAL_FORMS": 1,
+        "images-INITIAL_FORMS": 0,
+        "images-0-upload": upload,
+        "images-0-alt": "西红柿",
+        "images-0-position": 0,
+    }
+    data.update(overrides)
+    return data
+
+
+def test_an_operator_adds_a_product_with_an_sku_and_a_picture(staff_client, settings):
+    category, supplier = CategoryFactory(), SupplierFactory()
+    response = staff_client.post(
+        reverse("admin:catalog_product_add"), product_form(category, supplier, picture())
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    product = Product.objects.get(name="西红柿")
+    assert product.description == "<p>沙瓤</p>"
+    assert product.tags == ["产地直采", "当季"]
+    assert [(s.spec, str(s.price)) for s in product.skus.all()] == [("500g/份", "3.99")]
+    [image] = product.images.all()
+    assert len(files_under(Path(settings.MEDIA_ROOT))) == 7
+    assert image.alt == "西红柿"
+
+
+def test_a_non_image_upload_in_the_admin_is_refused_and_nothing_is_saved(staff_client, settings):
+    category, supplier = CategoryFactory(), SupplierFactory()
+    upload = SimpleUploadedFile("price-list.xlsx", b"PK\x03\x04 spreadsheet")
+    response = staff_client.post(
+        reverse("admin:catalog_product_add"), product_form(category, supplier, upload)
+    )
+    assert response.status_code == 200
+    assert "这不是图片文件，请上传 JPG、PNG 或 WebP 格式的图片。" in response.content.decode()
+    assert not Product.objects.exists()
+    assert not Sku.objects.exists()
+    assert not ProductImage.objects.exists()
+    assert files_under(Path(settings.MEDIA_ROOT)) == []
+
+
+def test_the_product_list_has_thumbnails_filters_and_search(staff_client):
+    from catalog.services import add_product_image
+
+    sku = SkuFactory(product__name="土鸡蛋")
+    SkuFactory(product__name="黄瓜")
+    add_product_image(product=sku.product, upload=picture())
+    url = reverse("admin:catalog_product_changelist")
+    html = staff_client.get(url, {"q": "鸡蛋"}).content.decode()
+    assert "土鸡蛋" in html
+    assert "黄瓜" not in html
+    assert "/list.jpg" in html
+    for query in ({"is_on_shelf__exact": "1"}, {"storage_class__exact": "chilled"}):
+        assert staff_client.get(url, query).status_code == 200
+
+
+def test_bulk_actions_put_products_on_and_off_the_shelf(clock, staff_client, warehouse):
+    on = SkuFactory(product__is_on_shelf=True, daily_quota=30)
+    off = SkuFactory(product__is_on_shelf=False, daily_quota=30)
+    url = reverse("admin:catalog_product_changelist")
+    staff_client.post(
+        url, {"action": "take_off_shelf", "_selected_action": [on.product_id, off.product_id]}
+    )
+    assert list(Product.objects.filter(is_on_shelf=True)) == []
+    staff_client.post(url, {"action": "put_on_shelf", "_selected_action": [off.product_id]})
+    off.product.refresh_from_db()
+    assert off.product.is_on_shelf is True
+    assert StockRecord.objects.get(sku=off, delivery_date=TOMORROW).quantity == 30
+
+
+def test_the_stock_view_lists_tomorrow_and_saves_a_quick_edit_with_a_reason(
+    clock, staff_client, warehouse, operator
+):
+    sku = SkuFactory(product__name="西红柿", daily_quota=100)
+    set_stock(sku=sku, warehouse=warehouse, delivery_date=TOMORROW, quantity=100)
+    unopened = SkuFactory(product__name="新品黄瓜")
+    url = reverse("admin:catalog_stockrecord_day")
+    html = staff_client.get(url).content.decode()
+    assert "西红柿" in html
+    assert "新品黄瓜" in html
+    assert "未开售" in html
+    response = staff_client.post(
+        url,
+        {
+            "sku": sku.pk,
+            "warehouse": warehouse.pk,
+            "delivery_date": TOMORROW.isoformat(),
+            "quantity": 60,
+            "note": "基地减产",
+        },
+        follow=True,
+    )
+    assert "剩余可售 60 份" in response.content.decode()
+    assert StockRecord.objects.get(sku=sku).quantity == 60
+    entry = StockLedger.objects.get(reason=StockReason.ADJUST, actor=operator)
+    assert (entry.delta, entry.note) == (-40, "基地减产")
+    assert unopened
+
+
+@pytest.mark.parametrize(
+    ("quantity", "note"), [(-5, "原因"), (60, ""), ("很多", "原因"), (10**9, "原因")]
+)
+def test_a_bad_quick_edit_changes_nothing(clock, staff_client, warehouse, operator, quantity, note):
+    sku = SkuFactory()
+    set_stock(sku=sku, warehouse=warehouse, delivery_date=TOMORROW, quantity=100)
+    response = staff_client.post(
+        reverse("admin:catalog_stockrecord_day"),
+        {
+            "sku": sku.pk,
+            "warehouse": warehouse.pk,
+            "delivery_date": TOMORROW.isoformat(),
+            "quantity": quantity,
+            "note": note,
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert 'class="error"' in response.content.decode()
+    assert StockRecord.objects.get(sku=sku).quantity == 100
+    assert not StockLedger.objects.filter(actor=operator).exists()
+
+
+def test_the_stock_ledger_and_rows_are_read_only(staff_client, warehouse):
+    sku = SkuFactory()
+    record = set_stock(sku=sku, warehouse=warehouse, delivery_date=TOMORROW, quantity=5)
+    entry = StockLedger.objects.get()
+    assert staff_client.get(reverse("admin:catalog_stockledger_add")).status_code == 403
+    assert staff_client.get(reverse("admin:catalog_stockrecord_add")).status_code == 403
+    page = staff_client.get(reverse("admin:catalog_stockledger_change", args=[entry.pk]))
+    assert page.status_code == 200
+    assert 'name="delta"' not in page.content.decode()
+    staff_client.post(
+        reverse("admin:catalog_stockrecord_change", args=[record.pk]), {"quantity": 1}
+    )
+    assert StockRecord.objects.get(pk=record.pk).quantity == 5
+    assert staff_client.get(reverse("admin:catalog_stockledger_changelist")).status_code == 200
+
+
+def test_a_shopper_cannot_open_the_stock_view(client, shopper, warehouse):
+    client.force_login(shopper)
+    response = client.get(reverse("admin:catalog_stockrecord_day"))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_finance_staff_without_catalog_rights_cannot_edit_stock(client, finance, warehouse):
+    client.force_login(finance)
+    assert client.get(reverse("admin:catalog_stockrecord_day")).status_code == 403
