@@ -27,14 +27,14 @@ WAREHOUSES = [
 
 CATEGORIES = [
     # slug, name, icon, children [(slug, name)]
-    ("vegetables", "新鲜蔬菜", "🥬", [("leafy", "叶菜"), ("roots", "根茎瓜果")]),
-    ("fruit", "时令水果", "🍎", [("seasonal-fruit", "当季鲜果"), ("imported-fruit", "进口水果")]),
-    ("meat-eggs", "肉禽蛋", "🥩", [("pork", "猪肉"), ("poultry", "禽肉"), ("eggs", "鲜蛋")]),
-    ("seafood", "水产海鲜", "🐟", [("fish", "鲜鱼"), ("shrimp", "虾蟹")]),
-    ("dairy", "乳品烘焙", "🥛", [("milk", "牛奶酸奶"), ("bakery", "面包")]),
-    ("grain-oil", "米面粮油", "🌾", [("rice-flour", "米面"), ("oil", "食用油")]),
-    ("snacks", "休闲零食", "🍪", []),
-    ("household", "日用百货", "🧻", [("paper", "纸品"), ("cleaning", "清洁用品")]),
+    ("vegetables", "新鲜蔬菜", "蔬", [("leafy", "叶菜"), ("roots", "根茎瓜果")]),
+    ("fruit", "时令水果", "果", [("seasonal-fruit", "当季鲜果"), ("imported-fruit", "进口水果")]),
+    ("meat-eggs", "肉禽蛋", "肉", [("pork", "猪肉"), ("poultry", "禽肉"), ("eggs", "鲜蛋")]),
+    ("seafood", "水产海鲜", "鲜", [("fish", "鲜鱼"), ("shrimp", "虾蟹")]),
+    ("dairy", "乳品烘焙", "奶", [("milk", "牛奶酸奶"), ("bakery", "面包")]),
+    ("grain-oil", "米面粮油", "粮", [("rice-flour", "米面"), ("oil", "食用油")]),
+    ("snacks", "休闲零食", "零", []),
+    ("household", "日用百货", "日", [("paper", "纸品"), ("cleaning", "清洁用品")]),
 ]
 
 SUPPLIERS = [

@@ -73,7 +73,12 @@ class Category(models.Model):
         on_delete=models.PROTECT,
         related_name="children",
     )
-    icon = models.CharField(_("icon"), max_length=8, blank=True, help_text=_("An emoji."))
+    icon = models.CharField(
+        _("icon"),
+        max_length=8,
+        blank=True,
+        help_text=_("One character or an emoji, shown in a round badge."),
+    )
     position = models.PositiveIntegerField(_("position"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
 

@@ -44,7 +44,7 @@ class CategoryFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"分类{n}")
     slug = factory.Sequence(lambda n: f"category-{n}")
-    icon = "🥬"
+    icon = "蔬"
     position = factory.Sequence(int)
     parent = None
 
