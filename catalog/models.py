@@ -14,6 +14,7 @@ from datetime import time
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import models
 from django.db.models.functions import Upper
@@ -89,6 +90,20 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return f"{self.parent.name} / {self.name}" if self.parent_id and self.parent else self.name
+
+    def clean(self) -> None:
+        # Two levels only: the storefront shows top categories as tabs and
+        # their children as chips; a third level would have nowhere to go.
+        if self.parent_id is None:
+            return
+        if self.parent_id == self.pk:
+            raise ValidationError({"parent": _("A category cannot be its own parent.")})
+        if self.parent.parent_id is not None:
+            raise ValidationError({"parent": _("Choose a top-level category as the parent.")})
+        if self.pk and Category.objects.filter(parent_id=self.pk).exists():
+            raise ValidationError(
+                {"parent": _("This category has subcategories, so it must stay at the top.")}
+            )
 
 
 class Supplier(models.Model):

@@ -185,22 +185,31 @@ def reserve_stock(
     delivery_date: date,
     reference: str,
     actor=None,
+    skus: dict[int, Sku] | None = None,
 ) -> Reservation:
     """Take the lines of one order out of a delivery day's stock, all or nothing.
 
     Raises InvalidPurchase (bad lines, nothing happened) or OutOfStock (one SKU
     short, nothing reserved). Calling it again with the same reference returns
     the first reservation and changes nothing.
+
+    Inside a caller's transaction (place_order) it adds no savepoint: the
+    caller's whole transaction is the unit, `skus` may pass the SKUs the caller
+    already checked with check_purchase, and an OutOfStock then carries
+    available=None (no query is possible in a transaction that must roll
+    back; the caller looks it up afterwards with `available_stock`).
     """
     if not reference:
         raise ValueError("reserve_stock needs a reference (the order number)")
     wanted = _merge_lines(lines)
-    skus = _sellable_skus(wanted)
+    if skus is None or not set(wanted) <= set(skus):
+        skus = _sellable_skus(wanted)
+    nested = transaction.get_connection().in_atomic_block
     # Deterministic order (by SKU pk): two orders sharing SKUs queue up behind
     # each other instead of deadlocking.
     order = sorted(wanted)
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=not nested):
             # Ledger first: the stock UPDATEs below take the hot row locks, and
             # those are held until COMMIT, so nothing may follow them.
             StockLedger.objects.bulk_create(
@@ -236,14 +245,15 @@ def reserve_stock(
                 if updated != 1:
                     raise _Short(sku_id)
     except _Short as short:
-        # Rolled back and no lock held any more: now it is fine to read.
+        # Rolled back and no lock held any more: now it is fine to read
+        # (unless the caller's transaction is still open and doomed).
         available = (
-            StockRecord.objects.filter(
+            None
+            if nested
+            else available_stock(
                 sku_id=short.sku_id, warehouse=warehouse, delivery_date=delivery_date
             )
-            .values_list("quantity", flat=True)
-            .first()
-        ) or 0
+        )
         raise OutOfStock(
             sku=skus.get(short.sku_id),
             sku_id=short.sku_id,
@@ -251,6 +261,8 @@ def reserve_stock(
             available=available,
         ) from None
     except IntegrityError:
+        if nested:
+            raise
         # The unique (reference, sku, ..., reserve) entry exists: this order
         # reserved before (a retry or a double click). Return that.
         done = _entries(reference, StockReason.RESERVE)
@@ -270,6 +282,15 @@ def reserve_stock(
         delivery_date=delivery_date,
         lines={sku_id: wanted[sku_id] for sku_id in order},
     )
+
+
+def available_stock(*, sku_id: int, warehouse: Warehouse, delivery_date: date) -> int:
+    """What is left to sell of an SKU on a delivery day (0 when it has no stock row)."""
+    return (
+        StockRecord.objects.filter(sku_id=sku_id, warehouse=warehouse, delivery_date=delivery_date)
+        .values_list("quantity", flat=True)
+        .first()
+    ) or 0
 
 
 def _entries(reference: str, reason: str) -> list[StockLedger]:

@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 import time_machine
+from hypothesis import given
+from hypothesis import strategies as st
 
 from catalog.services import delivery_date_for, order_deadline
 from tests.catalog.conftest import SHANGHAI
@@ -104,3 +106,19 @@ def test_the_text_is_english_for_english_shoppers():
         assert order_deadline(warehouse=warehouse, at=at(15, 0)).text == (
             "Order before tonight 23:00, pick up at your pickup point after tomorrow 10:00"
         )
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(2020, 1, 1),  # noqa: DTZ001 - hypothesis wants naive bounds
+        max_value=datetime(2035, 12, 31),  # noqa: DTZ001
+        timezones=st.just(UTC),
+    ),
+    cutoff=st.times(),
+)
+def test_the_delivery_day_is_always_the_next_or_the_one_after(moment, cutoff):
+    warehouse = WarehouseFactory.build(cutoff_time=cutoff)
+    local = moment.astimezone(SHANGHAI)
+    delivered = delivery_date_for(warehouse=warehouse, at=moment)
+    expected_days = 1 if local.time() < cutoff else 2
+    assert (delivered - local.date()).days == expected_days
