@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import (
@@ -80,6 +80,17 @@ def pickup_point_is_open_on(*, pickup_point: PickupPoint, day: date) -> bool:
     if not pickup_point.is_taking_orders or pickup_point.hours_on(day.weekday()) is None:
         return False
     return not PickupPointPause.objects.filter(point=pickup_point, day=day).exists()
+
+
+def paused_days_for_point(*, pickup_point: PickupPoint, start: date, days: int = 7) -> list[date]:
+    """Days from `start` (inclusive) on which the leader paused pickups, for notices."""
+    return list(
+        PickupPointPause.objects.filter(
+            point=pickup_point, day__gte=start, day__lt=start + timedelta(days=days)
+        )
+        .order_by("day")
+        .values_list("day", flat=True)
+    )
 
 
 def points_for_choosing(

@@ -57,13 +57,29 @@ def test_the_context_processor_costs_one_query_and_none_for_visitors(
     anonymous = rf.get("/")
     anonymous.user = AnonymousUser()
     with django_assert_num_queries(0):
-        assert pickup_point_context(anonymous) == {"current_pickup_point": None}
+        assert pickup_point_context(anonymous)["current_pickup_point"] is None
 
 
 def test_a_shopper_without_a_point_gets_none(rf, shopper):
     request = rf.get("/")
     request.user = shopper
-    assert pickup_point_context(request) == {"current_pickup_point": None}
+    assert pickup_point_context(request) == {
+        "current_pickup_point": None,
+        "pickup_point_needs_change": False,
+    }
+
+
+def test_the_storefront_asks_again_when_the_point_stopped_taking_orders(
+    client, shopper, pickup_point
+):
+    bind(user=shopper, point=pickup_point)
+    services.suspend_leader(leader=pickup_point.leader)
+    client.force_login(shopper)
+    response = client.get(reverse("catalog:home"))
+    assert response.context["current_pickup_point"] is None
+    assert response.context["pickup_point_needs_change"] is True
+    # The binding stays (for the leader's history) until the shopper chooses.
+    assert ShopperBinding.objects.get(user=shopper).pickup_point == pickup_point
 
 
 def test_changing_the_point_waits_for_the_cooldown(shopper, pickup_point, other_pickup_point):

@@ -105,3 +105,11 @@ def test_the_open_days_rule_for_orders(pickup_point):
         assert not selectors.pickup_point_is_open_on(pickup_point=pickup_point, day=tuesday)
         services.pause_pickup_point_for_day(point=pickup_point, day=monday)
         assert not selectors.pickup_point_is_open_on(pickup_point=pickup_point, day=monday)
+
+
+def test_paused_days_are_listed_for_notices(pickup_point):
+    with time_machine.travel(timeutils.local_datetime(date(2026, 11, 20), time(9, 0)), tick=False):
+        for day in (date(2026, 11, 21), date(2026, 11, 25), date(2026, 12, 20)):
+            services.pause_pickup_point_for_day(point=pickup_point, day=day)
+    days = selectors.paused_days_for_point(pickup_point=pickup_point, start=date(2026, 11, 20))
+    assert days == [date(2026, 11, 21), date(2026, 11, 25)]
