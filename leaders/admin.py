@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
@@ -16,7 +17,6 @@ from . import services
 from .forms import RejectForm
 from .models import (
     AddressChange,
-    ApplicationStatus,
     BindingEvent,
     Community,
     Leader,
@@ -24,7 +24,6 @@ from .models import (
     PickupPoint,
     PickupPointPause,
     PickupPointPhoto,
-    ReviewStatus,
     ShopperBinding,
 )
 
@@ -70,6 +69,14 @@ def _reject_with_reason(modeladmin, request, queryset, reject, title):
         "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
     }
     return TemplateResponse(request, "leaders/admin/reject.html", context)
+
+
+def _open_on_pending(request):
+    """Arriving from elsewhere (the admin index, a bookmark): show the pending rows."""
+    coming_from_list = request.path in request.META.get("HTTP_REFERER", "")
+    if request.method == "GET" and not request.GET and not coming_from_list:
+        return redirect(f"{request.path}?status__exact=pending")
+    return None
 
 
 @admin.register(Community)
@@ -156,11 +163,8 @@ class LeaderApplicationAdmin(admin.ModelAdmin):
         return super().get_queryset(request).select_related("user")
 
     def changelist_view(self, request, extra_context=None):
-        # The queue: open the list on what waits for review.
-        if not request.GET and request.method == "GET":
-            request.GET = request.GET.copy()
-            request.GET["status__exact"] = ApplicationStatus.PENDING
-        return super().changelist_view(request, extra_context)
+        # The queue opens on what waits for review; "All" from the list stays all.
+        return _open_on_pending(request) or super().changelist_view(request, extra_context)
 
 
 class PhotoInline(admin.TabularInline):
@@ -317,10 +321,7 @@ class AddressChangeAdmin(admin.ModelAdmin):
         )
 
     def changelist_view(self, request, extra_context=None):
-        if not request.GET and request.method == "GET":
-            request.GET = request.GET.copy()
-            request.GET["status__exact"] = ReviewStatus.PENDING
-        return super().changelist_view(request, extra_context)
+        return _open_on_pending(request) or super().changelist_view(request, extra_context)
 
 
 @admin.register(ShopperBinding)

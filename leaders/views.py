@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -429,7 +430,12 @@ def choose_point(request: HttpRequest) -> HttpResponse:
             messages.error(request, _error_text(exc))
             return redirect("leaders:choose_point")
         messages.success(request, _("You now pick up at %(point)s.") % {"point": point.name})
-        return redirect(request.POST.get("next") or "catalog:home")
+        next_url = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            next_url = reverse("catalog:home")
+        return redirect(next_url)
 
     lat = _coordinate(request.GET.get("lat"), 90)
     lng = _coordinate(request.GET.get("lng"), 180)

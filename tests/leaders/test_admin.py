@@ -37,6 +37,9 @@ def test_the_queue_opens_on_pending_applications(client, operator, applications,
     assert "王丽" in page
     assert "刘芳" in page
     assert done.real_name not in page
+    everything = client.get(reverse(APPLICATIONS), HTTP_REFERER=response.request["PATH_INFO"])
+    assert everything.status_code == 200
+    assert done.real_name in everything.content.decode()
 
 
 @pytest.mark.parametrize(

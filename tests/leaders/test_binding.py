@@ -248,3 +248,16 @@ def test_a_product_link_binds_then_goes_to_the_shop_when_the_product_is_unknown(
     )
     assert response.status_code == 302
     assert ShopperBinding.objects.get(user=shopper).pickup_point == pickup_point
+
+
+def test_choosing_never_redirects_to_another_site(client, shopper, pickup_point):
+    client.force_login(shopper)
+    response = client.post(
+        reverse("leaders:choose_point"),
+        {"point": pickup_point.pk, "next": "https://evil.example.com/"},
+    )
+    assert response["Location"] == reverse("catalog:home")
+    ok = client.post(
+        reverse("leaders:choose_point"), {"point": pickup_point.pk, "next": "/search/"}
+    )
+    assert ok["Location"] == "/search/"
