@@ -129,9 +129,9 @@ class PointSettingsForm(OpeningHoursMixin, forms.Form):
 
     def __init__(self, *args, point=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["daily_capacity"].initial = point.daily_capacity if point else 100
         if point is not None:
             self.fields["name"].initial = point.name
-            self.fields["daily_capacity"].initial = point.daily_capacity
         self.add_opening_hours_fields(point.opening_hours if point else None)
 
     def clean(self):
@@ -168,7 +168,7 @@ class PhotoForm(forms.Form):
 
 
 class PauseForm(forms.Form):
-    day = forms.DateField(label=_("Day"), widget=forms.DateInput(attrs={"type": "date"}))
+    day = forms.DateField(label=_("Day to pause"), widget=forms.DateInput(attrs={"type": "date"}))
     reason = forms.CharField(label=_("Reason (shoppers see it)"), max_length=100, required=False)
 
     def clean_day(self):
