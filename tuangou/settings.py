@@ -327,6 +327,11 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 ORDER_PAYMENT_TIMEOUT_MINUTES = _read("ORDER_PAYMENT_TIMEOUT_MINUTES", env.int, 15)
 # Days after pickup during which a shopper may open an after-sale claim.
 AFTER_SALE_WINDOW_DAYS = _read("AFTER_SALE_WINDOW_DAYS", env.int, 2)
+# Apps above orders (groupbuy) react to an order's payment and cancellation
+# through these dotted paths, called inside the order's transaction.
+ORDER_PAID_HOOKS: list[str] = []
+ORDER_CANCELLED_HOOKS: list[str] = []
+REFUND_MAX_RETRIES = 8
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,227 @@
+"""Placing an order: price on the server, snapshot, reserve stock last."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.cutoff import delivery_date_for
+from catalog.services import (
+    InvalidPurchase,
+    OutOfStock,
+    available_stock,
+    check_purchase,
+    reserve_stock,
+)
+from leaders.models import PickupPointPause
+from tuangou.timeutils import local_datetime, to_local
+
+from ..models import Cart, CartLine, Order, OrderEvent, OrderLine, OrderStatus
+from ..pricing import OrderPrice, PriceRule, price_lines
+
+
+class CheckoutError(Exception):
+    """Bad checkout input: the message is for the shopper."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Want:
+    """One line the shopper wants: a SKU and a quantity (no price: we price)."""
+
+    sku_id: int
+    quantity: int
+
+
+def new_order_number(now=None) -> str:
+    """19 digits: local time to the millisecond and 4 random digits (readable, sortable)."""
+    moment = to_local(now or timezone.now())
+    return f"{moment:%y%m%d%H%M%S}{moment.microsecond // 1000:03d}{secrets.randbelow(10000):04d}"
+
+
+def _check_point(pickup_point) -> None:
+    if pickup_point is None:
+        raise CheckoutError(_("Please choose a pickup point first."))
+    if not pickup_point.is_taking_orders:
+        raise CheckoutError(
+            _("This pickup point is not taking orders. Please choose another pickup point.")
+        )
+
+
+def price_wants(*, wants: list[Want], skus: dict, rules: list[PriceRule] = ()) -> OrderPrice:
+    from ..pricing import Item
+
+    return price_lines(
+        [
+            Item(sku_id=w.sku_id, quantity=w.quantity, unit_price=skus[w.sku_id].price)
+            for w in wants
+        ],
+        rules=rules,
+    )
+
+
+def place_order(
+    *,
+    user,
+    wants: list[Want],
+    pickup_point,
+    rules: list[PriceRule] = (),
+    kind: str = "normal",
+    cart: Cart | None = None,
+    note: str = "",
+    at=None,
+) -> Order:
+    """Create an order awaiting payment and hold its stock.
+
+    All or nothing: a bad line, a closed pickup point or one SKU short, and no
+    row is written. Prices come from the catalog (and the price rules), never
+    from the browser. With `cart`, the cart's lines for these SKUs are
+    removed in the same transaction.
+
+    Query budget (pinned by a test): SKUs, pause check, order, lines, event,
+    [cart lines], stock ledger, stock UPDATE. The stock UPDATE comes last: it
+    takes the hot row lock, which is held until COMMIT.
+    """
+    _check_point(pickup_point)
+    if not wants:
+        raise CheckoutError(_("Your cart is empty."))
+    lines = [(w.sku_id, w.quantity) for w in wants]
+    if len({sku_id for sku_id, _q in lines}) != len(lines):
+        raise CheckoutError(_("Each product may appear only once in an order."))
+    try:
+        skus = check_purchase(lines=lines)  # 1 query; raises InvalidPurchase
+    except InvalidPurchase as exc:
+        raise CheckoutError(exc.message) from exc
+    warehouse = pickup_point.warehouse
+    now = at or timezone.now()
+    # Goods travel together: the order is delivered when its latest line can be.
+    delivery_date = max(
+        delivery_date_for(warehouse=warehouse, at=now, sku=skus[sku_id]) for sku_id, _q in lines
+    )
+    if PickupPointPause.objects.filter(point=pickup_point, day=delivery_date).exists():
+        raise CheckoutError(
+            _("The pickup point is closed on %(day)s. Please choose another pickup point.")
+            % {"day": f"{delivery_date:%m-%d}"}
+        )
+    price = price_wants(wants=wants, skus=skus, rules=rules)
+    number = new_order_number(now)
+
+    try:
+        order = _write_order(
+            user=user,
+            kind=kind,
+            pickup_point=pickup_point,
+            warehouse=warehouse,
+            delivery_date=delivery_date,
+            price=price,
+            skus=skus,
+            lines=lines,
+            number=number,
+            note=note,
+            now=now,
+            cart=cart,
+        )
+    except OutOfStock as short:
+        # The transaction is rolled back now: say how many are left.
+        raise OutOfStock(
+            sku=short.sku,
+            sku_id=short.sku_id,
+            requested=short.requested,
+            available=available_stock(
+                sku_id=short.sku_id, warehouse=warehouse, delivery_date=delivery_date
+            ),
+        ) from None
+    from ..tasks import schedule_payment_expiry
+
+    schedule_payment_expiry(order)
+    return order
+
+
+@transaction.atomic
+def _write_order(
+    *,
+    user,
+    kind,
+    pickup_point,
+    warehouse,
+    delivery_date,
+    price,
+    skus,
+    lines,
+    number,
+    note,
+    now,
+    cart,
+) -> Order:
+    order = Order.objects.create(
+        number=number,
+        user=user,
+        kind=kind,
+        pickup_point=pickup_point,
+        leader_id=pickup_point.leader_id,
+        warehouse=warehouse,
+        pickup_point_name=pickup_point.name,
+        pickup_address=pickup_point.address,
+        delivery_date=delivery_date,
+        pickup_from=local_datetime(delivery_date, warehouse.pickup_time),
+        goods_total=price.goods_total,
+        discount_total=price.discount_total,
+        payable=price.payable,
+        note=note[:100],
+        pay_deadline=now + timedelta(minutes=settings.ORDER_PAYMENT_TIMEOUT_MINUTES),
+    )
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                sku_id=line.sku_id,
+                product_name=skus[line.sku_id].product.name,
+                spec=skus[line.sku_id].spec,
+                quantity=line.quantity,
+                list_price=line.list_price,
+                unit_price=line.unit_price,
+                goods_total=line.goods_total,
+                discount_total=line.discount_total,
+                discounts=[
+                    {
+                        "kind": p.kind,
+                        "label": str(p.label),
+                        "amount": str(p.amount),
+                        "ref": p.ref,
+                    }
+                    for p in line.discounts
+                ],
+                payable=line.payable,
+            )
+            for line in price.lines
+        ]
+    )
+    OrderEvent.objects.create(
+        order=order,
+        from_status=OrderStatus.PENDING_PAYMENT,
+        to_status=OrderStatus.PENDING_PAYMENT,
+        actor=user,
+        note="placed",
+    )
+    if cart is not None:
+        CartLine.objects.filter(cart=cart, sku_id__in=[sku_id for sku_id, _q in lines]).delete()
+    # Last: the hot row locks (raises OutOfStock and rolls everything back).
+    reserve_stock(
+        lines=lines,
+        warehouse=warehouse,
+        delivery_date=delivery_date,
+        reference=number,
+        actor=user,
+        skus=skus,
+        savepoint=False,
+    )
+    return order

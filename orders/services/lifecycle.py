@@ -1,0 +1,43 @@
+"""Order life after payment: confirmation and completion.
+
+Reactions to these moves in lower apps (the leader's commission, points) are
+called from here explicitly, inside the same transaction.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import F
+
+from ..models import Order, OrderLine, OrderStatus
+from .transitions import transition, transition_many
+
+
+def confirm_orders(*, orders: list[Order], actor=None, note: str = "") -> list[Order]:
+    """Paid (or group-filled) orders become confirmed: they will be delivered.
+
+    Used for a normal order right after payment and for every order of a
+    拼团 that just filled. Orders already confirmed (or moved on) are skipped.
+    """
+    with transaction.atomic():
+        moved = transition_many(
+            orders, OrderStatus.CONFIRMED, actor=actor, note=note or "confirmed"
+        )
+    return moved
+
+
+def complete_if_done(*, order: Order, actor=None) -> bool:
+    """An order whose every line is handed out or refunded is completed."""
+    if order.status != OrderStatus.READY_FOR_PICKUP:
+        return False
+    outstanding = OrderLine.objects.filter(
+        order=order,
+        handed_out_quantity__lt=F("quantity") - F("refunded_quantity"),
+    ).exists()
+    if outstanding:
+        return False
+    handed_any = OrderLine.objects.filter(order=order, handed_out_quantity__gt=0).exists()
+    if not handed_any:
+        # Everything was refunded (e.g. a full shortage): refunded, not completed.
+        return transition(order, OrderStatus.REFUNDED, actor=actor, note="fully refunded")
+    return transition(order, OrderStatus.COMPLETED, actor=actor, note="all lines handed out")

@@ -1,0 +1,327 @@
+"""Paying for orders: prepay once, verified notifications applied exactly once,
+unpaid orders cancelled on time, late payments refunded automatically.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+
+from catalog.services import release_stock
+from tuangou.money import to_fen
+
+from ..models import (
+    NotificationOutcome,
+    Order,
+    OrderKind,
+    OrderStatus,
+    Payment,
+    PaymentNotificationLog,
+    PaymentStatus,
+    RefundReason,
+)
+from ..notices import notify
+from ..payments import (
+    MalformedNotification,
+    NotificationReplayed,
+    PaymentError,
+    PrepayRequest,
+    ProviderError,
+    SignatureInvalid,
+    TradeState,
+    get_payment_provider,
+)
+from .checkout import CheckoutError
+from .transitions import transition
+
+logger = logging.getLogger("tuangou.payments")
+
+
+# --- starting a payment ---------------------------------------------------------
+
+
+def start_payment(
+    *, order: Order, channel: str, client_ip: str, payer_openid: str | None = None
+) -> Payment:
+    """The order's one live prepay: a second tap gets the same payment back.
+
+    The row is written first (a partial unique index allows one live payment
+    per order), committed, and only then is the provider called: no network
+    call ever happens inside a transaction or under a lock.
+    """
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        raise CheckoutError(_("This order can no longer be paid."))
+    if order.pay_deadline <= timezone.now():
+        raise CheckoutError(_("The time to pay for this order has passed."))
+    provider_name = settings.PAYMENT_PROVIDER
+    try:
+        with transaction.atomic():
+            payment, _created = Payment.objects.get_or_create(
+                order=order,
+                status=PaymentStatus.CREATED,
+                defaults={
+                    "provider": provider_name,
+                    "channel": channel,
+                    "out_trade_no": _next_trade_no(order),
+                    "amount": order.payable,
+                },
+            )
+    except IntegrityError:
+        # A concurrent tap created it between our read and our insert.
+        payment = Payment.objects.get(order=order, status=PaymentStatus.CREATED)
+    if payment.prepay_id:
+        return payment
+    request = PrepayRequest(
+        out_trade_no=payment.out_trade_no,
+        description=_order_description(order),
+        amount_fen=to_fen(payment.amount),
+        payer_openid=payer_openid,
+        client_ip=client_ip or "127.0.0.1",
+        notify_url=f"{settings.SITE_URL}/orders/notify/payment/",
+        channel="sandbox" if provider_name == "sandbox" else channel,
+        expires_at=order.pay_deadline,
+    )
+    try:
+        result = get_payment_provider().create_prepay(request)
+    except ProviderError as exc:
+        Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CREATED).update(
+            status=PaymentStatus.FAILED, error=f"{exc.code}: {exc.message}"[:200]
+        )
+        logger.warning("prepay failed for %s: %s", payment.out_trade_no, exc)
+        raise CheckoutError(_("The payment could not be started. Please try again.")) from exc
+    params = {
+        "jsapi": result.jsapi_params or {},
+        "h5_url": result.h5_url or "",
+        "sandbox_url": result.sandbox_url or "",
+    }
+    # Both taps may reach here with the same out_trade_no; the provider
+    # answers the same prepay for it, so writing it twice is harmless.
+    Payment.objects.filter(pk=payment.pk).update(prepay_id=result.prepay_id, pay_params=params)
+    payment.prepay_id, payment.pay_params = result.prepay_id, params
+    return payment
+
+
+def _next_trade_no(order: Order) -> str:
+    attempts = Payment.objects.filter(order=order).count()
+    return order.number if attempts == 0 else f"{order.number}P{attempts}"
+
+
+def _order_description(order: Order) -> str:
+    return f"{_('Neighbourhood Buy')} {order.number}"[:127]
+
+
+# --- notifications ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotifyReply:
+    """What to answer the provider: 2xx stops its retries, anything else retries."""
+
+    ok: bool
+    outcome: str
+    message: str = ""
+
+    @property
+    def status_code(self) -> int:
+        return (
+            200 if self.ok else (401 if self.outcome == NotificationOutcome.BAD_SIGNATURE else 400)
+        )
+
+    @property
+    def body(self) -> dict:
+        return (
+            {"code": "SUCCESS", "message": ""}
+            if self.ok
+            else {"code": "FAIL", "message": self.message}
+        )
+
+
+def _log(kind: str, outcome: str, headers, body: bytes, out_trade_no: str = "", detail: str = ""):
+    PaymentNotificationLog.objects.create(
+        kind=kind,
+        outcome=outcome,
+        out_trade_no=out_trade_no[:64],
+        detail=detail[:300],
+        headers={k: v for k, v in dict(headers).items() if k.lower().startswith("wechatpay")},
+        body=body.decode("utf-8", errors="replace"),
+    )
+
+
+def handle_payment_notification(*, headers, body: bytes) -> NotifyReply:
+    """Verify, decrypt and apply one payment notification. Safe to receive many times."""
+    provider = get_payment_provider()
+    try:
+        note = provider.parse_payment_notification(headers, body)
+    except SignatureInvalid as exc:
+        _log("payment", NotificationOutcome.BAD_SIGNATURE, headers, body, detail=str(exc))
+        return NotifyReply(False, NotificationOutcome.BAD_SIGNATURE, "bad signature")
+    except NotificationReplayed as exc:
+        _log("payment", NotificationOutcome.REPLAYED, headers, body, detail=str(exc))
+        return NotifyReply(False, NotificationOutcome.REPLAYED, "stale timestamp")
+    except (MalformedNotification, PaymentError) as exc:
+        _log("payment", NotificationOutcome.MALFORMED, headers, body, detail=str(exc))
+        return NotifyReply(False, NotificationOutcome.MALFORMED, "malformed")
+    if note.trade_state != TradeState.SUCCESS:
+        # Not a payment (e.g. a closed trade): nothing to do, stop the retries.
+        _log(
+            "payment",
+            NotificationOutcome.DUPLICATE,
+            headers,
+            body,
+            note.out_trade_no,
+            note.trade_state,
+        )
+        return NotifyReply(True, NotificationOutcome.DUPLICATE)
+    outcome, detail = apply_payment(
+        out_trade_no=note.out_trade_no,
+        amount_fen=note.amount_fen,
+        transaction_id=note.transaction_id,
+        paid_at=note.success_time,
+    )
+    _log("payment", outcome, headers, body, note.out_trade_no, detail)
+    # Unknown orders and wrong amounts are logged for reconciliation; telling
+    # the provider to retry would not make them right.
+    return NotifyReply(True, outcome)
+
+
+def apply_payment(
+    *, out_trade_no: str, amount_fen: int, transaction_id: str, paid_at=None
+) -> tuple[str, str]:
+    """Record that the provider has the money for `out_trade_no` (from a
+    notification or a query). Exactly once: the payment row is locked and
+    moved with a compare-and-set; a second call finds it paid.
+    """
+    with transaction.atomic():
+        payment = (
+            Payment.objects.select_for_update()
+            .select_related("order")
+            .filter(out_trade_no=out_trade_no)
+            .first()
+        )
+        if payment is None:
+            return NotificationOutcome.UNKNOWN_ORDER, "no such payment"
+        if amount_fen != to_fen(payment.amount):
+            return (
+                NotificationOutcome.AMOUNT_MISMATCH,
+                f"expected {to_fen(payment.amount)} fen, got {amount_fen}",
+            )
+        if payment.status == PaymentStatus.PAID:
+            return NotificationOutcome.DUPLICATE, "already paid"
+        payment.status = PaymentStatus.PAID
+        payment.transaction_id = transaction_id[:64]
+        payment.paid_at = paid_at or timezone.now()
+        payment.save(update_fields=["status", "transaction_id", "paid_at"])
+        order = Order.objects.select_for_update().get(pk=payment.order_id)
+        if order.status != OrderStatus.PENDING_PAYMENT:
+            # The order was cancelled (timer or shopper) before the money came:
+            # give it back, once (a unique index on late-payment refunds).
+            from .refunds import refund_whole_payment
+
+            refund_whole_payment(payment=payment, reason=RefundReason.LATE_PAYMENT)
+            return NotificationOutcome.LATE_PAYMENT, f"order was {order.status}"
+        transition(order, OrderStatus.PAID, note=f"paid {transaction_id}"[:200])
+        _after_paid(order)
+        return NotificationOutcome.ACCEPTED, ""
+
+
+def _after_paid(order: Order) -> None:
+    """Normal orders are confirmed at once; a 拼团 order waits for its group.
+
+    The group logic lives above orders (groupbuy), so it is reached through the
+    hooks named in settings.ORDER_PAID_HOOKS, called inside this transaction.
+    """
+    if order.kind == OrderKind.GROUP:
+        transition(order, OrderStatus.AWAITING_GROUP, note="waiting for the group")
+        for path in settings.ORDER_PAID_HOOKS:
+            import_string(path)(order=order)
+        return
+    notify(order=order, kind="paid", day=f"{order.delivery_date:%m-%d}")
+    from .lifecycle import confirm_orders
+
+    confirm_orders(orders=[order])
+
+
+# --- cancellation and expiry ----------------------------------------------------------
+
+
+def cancel_unpaid_order(*, order: Order, actor=None, reason: str = "") -> bool:
+    """Cancel an order that was never paid: stock back, prepay closed.
+
+    The provider is asked first (outside any transaction): a payment whose
+    notification is late is applied instead of cancelling. Returns True when
+    this call cancelled the order.
+    """
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        return False
+    live = order.payments.filter(status=PaymentStatus.CREATED).exclude(prepay_id="").first()
+    if live is not None and _paid_at_provider(live):
+        return False
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.status != OrderStatus.PENDING_PAYMENT:
+            return False
+        transition(order, OrderStatus.CANCELLED, actor=actor, note=reason or "cancelled")
+        Payment.objects.filter(order=order, status=PaymentStatus.CREATED).update(
+            status=PaymentStatus.CLOSED
+        )
+        release_stock(reference=order.number, actor=actor, note="order cancelled")
+        for path in settings.ORDER_CANCELLED_HOOKS:
+            import_string(path)(order=order)
+        notify(order=order, kind="cancelled", reason=reason or _("not paid in time"))
+    if live is not None:
+        transaction.on_commit(lambda: _close_at_provider(live.out_trade_no))
+    return True
+
+
+def _paid_at_provider(payment: Payment) -> bool:
+    """Query the provider; apply the payment if it has the money."""
+    try:
+        result = get_payment_provider().query_order(payment.out_trade_no)
+    except ProviderError as exc:
+        logger.info("query %s: %s", payment.out_trade_no, exc)
+        return False
+    if not result.is_paid:
+        return False
+    outcome, _detail = apply_payment(
+        out_trade_no=payment.out_trade_no,
+        amount_fen=result.amount_fen,
+        transaction_id=result.transaction_id,
+        paid_at=result.success_time,
+    )
+    return outcome in {NotificationOutcome.ACCEPTED, NotificationOutcome.DUPLICATE}
+
+
+def _close_at_provider(out_trade_no: str) -> None:
+    try:
+        get_payment_provider().close_order(out_trade_no)
+    except ProviderError as exc:
+        logger.info("close %s: %s", out_trade_no, exc)
+
+
+def expire_unpaid_orders(*, now=None, limit: int = 500) -> int:
+    """The sweeper: cancel every order whose time to pay has passed. Idempotent."""
+    now = now or timezone.now()
+    due = list(
+        Order.objects.filter(status=OrderStatus.PENDING_PAYMENT, pay_deadline__lte=now).order_by(
+            "pay_deadline"
+        )[:limit]
+    )
+    return sum(1 for order in due if cancel_unpaid_order(order=order, reason=_("not paid in time")))
+
+
+def find_lost_payments(*, older_than_minutes: int = 2, limit: int = 200) -> int:
+    """Ask the provider about live prepays whose notification never came."""
+    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+    live = Payment.objects.filter(
+        Q(status=PaymentStatus.CREATED) & ~Q(prepay_id="") & Q(created_at__lte=cutoff),
+        order__status=OrderStatus.PENDING_PAYMENT,
+    ).order_by("created_at")[:limit]
+    return sum(1 for payment in live if _paid_at_provider(payment))

@@ -1,0 +1,107 @@
+"""The order state machine: one guard, one writer of status, an event per move."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import ORDER_TRANSITIONS, IllegalTransition, Order, OrderEvent, OrderStatus
+
+# The timestamp field each target status stamps, when it has one.
+_STAMPS = {
+    OrderStatus.PAID: "paid_at",
+    OrderStatus.CONFIRMED: "confirmed_at",
+    OrderStatus.READY_FOR_PICKUP: "ready_at",
+    OrderStatus.COMPLETED: "completed_at",
+    OrderStatus.CANCELLED: "closed_at",
+    OrderStatus.REFUNDED: "closed_at",
+}
+
+
+def can_transition(current: str, new: str) -> bool:
+    return new in ORDER_TRANSITIONS.get(current, set())
+
+
+def guard(order: Order, new: str) -> None:
+    if not can_transition(order.status, new):
+        raise IllegalTransition(f"order {order.number}: {order.status} -> {new} is not allowed")
+
+
+def transition(order: Order, new: str, *, actor=None, note: str = "") -> bool:
+    """Move one order to `new` with a compare-and-set on its current status.
+
+    Returns False (and changes nothing) when another request moved the order
+    first, so callers that may race (a notification and the expiry timer)
+    simply lose; raises IllegalTransition when the move is never allowed.
+    """
+    guard(order, new)
+    old = order.status
+    now = timezone.now()
+    fields: dict[str, object] = {"status": new}
+    stamp = _STAMPS.get(new)
+    if stamp:
+        fields[stamp] = now
+    with transaction.atomic():
+        moved = Order.objects.filter(pk=order.pk, status=old).update(**fields)
+        if not moved:
+            return False
+        OrderEvent.objects.create(
+            order=order, from_status=old, to_status=new, actor=actor, note=note[:200]
+        )
+    for name, value in fields.items():
+        setattr(order, name, value)
+    return True
+
+
+def transition_many(
+    orders: Iterable[Order], new: str, *, actor=None, note: str = ""
+) -> list[Order]:
+    """Move several orders at once (a group fills, a day's delivery leaves).
+
+    Orders that are not in a state that may move to `new` are skipped, and so
+    are orders another request moved first. Returns the orders moved.
+    """
+    candidates = [o for o in orders if can_transition(o.status, new)]
+    if not candidates:
+        return []
+    now = timezone.now()
+    stamp = _STAMPS.get(new)
+    moved: list[Order] = []
+    with transaction.atomic():
+        by_status: dict[str, list[int]] = {}
+        for order in candidates:
+            by_status.setdefault(order.status, []).append(order.pk)
+        moved_ids: set[int] = set()
+        for old, ids in by_status.items():
+            fields: dict[str, object] = {"status": new}
+            if stamp:
+                fields[stamp] = now
+            # Lock in pk order, then update only those still in `old`.
+            locked = list(
+                Order.objects.select_for_update()
+                .filter(pk__in=ids, status=old)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            Order.objects.filter(pk__in=locked).update(**fields)
+            moved_ids.update(locked)
+        events = []
+        for order in candidates:
+            if order.pk in moved_ids:
+                events.append(
+                    OrderEvent(
+                        order=order,
+                        from_status=order.status,
+                        to_status=new,
+                        actor=actor,
+                        note=note[:200],
+                    )
+                )
+                order.status = new
+                if stamp:
+                    setattr(order, stamp, now)
+                moved.append(order)
+        OrderEvent.objects.bulk_create(events)
+    return moved

@@ -1,0 +1,58 @@
+"""Thin Celery tasks around orders.services; each is safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+
+
+def schedule_payment_expiry(order) -> None:
+    """Cancel the order at its deadline if unpaid (the sweeper is the safety net)."""
+    transaction.on_commit(
+        lambda: expire_order_task.apply_async(args=[order.pk], eta=order.pay_deadline)
+    )
+
+
+@shared_task(acks_late=True)
+def expire_order_task(order_id: int) -> bool:
+    from .models import Order
+    from .services.payments import cancel_unpaid_order
+
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None:
+        return False
+    from django.utils import timezone
+
+    if order.pay_deadline > timezone.now():
+        return False
+    return cancel_unpaid_order(order=order, reason="")
+
+
+@shared_task(acks_late=True)
+def expire_unpaid_orders_task() -> int:
+    from .services.payments import expire_unpaid_orders
+
+    return expire_unpaid_orders()
+
+
+@shared_task(acks_late=True)
+def find_lost_payments_task() -> int:
+    from .services.payments import find_lost_payments
+
+    return find_lost_payments()
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=settings.REFUND_MAX_RETRIES,
+)
+def send_refund_task(self, refund_id: int) -> str:
+    """One refund, retried with backoff and the same out_refund_no."""
+    from .services.refunds import RefundRetry, send_refund
+
+    try:
+        return send_refund(refund_id=refund_id).status
+    except RefundRetry as exc:
+        raise self.retry(exc=exc, countdown=min(3600, 30 * 2**self.request.retries)) from exc
