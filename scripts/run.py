@@ -62,7 +62,7 @@ def _broker_env(env: dict[str, str]) -> None:
         print(f"Redis: {env['REDIS_URL']}")
         return
     broker = ROOT / "var" / "broker"
-    for sub in ("out", "processed"):
+    for sub in ("out", "processed", "control"):
         (broker / sub).mkdir(parents=True, exist_ok=True)
     env["CELERY_BROKER_URL"] = "filesystem://"
     env["CELERY_FS_DIR"] = str(broker)

@@ -106,7 +106,7 @@ def ensure() -> int:
         host, port = redis_target()
         print(
             f"Redis does not answer at {host}:{port}. Start it, e.g.\n"
-            '  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 '
+            "  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 "
             '--save "" --appendonly no\n'
             "or install it: sudo apt-get install redis-server",
             file=sys.stderr,
