@@ -1,9 +1,7 @@
-from django.urls import path
-
-from . import views
+from .views import leader, shopper
 
 app_name = "orders"
 
-urlpatterns = [
-    path("", views.order_list, name="list"),
-]
+# Each views module owns its URL list: shopper pages under /orders/,
+# the leader's pages under /orders/leader/.
+urlpatterns = shopper.urlpatterns + leader.urlpatterns
