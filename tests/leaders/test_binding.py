@@ -261,3 +261,33 @@ def test_choosing_never_redirects_to_another_site(client, shopper, pickup_point)
         reverse("leaders:choose_point"), {"point": pickup_point.pk, "next": "/search/"}
     )
     assert ok["Location"] == "/search/"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_bindings_at_once_leave_one_binding(make_user):
+    import threading
+
+    from django.db import connection
+
+    user = make_user("racer", "+8613800000099")
+    point = PickupPointFactory()
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def arrive():
+        try:
+            barrier.wait()
+            services.bind_shopper_from_share(user=user, share_code=point.leader.share_code)
+        except Exception as exc:  # pragma: no cover - shown on failure
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=arrive) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert ShopperBinding.objects.filter(user=user).count() == 1
+    assert BindingEvent.objects.filter(user=user).count() == 1

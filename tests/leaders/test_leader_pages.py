@@ -342,3 +342,29 @@ def test_leader_urls_without_ids_only_show_the_leaders_own_things(
     assert others[0].leader.share_code not in home
     qr = client.get(reverse("leaders:share_qr", args=["svg"]))
     assert qr["Content-Disposition"].endswith(f'tuangou-{leader.share_code}.svg"')
+
+
+def test_a_photo_loses_its_camera_metadata(client, leader, pickup_point):
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F] = "Leader's phone"  # Make; GPS tags are stripped the same way
+    raw = io.BytesIO()
+    Image.new("RGB", (200, 150), (10, 120, 200)).save(raw, format="JPEG", exif=exif.tobytes())
+    upload = SimpleUploadedFile("shop.jpg", raw.getvalue(), content_type="image/jpeg")
+    client.force_login(leader.user)
+    client.post(reverse("leaders:point_photo_add", args=[pickup_point.pk]), {"image": upload})
+    photo = PickupPointPhoto.objects.get(point=pickup_point)
+    with photo.image.open("rb") as fh:
+        assert dict(Image.open(fh).getexif()) == {}
+
+
+def test_the_customer_search_answers_htmx_with_the_list_only(client, leader, customers):
+    client.force_login(leader.user)
+    response = client.get(reverse("leaders:customers"), {"q": "李"}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert "<html" not in html
+    assert "李叔" in html
+    assert "王阿姨" not in html
