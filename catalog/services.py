@@ -208,7 +208,9 @@ def reserve_stock(
     wanted = _merge_lines(lines)
     if skus is None or not set(wanted) <= set(skus):
         skus = _sellable_skus(wanted)
-    nested = not savepoint
+    # Only a caller's open transaction makes skipping the savepoint meaningful;
+    # on its own the call is its own transaction either way.
+    nested = not savepoint and transaction.get_connection().in_atomic_block
     # Deterministic order (by SKU pk): two orders sharing SKUs queue up behind
     # each other instead of deadlocking.
     order = sorted(wanted)

@@ -311,3 +311,49 @@ def test_a_product_without_an_active_sku_stays_off_shelf(clock, warehouse):
 def test_available_quantity_reads_one_row(warehouse, tomato):
     assert available_quantity(sku=tomato, warehouse=warehouse, delivery_date=TOMORROW) == 10
     assert available_quantity(sku=tomato, warehouse=warehouse, delivery_date=date(2027, 1, 1)) == 0
+
+
+def test_inside_the_callers_transaction_a_shortage_dooms_it_and_leaves_nothing(warehouse, eggs):
+    from django.db import transaction
+
+    with pytest.raises(services.OutOfStock) as caught, transaction.atomic():
+        StockLedger.objects.create(  # stands in for the caller's order rows
+            sku=eggs, warehouse=warehouse, delivery_date=TOMORROW, delta=0, reason="adjust"
+        )
+        services.reserve_stock(
+            lines=[(eggs.pk, 5)],
+            warehouse=warehouse,
+            delivery_date=TOMORROW,
+            reference="T2001",
+            skus=services.check_purchase(lines=[(eggs.pk, 5)]),
+            savepoint=False,
+        )
+    assert caught.value.available is None  # the caller asks afterwards
+    assert caught.value.message == "土鸡蛋 30枚/盒 库存不足"
+    assert (
+        services.available_stock(sku_id=eggs.pk, warehouse=warehouse, delivery_date=TOMORROW) == 3
+    )
+    assert StockLedger.objects.filter(delta=0).count() == 0
+    assert stock(eggs, warehouse) == (3, 0)
+
+
+def test_inside_the_callers_transaction_a_reservation_commits_with_it(warehouse, tomato):
+    from django.db import transaction
+
+    with transaction.atomic():
+        services.reserve_stock(
+            lines=[(tomato.pk, 2)],
+            warehouse=warehouse,
+            delivery_date=TOMORROW,
+            reference="T2002",
+            savepoint=False,
+        )
+    assert stock(tomato, warehouse) == (8, 2)
+    assert stock_ledger_mismatches() == []
+
+
+def test_check_purchase_validates_lines_without_touching_stock(warehouse, tomato):
+    assert services.check_purchase(lines=[(tomato.pk, 2)]) == {tomato.pk: tomato}
+    with pytest.raises(services.InvalidPurchase):
+        services.check_purchase(lines=[(tomato.pk, -1)])
+    assert stock(tomato, warehouse) == (10, 0)
