@@ -201,8 +201,11 @@ class OrderLine(models.Model):
                 condition=Q(refunded_amount__lte=F("payable")),
                 name="orders_line_refunded_amount_within",
             ),
+            # Not "handed out + refunded <= quantity": an after-sale claim refunds
+            # units that were handed out. The hand-out service checks what is
+            # outstanding under a row lock.
             models.CheckConstraint(
-                condition=Q(handed_out_quantity__lte=F("quantity") - F("refunded_quantity")),
+                condition=Q(handed_out_quantity__lte=F("quantity")),
                 name="orders_line_handout_within",
             ),
         ]
@@ -212,8 +215,8 @@ class OrderLine(models.Model):
 
     @property
     def outstanding_quantity(self) -> int:
-        """Still to hand out: neither handed out nor refunded."""
-        return self.quantity - self.refunded_quantity - self.handed_out_quantity
+        """Still to hand out: neither handed out nor refunded (0 after an after-sale refund)."""
+        return max(0, self.quantity - self.refunded_quantity - self.handed_out_quantity)
 
     @property
     def refundable_amount(self):
