@@ -21,7 +21,9 @@ def _storefront(request) -> selectors.Storefront:
     # function that puts `current_pickup_point` into every template.
     from leaders.context_processors import pickup_point
 
-    return selectors.storefront_for(pickup_point=pickup_point(request)["current_pickup_point"])
+    chosen = pickup_point(request)
+    request.catalog_point_needs_change = bool(chosen.get("pickup_point_needs_change"))
+    return selectors.storefront_for(pickup_point=chosen["current_pickup_point"])
 
 
 def _page_number(request) -> int:
@@ -44,10 +46,12 @@ def _more_url(path: str, page: selectors.CardPage, **params) -> str | None:
     return f"{path}?{urlencode({**params, 'page': page.next_page})}"
 
 
-def _base_context(storefront) -> dict:
+def _base_context(storefront, request=None) -> dict:
     return {
         "storefront": storefront,
         "choose_point_url": CHOOSE_PICKUP_POINT_PATH,
+        # The chosen point stopped taking orders (leader suspended, point closed).
+        "point_needs_change": getattr(request, "catalog_point_needs_change", False),
     }
 
 
@@ -55,7 +59,7 @@ def home(request):
     storefront = _storefront(request)
     page = selectors.home_products(storefront=storefront, page=_page_number(request))
     context = {
-        **_base_context(storefront),
+        **_base_context(storefront, request),
         "categories": selectors.top_categories(),
         "page": page,
         "more_url": _more_url(reverse("catalog:home"), page),
@@ -68,7 +72,7 @@ def categories(request):
     return render(
         request,
         "catalog/categories.html",
-        {**_base_context(storefront), "tree": selectors.category_tree()},
+        {**_base_context(storefront, request), "tree": selectors.category_tree()},
     )
 
 
@@ -81,7 +85,7 @@ def category(request, slug: str):
         storefront=storefront, category=current, page=_page_number(request)
     )
     context = {
-        **_base_context(storefront),
+        **_base_context(storefront, request),
         "category": current,
         "page": page,
         "more_url": _more_url(reverse("catalog:category", args=[slug]), page),
@@ -94,7 +98,7 @@ def search(request):
     query = selectors.clean_query(request.GET.get("q"))
     page = selectors.search_products(storefront=storefront, query=query, page=_page_number(request))
     context = {
-        **_base_context(storefront),
+        **_base_context(storefront, request),
         "query": query,
         "page": page,
         "more_url": _more_url(reverse("catalog:search"), page, q=query),
@@ -114,7 +118,7 @@ def product(request, code: str):
             warehouse=storefront.warehouse, at=storefront.at, sku=lead.sku
         )
     context = {
-        **_base_context(storefront),
+        **_base_context(storefront, request),
         "card": card,
         "lead": lead,
         "deadline": deadline,

@@ -320,3 +320,17 @@ def test_the_pages_are_english_on_request(clock, client, warehouse):
     html = client.get(reverse("catalog:home"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "5 sold" in html
     assert "Order before tonight 23:00" in html
+
+
+def test_a_shopper_whose_point_stopped_taking_orders_is_asked_to_choose_again(
+    clock, client, warehouse, monkeypatch
+):
+    offer(warehouse, "西红柿", quantity=20)
+    monkeypatch.setattr(
+        "leaders.context_processors.pickup_point",
+        lambda request: {"current_pickup_point": None, "pickup_point_needs_change": True},
+    )
+    html = client.get(reverse("catalog:home")).content.decode()
+    assert "您的自提点暂停接单，请重新选择一个自提点。" in html
+    assert 'href="/leader/points/choose/"' in html
+    assert "仅剩 20 件" in html  # the default warehouse meanwhile
