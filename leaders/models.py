@@ -122,6 +122,8 @@ class LeaderApplication(models.Model):
         related_name="+",
     )
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    # Set when the review result was sent by SMS; a resubmission clears it.
+    result_sent_at = models.DateTimeField(_("result sent at"), null=True, blank=True)
     created_at = models.DateTimeField(_("submitted at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -315,6 +317,8 @@ class PickupPointPause(models.Model):
     day = models.DateField(_("day"))
     reason = models.CharField(_("reason"), max_length=100, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Set once the bound shoppers were told by SMS: the task may run twice.
+    shoppers_told_at = models.DateTimeField(_("shoppers told at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("pickup point pause")

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from tuangou import timeutils
+from tuangou.accounts.sms import send_sms
 
 from .images import prepare_photo
 from .models import (
@@ -131,6 +132,7 @@ def submit_application(
         application.reject_reason = ""
         application.reviewed_by = None
         application.reviewed_at = None
+        application.result_sent_at = None
     else:
         application = LeaderApplication(user=user)
     application.real_name = real_name.strip()
@@ -166,6 +168,7 @@ def approve_application(*, application: LeaderApplication, reviewed_by) -> Leade
     application.reviewed_by = reviewed_by
     application.reviewed_at = now
     application.save(update_fields=["status", "reviewed_by", "reviewed_at", "updated_at"])
+    _tell_applicant_after_commit(application)
 
     leader = Leader.objects.create(
         user_id=application.user_id,
@@ -214,7 +217,34 @@ def reject_application(
     application.reviewed_by = reviewed_by
     application.reviewed_at = timeutils.now()
     application.save()
+    _tell_applicant_after_commit(application)
     return application
+
+
+def _tell_applicant_after_commit(application: LeaderApplication) -> None:
+    from .tasks import tell_applicant_task
+
+    application_id = application.pk
+    transaction.on_commit(lambda: tell_applicant_task.delay(application_id))
+
+
+def tell_applicant(*, application_id: int) -> bool:
+    """SMS the applicant the result of the review, once. True when a message went out."""
+    with transaction.atomic():
+        application = LeaderApplication.objects.select_for_update().get(pk=application_id)
+        if application.status == ApplicationStatus.PENDING or application.result_sent_at:
+            return False
+        application.result_sent_at = timeutils.now()
+        application.save(update_fields=["result_sent_at"])
+        if application.status == ApplicationStatus.APPROVED:
+            template, params = "leader_application_approved", {"name": application.real_name}
+        else:
+            template = "leader_application_rejected"
+            params = {"name": application.real_name, "reason": application.reject_reason}
+        phone = application.phone
+        # The gateway is slow and outside the database: send once the mark is saved.
+        transaction.on_commit(lambda: send_sms(phone=phone, template=template, params=params))
+    return True
 
 
 # --- leaders ----------------------------------------------------------------------
@@ -419,10 +449,48 @@ def pause_pickup_point_for_day(
         raise ValidationError(_("You cannot pause a day in the past."))
     if day > today + timedelta(days=PAUSE_HORIZON_DAYS):
         raise ValidationError(_("You can pause a day at most 60 days ahead."))
-    pause, _created = PickupPointPause.objects.get_or_create(
+    pause, created = PickupPointPause.objects.get_or_create(
         point=point, day=day, defaults={"reason": reason.strip()[:100]}
     )
+    if created:
+        from .tasks import tell_shoppers_of_pause_task
+
+        pause_id = pause.pk
+        transaction.on_commit(lambda: tell_shoppers_of_pause_task.delay(pause_id))
     return pause
+
+
+def tell_shoppers_of_pause(*, pause_id: int) -> int:
+    """SMS every shopper bound to the point that it hands out nothing that day, once.
+
+    Returns how many messages went out (0 on a second run).
+    """
+    with transaction.atomic():
+        pause = (
+            PickupPointPause.objects.select_for_update()
+            .select_related("point")
+            .filter(pk=pause_id)
+            .first()
+        )
+        if pause is None or pause.shoppers_told_at is not None:
+            return 0
+        pause.shoppers_told_at = timeutils.now()
+        pause.save(update_fields=["shoppers_told_at"])
+        phones = list(
+            ShopperBinding.objects.filter(pickup_point=pause.point)
+            .exclude(user__phone__isnull=True)
+            .exclude(user__phone="")
+            .order_by("pk")
+            .values_list("user__phone", flat=True)
+        )
+        params = {"point": pause.point.name, "day": pause.day.strftime("%m-%d")}
+
+        def send_all() -> None:
+            for phone in phones:
+                send_sms(phone=phone, template="pickup_point_paused", params=params)
+
+        transaction.on_commit(send_all)
+    return len(phones)
 
 
 @transaction.atomic
