@@ -53,7 +53,7 @@ app-messages: install ## Extract one app's strings into its own catalogue: make 
 check: lint test ## Everything CI checks
 
 bench: install ## Benchmarks (throughput of the hot paths)
-	$(BIN)/pytest benchmarks -p no:xdist $(ARGS)
+	TEST_DATABASE_NAME=test_bench $(BIN)/pytest benchmarks -p no:xdist -p no:randomly --create-db -q $(ARGS)
 
 clean: ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var
