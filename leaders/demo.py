@@ -25,7 +25,7 @@ from .models import (
     LeaderApplication,
     ShopperBinding,
 )
-from .sharing import _font
+from .sharing import cjk_font
 
 DEFAULT_WAREHOUSE = ("长沙望城仓", "长沙", "望城区金星北路88号")
 
@@ -158,7 +158,7 @@ def _storefront(name: str, index: int) -> SimpleUploadedFile:
     draw = ImageDraw.Draw(image)
     colour = COLOURS[index % len(COLOURS)]
     draw.rectangle((40, 60, 600, 180), fill=colour)
-    draw.text((320, 120), name, fill="white", font=_font(44, bold=True), anchor="mm")
+    draw.text((320, 120), name, fill="white", font=cjk_font(44, bold=True), anchor="mm")
     draw.rectangle((120, 220, 520, 440), outline=(180, 180, 180), width=6)
     draw.line((320, 220, 320, 440), fill=(180, 180, 180), width=6)
     out = io.BytesIO()

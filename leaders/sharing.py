@@ -10,7 +10,7 @@ import segno
 from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from tuangou.money import format_yuan
 
@@ -46,7 +46,7 @@ def qr_png(url: str) -> bytes:
     return out.getvalue()
 
 
-def _font(size: int, *, bold: bool = False):
+def cjk_font(size: int, *, bold: bool = False):
     path = CJK_FONT_BOLD if bold and CJK_FONT_BOLD.exists() else CJK_FONT
     if path.exists():
         # Index 2 of the Noto CJK collection is Simplified Chinese (SC).
@@ -74,27 +74,26 @@ def share_card_png(
     card = Image.new("RGB", CARD_SIZE, "white")
     draw = ImageDraw.Draw(card)
     if photo is not None:
-        photo = photo.convert("RGB")
-        photo.thumbnail((750, 560))
-        card.paste(photo, ((750 - photo.width) // 2, (560 - photo.height) // 2))
+        # Fill the top of the card edge to edge (cropping a little of a 5:4 picture).
+        card.paste(ImageOps.fit(photo.convert("RGB"), (750, 560), Image.Resampling.LANCZOS))
     else:
         draw.rectangle((0, 0, 750, 560), fill=(255, 241, 234))
-        draw.text((375, 280), title[:1], fill=BRAND, font=_font(160, bold=True), anchor="mm")
+        draw.text((375, 280), title[:1], fill=BRAND, font=cjk_font(160, bold=True), anchor="mm")
     draw.text(
         (36, 590),
-        _fit_text(draw, title, _font(40, bold=True), 678),
+        _fit_text(draw, title, cjk_font(40, bold=True), 678),
         fill="black",
-        font=_font(40, bold=True),
+        font=cjk_font(40, bold=True),
     )
     if price is not None:
-        draw.text((36, 650), format_yuan(price), fill=BRAND, font=_font(56, bold=True))
+        draw.text((36, 650), format_yuan(price), fill=BRAND, font=cjk_font(56, bold=True))
     draw.line((36, 740, 714, 740), fill=(236, 236, 236), width=2)
-    small = _font(26)
+    small = cjk_font(26)
     draw.text(
         (36, 770),
-        _fit_text(draw, point.name, _font(30, bold=True), 460),
+        _fit_text(draw, point.name, cjk_font(30, bold=True), 460),
         fill="black",
-        font=_font(30, bold=True),
+        font=cjk_font(30, bold=True),
     )
     draw.text(
         (36, 815), _fit_text(draw, point.address, small, 460), fill=(107, 114, 128), font=small
