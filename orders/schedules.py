@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+from celery.schedules import crontab
+
 BEAT_SCHEDULE = {
     "orders-expire-unpaid": {
         "task": "orders.tasks.expire_unpaid_orders_task",
@@ -10,5 +12,16 @@ BEAT_SCHEDULE = {
     "orders-find-lost-payments": {
         "task": "orders.tasks.find_lost_payments_task",
         "schedule": timedelta(minutes=2),
+    },
+    # Delivery and pickup: the day's confirmed orders leave at 06:00 Shanghai
+    # (idempotent; the leader's sign-off also takes any left confirmed), and
+    # orders nobody came for are flagged every hour after their deadline.
+    "orders-dispatch-today": {
+        "task": "orders.tasks.dispatch_orders_task",
+        "schedule": crontab(hour=6, minute=0),
+    },
+    "orders-flag-uncollected": {
+        "task": "orders.tasks.flag_uncollected_orders_task",
+        "schedule": crontab(minute=5),
     },
 }

@@ -56,3 +56,26 @@ def send_refund_task(self, refund_id: int) -> str:
         return send_refund(refund_id=refund_id).status
     except RefundRetry as exc:
         raise self.retry(exc=exc, countdown=min(3600, 30 * 2**self.request.retries)) from exc
+
+
+# --- delivery and pickup (appended by the pickup work) -------------------------------
+
+
+@shared_task(acks_late=True)
+def dispatch_orders_task(delivery_date: str | None = None) -> int:
+    """The day's confirmed orders leave the warehouse (default: today in Shanghai)."""
+    from datetime import date
+
+    from tuangou.timeutils import local_today
+
+    from .services.delivery import dispatch_orders
+
+    day = date.fromisoformat(delivery_date) if delivery_date else local_today()
+    return len(dispatch_orders(delivery_date=day))
+
+
+@shared_task(acks_late=True)
+def flag_uncollected_orders_task() -> int:
+    from .services.pickup import flag_uncollected_orders
+
+    return flag_uncollected_orders()
