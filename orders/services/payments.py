@@ -325,3 +325,49 @@ def find_lost_payments(*, older_than_minutes: int = 2, limit: int = 200) -> int:
         order__status=OrderStatus.PENDING_PAYMENT,
     ).order_by("created_at")[:limit]
     return sum(1 for payment in live if _paid_at_provider(payment))
+
+
+def handle_refund_notification(*, headers, body: bytes) -> NotifyReply:
+    """Verify, decrypt and apply one refund notification. Safe to receive many times.
+
+    A success marks the refund succeeded (exactly once); ABNORMAL or CLOSED
+    marks it failed for an operator. Every notification is logged.
+    """
+    from ..models import Refund
+    from ..payments import RefundStatus as ProviderRefundStatus
+    from .refunds import mark_refund_failed, mark_refund_succeeded
+
+    provider = get_payment_provider()
+    try:
+        note = provider.parse_refund_notification(headers, body)
+    except SignatureInvalid as exc:
+        _log("refund", NotificationOutcome.BAD_SIGNATURE, headers, body, detail=str(exc))
+        return NotifyReply(False, NotificationOutcome.BAD_SIGNATURE, "bad signature")
+    except NotificationReplayed as exc:
+        _log("refund", NotificationOutcome.REPLAYED, headers, body, detail=str(exc))
+        return NotifyReply(False, NotificationOutcome.REPLAYED, "stale timestamp")
+    except (MalformedNotification, PaymentError) as exc:
+        _log("refund", NotificationOutcome.MALFORMED, headers, body, detail=str(exc))
+        return NotifyReply(False, NotificationOutcome.MALFORMED, "malformed")
+    refund = Refund.objects.filter(out_refund_no=note.out_refund_no).first()
+    if refund is None:
+        outcome, detail = NotificationOutcome.UNKNOWN_ORDER, "no such refund"
+    elif note.refund_fen != to_fen(refund.amount):
+        outcome = NotificationOutcome.AMOUNT_MISMATCH
+        detail = f"expected {to_fen(refund.amount)} fen, got {note.refund_fen}"
+    elif note.is_success:
+        moved = mark_refund_succeeded(
+            out_refund_no=note.out_refund_no, provider_refund_id=note.refund_id
+        )
+        outcome = NotificationOutcome.ACCEPTED if moved else NotificationOutcome.DUPLICATE
+        detail = ""
+    elif note.refund_status in {ProviderRefundStatus.ABNORMAL, ProviderRefundStatus.CLOSED}:
+        moved = mark_refund_failed(
+            out_refund_no=note.out_refund_no, error=f"{note.refund_status} (notification)"
+        )
+        outcome = NotificationOutcome.ACCEPTED if moved else NotificationOutcome.DUPLICATE
+        detail = note.refund_status
+    else:
+        outcome, detail = NotificationOutcome.DUPLICATE, note.refund_status
+    _log("refund", outcome, headers, body, note.out_refund_no, detail)
+    return NotifyReply(True, outcome)

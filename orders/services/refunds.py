@@ -261,3 +261,18 @@ def mark_refund_succeeded(*, out_refund_no: str, provider_refund_id: str = "") -
             refund = Refund.objects.select_related("order").get(out_refund_no=out_refund_no)
             notify(order=refund.order, kind="refunded", amount=refund.amount)
     return bool(moved)
+
+
+def mark_refund_failed(*, out_refund_no: str, error: str = "") -> bool:
+    """The provider says a refund did not go through (ABNORMAL / CLOSED): an
+    operator must act. Exactly once; a refund already done is left alone."""
+    with transaction.atomic():
+        moved = Refund.objects.filter(
+            out_refund_no=out_refund_no,
+            status__in=[RefundStatus.PENDING, RefundStatus.PROCESSING],
+        ).update(status=RefundStatus.FAILED, error=error[:200])
+        if moved:
+            refund = Refund.objects.select_related("order").get(out_refund_no=out_refund_no)
+            notify(order=refund.order, kind="refund_failed")
+            logger.error("refund %s failed: %s", out_refund_no, error)
+    return bool(moved)

@@ -1,0 +1,52 @@
+// Orders pages: keep pay buttons from double submits, start WeChat JSAPI payments.
+(function () {
+  "use strict";
+
+  // A pay or confirm button is disabled once tapped (the server is double-tap safe too).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("[data-pay-form], [data-checkout-form]")) return;
+    form.querySelectorAll("button[type=submit]").forEach(function (button) {
+      setTimeout(function () { button.disabled = true; }, 0);
+    });
+  });
+
+  // JSAPI: WeixinJSBridge exists only inside WeChat. Opened once automatically;
+  // the button opens it again after the shopper closed it.
+  var autoStarted = false;
+  function autoStart() {
+    if (autoStarted) return;
+    autoStarted = true;
+    startJsapi();
+  }
+  function startJsapi() {
+    var card = document.querySelector("[data-jsapi-pay]");
+    var script = document.getElementById("jsapi-params");
+    if (!card || !script) return;
+    var params = JSON.parse(script.textContent);
+    var status = card.querySelector("[data-jsapi-status]");
+    if (typeof window.WeixinJSBridge === "undefined") {
+      card.querySelector("[data-jsapi-outside]").classList.remove("hidden");
+      return;
+    }
+    window.WeixinJSBridge.invoke("getBrandWCPayRequest", params, function (res) {
+      if (res && res.err_msg === "get_brand_wcpay_request:ok") {
+        window.location.href = card.dataset.doneUrl;
+      } else if (status) {
+        status.textContent = card.dataset.cancelText || status.textContent;
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var retry = document.querySelector("[data-jsapi-retry]");
+    if (retry) retry.addEventListener("click", startJsapi);
+    if (!document.querySelector("[data-jsapi-pay]")) return;
+    if (typeof window.WeixinJSBridge === "undefined") {
+      document.addEventListener("WeixinJSBridgeReady", autoStart, false);
+      setTimeout(autoStart, 1500);
+    } else {
+      autoStart();
+    }
+  });
+})();
