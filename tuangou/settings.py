@@ -330,8 +330,8 @@ ORDER_PAYMENT_TIMEOUT_MINUTES = _read("ORDER_PAYMENT_TIMEOUT_MINUTES", env.int, 
 AFTER_SALE_WINDOW_DAYS = _read("AFTER_SALE_WINDOW_DAYS", env.int, 2)
 # Apps above orders (groupbuy) react to an order's payment and cancellation
 # through these dotted paths, called inside the order's transaction.
-ORDER_PAID_HOOKS: list[str] = []
-ORDER_CANCELLED_HOOKS: list[str] = []
+ORDER_PAID_HOOKS: list[str] = ["groupbuy.services.on_order_paid"]
+ORDER_CANCELLED_HOOKS: list[str] = ["groupbuy.services.on_order_cancelled"]
 REFUND_MAX_RETRIES = 8
 
 LOGGING = {

@@ -1,0 +1,211 @@
+"""Reads for groupbuy pages, the admin and other apps (no N+1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
+
+from tuangou.money import ZERO, to_money
+
+from .models import (
+    LIVE_MEMBER,
+    Campaign,
+    CampaignKind,
+    CampaignScope,
+    CommunityDeal,
+    Group,
+    GroupMember,
+    GroupStatus,
+    MemberStatus,
+)
+
+PUBLIC_STATUSES = [GroupStatus.OPEN, GroupStatus.SUCCEEDED, GroupStatus.FAILED]
+
+
+def _live_members() -> Prefetch:
+    return Prefetch(
+        "members",
+        queryset=GroupMember.objects.filter(status__in=LIVE_MEMBER)
+        .select_related("user")
+        .order_by("-is_opener", "joined_at", "pk"),
+        to_attr="live_members",
+    )
+
+
+def running_campaign_for_product(*, product, now: datetime | None = None) -> Campaign | None:
+    """The campaign running now on one of the product's SKUs (the newest wins)."""
+    now = now or timezone.now()
+    return (
+        Campaign.objects.filter(
+            sku__product=product, is_active=True, starts_at__lte=now, ends_at__gt=now
+        )
+        .select_related("sku__product")
+        .order_by("-starts_at", "-pk")
+        .first()
+    )
+
+
+def campaign_by_code(*, code: str) -> Campaign | None:
+    return Campaign.objects.select_related("sku__product").filter(code=code).first()
+
+
+def open_groups_to_join(
+    *, campaign: Campaign, pickup_point=None, user=None, limit: int = 5
+) -> list[Group]:
+    """Open groups with a free seat, nearest first (same point, same community, others),
+    the shopper's own groups left out, scope rules applied. Members prefetched."""
+    now = timezone.now()
+    groups = Group.objects.filter(
+        campaign=campaign, status=GroupStatus.OPEN, deadline__gt=now, seats_taken__lt=F("size")
+    )
+    if user is not None and user.is_authenticated:
+        groups = groups.exclude(members__user=user, members__status__in=LIVE_MEMBER)
+    if pickup_point is not None:
+        if campaign.scope == CampaignScope.PICKUP_POINT:
+            groups = groups.filter(pickup_point=pickup_point)
+        elif campaign.scope == CampaignScope.COMMUNITY:
+            groups = groups.filter(community_id=pickup_point.community_id)
+        groups = groups.annotate(
+            nearness=Count("pk", filter=Q(pickup_point=pickup_point))
+            + Count("pk", filter=Q(community_id=pickup_point.community_id))
+        ).order_by("-nearness", "deadline", "pk")
+    else:
+        groups = groups.order_by("deadline", "pk")
+    return list(
+        groups.select_related("pickup_point", "opener").prefetch_related(_live_members())[:limit]
+    )
+
+
+def group_by_code(*, code: str) -> Group | None:
+    """A group as its page shows it (never one that did not open)."""
+    return (
+        Group.objects.filter(code=code, status__in=PUBLIC_STATUSES)
+        .select_related("campaign__sku__product", "pickup_point__leader", "community", "opener")
+        .prefetch_related(_live_members())
+        .first()
+    )
+
+
+def group_for_order(order) -> Group | None:
+    """The group of a 拼团 order (for 待成团 order pages), or None."""
+    return Group.objects.filter(members__order_id=order.pk).select_related("campaign").first()
+
+
+def member_for_order(order) -> GroupMember | None:
+    return GroupMember.objects.select_related("group__campaign").filter(order_id=order.pk).first()
+
+
+def membership(*, group: Group, user) -> GroupMember | None:
+    if not user.is_authenticated:
+        return None
+    return (
+        GroupMember.objects.filter(group=group, user=user, status__in=LIVE_MEMBER)
+        .select_related("order")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class DealProgress:
+    deal: CommunityDeal | None
+    paid_quantity: int
+    target: int
+
+    @property
+    def percent(self) -> int:
+        if not self.target:
+            return 0
+        return min(100, self.paid_quantity * 100 // self.target)
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.target - self.paid_quantity)
+
+
+def deal_progress(*, campaign: Campaign, community_id: int | None) -> DealProgress:
+    deal = (
+        CommunityDeal.objects.filter(campaign=campaign, community_id=community_id).first()
+        if community_id
+        else None
+    )
+    return DealProgress(
+        deal=deal,
+        paid_quantity=deal.paid_quantity if deal else 0,
+        target=campaign.threshold_quantity,
+    )
+
+
+@dataclass(frozen=True)
+class CampaignStats:
+    opened: int
+    succeeded: int
+    auto_completed: int
+    failed: int
+    open_now: int
+    members: int
+    gmv: Decimal
+    refunds: Decimal
+    average_fill_minutes: int | None
+
+    @property
+    def success_rate(self) -> int | None:
+        closed = self.succeeded + self.failed
+        return None if not closed else round(self.succeeded * 100 / closed)
+
+
+def campaign_stats(*, campaign: Campaign) -> CampaignStats:
+    """Groups opened, succeeded, failed, success rate, average time to fill,
+    paid members, GMV (paid, net of refunds) and refunds: 4 queries."""
+    groups = Group.objects.filter(campaign=campaign).aggregate(
+        opened=Count("pk", filter=Q(status__in=PUBLIC_STATUSES)),
+        succeeded=Count("pk", filter=Q(status=GroupStatus.SUCCEEDED)),
+        auto=Count("pk", filter=Q(status=GroupStatus.SUCCEEDED, is_auto_completed=True)),
+        failed=Count("pk", filter=Q(status=GroupStatus.FAILED)),
+        open_now=Count("pk", filter=Q(status=GroupStatus.OPEN)),
+        fill=Avg(
+            F("closed_at") - F("opened_at"),
+            filter=Q(status=GroupStatus.SUCCEEDED, is_auto_completed=False),
+        ),
+    )
+    paid = [MemberStatus.PAID, MemberStatus.REFUNDED]
+    money = GroupMember.objects.filter(group__campaign=campaign, status__in=paid).aggregate(
+        members=Count("pk"),
+        paid=Sum("order__payable"),
+        refunded=Sum("order__refunded_amount"),
+    )
+    from .models import DealOrder
+
+    deal_money = DealOrder.objects.filter(deal__campaign=campaign, status__in=paid).aggregate(
+        members=Count("pk"),
+        paid=Sum("order__payable"),
+        refunded=Sum("order__refunded_amount"),
+    )
+    paid_total = (money["paid"] or ZERO) + (deal_money["paid"] or ZERO)
+    refunded = (money["refunded"] or ZERO) + (deal_money["refunded"] or ZERO)
+    fill = groups["fill"]
+    return CampaignStats(
+        opened=groups["opened"],
+        succeeded=groups["succeeded"],
+        auto_completed=groups["auto"],
+        failed=groups["failed"],
+        open_now=groups["open_now"],
+        members=money["members"] + deal_money["members"],
+        gmv=to_money(paid_total - refunded),
+        refunds=to_money(refunded),
+        average_fill_minutes=None if fill is None else int(fill.total_seconds() // 60),
+    )
+
+
+def running_campaigns() -> QuerySet[Campaign]:
+    now = timezone.now()
+    return Campaign.objects.filter(
+        is_active=True, starts_at__lte=now, ends_at__gt=now
+    ).select_related("sku__product")
+
+
+def is_threshold(campaign: Campaign) -> bool:
+    return campaign.kind == CampaignKind.THRESHOLD

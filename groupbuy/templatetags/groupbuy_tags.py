@@ -1,0 +1,55 @@
+"""Template tags that bring 拼团 onto other apps' pages (the product page).
+
+The context comes from groupbuy's selectors here, so the catalog view does not
+need to know about campaigns: one `{% include %}` of groupbuy/_product_block.html.
+"""
+
+from __future__ import annotations
+
+from django import template
+
+from .. import selectors
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def campaign_for_product(context, product):
+    """The running campaign of a product with what its block shows, or None.
+
+    3 queries with a campaign (campaign, open groups, their members; a
+    threshold deal instead of groups), 1 without.
+    """
+    if product is None:
+        return None
+    campaign = selectors.running_campaign_for_product(product=product)
+    if campaign is None:
+        return None
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    point = context.get("current_pickup_point")
+    storefront = context.get("storefront")
+    if point is None and storefront is not None:
+        point = getattr(storefront, "pickup_point", None)
+    block = {
+        "campaign": campaign,
+        "sku": campaign.sku,
+        "saving": campaign.sku.price - campaign.group_price,
+        "point": point,
+        "groups": [],
+        "progress": None,
+    }
+    if campaign.is_threshold:
+        block["progress"] = selectors.deal_progress(
+            campaign=campaign, community_id=getattr(point, "community_id", None)
+        )
+    else:
+        block["groups"] = selectors.open_groups_to_join(
+            campaign=campaign, pickup_point=point, user=user, limit=3
+        )
+    return block
+
+
+@register.inclusion_tag("groupbuy/_avatars.html")
+def group_avatars(members, empty_seats=0):
+    return {"members": members, "empty_seats": range(empty_seats or 0)}
