@@ -138,7 +138,7 @@ def test_a_sold_out_line_is_shown_on_the_page_and_nothing_is_written(
     StockRecord.objects.filter(sku=sku).update(quantity=2)
 
     page = shopper_client.get(reverse("orders:checkout"))
-    assert "西红柿 500g/份 只剩 2 件了" in page.content.decode()
+    assert "西红柿 500g/份 只剩 2 份了" in page.content.decode()
     response = shopper_client.post(reverse("orders:checkout"))
 
     assert response.status_code == 400
