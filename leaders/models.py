@@ -459,3 +459,22 @@ class BindingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.from_point} → {self.to_point}"
+
+
+# Commission (issue #7): rules, ledger, settlements, withdrawals. Declared in
+# their own module, registered here so they belong to the leaders app.
+from .commission.models import (  # noqa: E402, F401
+    CommissionAccount,
+    CommissionEntry,
+    CommissionRule,
+    EntryKind,
+    PayoutBatch,
+    PayoutMethod,
+    PeriodKind,
+    RuleKind,
+    RuleScope,
+    Settlement,
+    SettlementStatus,
+    Withdrawal,
+    WithdrawalStatus,
+)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import F
 
+from leaders.commission.services import earn_commission
+
 from ..models import Order, OrderLine, OrderStatus
 from .transitions import transition, transition_many
 
@@ -23,6 +25,8 @@ def confirm_orders(*, orders: list[Order], actor=None, note: str = "") -> list[O
         moved = transition_many(
             orders, OrderStatus.CONFIRMED, actor=actor, note=note or "confirmed"
         )
+        # The leader earns commission on the confirmed lines (once per line).
+        earn_commission(orders=moved)
     return moved
 
 

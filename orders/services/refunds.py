@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leaders.commission.services import reverse_commission_for_refund
 from tuangou.money import ZERO, to_fen, to_money
 
 from ..models import (
@@ -118,6 +119,8 @@ def refund_lines(
                 for line, q, a in plan
             ]
         )
+        # The leader gives back the commission of what was refunded (once per refund line).
+        reverse_commission_for_refund(refund=refund)
         for line, quantity, amount in plan:
             OrderLine.objects.filter(pk=line.pk).update(
                 refunded_quantity=F("refunded_quantity") + quantity,

@@ -1,0 +1,616 @@
+"""Every write of leader commission: earning, reversing, adjusting, settling,
+closing periods and withdrawals. Each function is one state change with its
+own transaction; the ones orders calls run inside orders' transaction.
+
+Exactly-once is held by the database, not by care: one earned entry per
+order line and one entry per refund line (unique indexes), a settlement
+pointer set only from NULL (compare-and-set under SKIP LOCKED row locks),
+withdrawal moves as conditional UPDATEs on the current status, and money
+reserved with `UPDATE … WHERE settled − reserved − withdrawn >= amount`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+import secrets
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tuangou.money import ZERO, format_yuan, to_money
+from tuangou.timeutils import to_local
+
+from .models import (
+    WITHDRAWAL_TRANSITIONS,
+    CommissionAccount,
+    CommissionEntry,
+    EntryKind,
+    PayoutBatch,
+    PayoutMethod,
+    PeriodKind,
+    RuleKind,
+    Settlement,
+    SettlementStatus,
+    Withdrawal,
+    WithdrawalStatus,
+)
+from .rules import RuleBook, commission_for, split_fixed
+
+logger = logging.getLogger("tuangou.commission")
+
+SETTLE_BATCH_SIZE = 500
+
+
+class CommissionError(Exception):
+    """A refused withdrawal or adjustment: the message is for the person asking."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+# --- configuration ----------------------------------------------------------------
+
+
+def after_sale_window() -> timedelta:
+    return timedelta(days=getattr(settings, "AFTER_SALE_WINDOW_DAYS", 2))
+
+
+def period_kind() -> str:
+    value = getattr(settings, "COMMISSION_PERIOD", PeriodKind.MONTHLY)
+    if value not in PeriodKind.values:
+        raise ValueError(f"COMMISSION_PERIOD must be one of {PeriodKind.values}, not {value!r}")
+    return value
+
+
+def withdrawal_minimum() -> Decimal:
+    return to_money(getattr(settings, "WITHDRAWAL_MIN_AMOUNT", "10.00"))
+
+
+def period_for(day: date, kind: str | None = None) -> tuple[date, date]:
+    """The settlement period (first and last day) that contains `day`."""
+    kind = kind or period_kind()
+    if kind == PeriodKind.WEEKLY:
+        start = day - timedelta(days=day.weekday())
+        return start, start + timedelta(days=6)
+    last = calendar.monthrange(day.year, day.month)[1]
+    return day.replace(day=1), day.replace(day=last)
+
+
+# --- earning ----------------------------------------------------------------------
+
+
+def earn_commission(*, orders) -> list[CommissionEntry]:
+    """Orders were confirmed: each of their lines earns its leader commission.
+
+    Called by orders' confirm_orders inside its transaction. The leader is
+    the one running the order's pickup point now; the rule is the one in
+    force now, snapshotted on the entry. Called twice for the same order, the
+    second call adds nothing (one earned entry per line, a unique index).
+    """
+    from django.apps import apps
+
+    order_ids = sorted({o.pk for o in orders})
+    if not order_ids:
+        return []
+    OrderLine = apps.get_model("orders", "OrderLine")
+    now = timezone.now()
+    book = RuleBook(now)
+    lines = list(
+        OrderLine.objects.filter(order_id__in=order_ids)
+        .select_related("order__pickup_point__leader", "sku__product__category")
+        .order_by("order_id", "pk")
+    )
+    entries: list[CommissionEntry] = []
+    per_order_groups: dict[tuple[int, int], list[tuple[OrderLine, object]]] = defaultdict(list)
+    for line in lines:
+        leader = line.order.pickup_point.leader
+        product = line.sku.product
+        terms = book.terms_for(
+            leader=leader,
+            product_id=product.pk,
+            category_id=product.category_id,
+            parent_id=product.category.parent_id,
+        )
+        if terms.kind == RuleKind.PER_ORDER:
+            per_order_groups[(line.order_id, terms.rule.pk)].append((line, terms))
+            continue
+        entries.append(
+            _earned(
+                line,
+                leader,
+                terms,
+                commission_for(terms=terms, base=line.payable, quantity=line.quantity),
+                now,
+            )
+        )
+    for group in per_order_groups.values():
+        terms = group[0][1]
+        parts = split_fixed(terms.amount, [line.payable for line, _t in group])
+        for (line, _t), part in zip(group, parts, strict=True):
+            entries.append(_earned(line, line.order.pickup_point.leader, terms, part, now))
+    CommissionEntry.objects.bulk_create(entries, ignore_conflicts=True)
+    return entries
+
+
+def _earned(line, leader, terms, amount: Decimal, now: datetime) -> CommissionEntry:
+    return CommissionEntry(
+        leader=leader,
+        kind=EntryKind.EARNED,
+        order_id=line.order_id,
+        order_line=line,
+        product_name=f"{line.product_name} {line.spec}".strip()[:80],
+        quantity=line.quantity,
+        base=line.payable,
+        rule=terms.rule,
+        rule_kind=terms.kind,
+        rate=terms.rate if terms.kind == RuleKind.RATE else None,
+        amount=amount,
+        occurred_at=now,
+    )
+
+
+# --- reversing --------------------------------------------------------------------
+
+
+def reverse_commission_for_refund(*, refund) -> list[CommissionEntry]:
+    """Lines were refunded: take back the commission they earned, exactly once
+    per refund line (a unique index).
+
+    Before the earned entry is settled the reversal cancels it (they settle
+    together, net); after, it is a clawback, a negative entry the next
+    settlement deducts. The amount is proportional to the money refunded, to
+    the fen, computed on the running total so that several partial refunds
+    never take back more (or less) than the line earned: when the whole line
+    is refunded, exactly what is left of its commission is taken back.
+    """
+    from django.apps import apps
+
+    RefundLine = apps.get_model("orders", "RefundLine")
+    refund_lines = list(
+        RefundLine.objects.filter(refund_id=refund.pk).select_related("order_line").order_by("pk")
+    )
+    made: list[CommissionEntry] = []
+    now = timezone.now()
+    for refund_line in refund_lines:
+        line = refund_line.order_line
+        earned = (
+            CommissionEntry.objects.select_for_update()
+            .filter(order_line=line, kind=EntryKind.EARNED)
+            .first()
+        )
+        if earned is None or earned.amount == ZERO:
+            continue  # never confirmed (e.g. a failed group), or nothing earned
+        if CommissionEntry.objects.filter(refund_line=refund_line).exists():
+            continue
+        taken = (
+            CommissionEntry.objects.filter(reverses=earned).aggregate(s=Sum("amount"))["s"] or ZERO
+        )
+        refunded_so_far = (
+            RefundLine.objects.filter(order_line=line, pk__lte=refund_line.pk).aggregate(
+                s=Sum("amount")
+            )["s"]
+            or ZERO
+        )
+        if earned.base <= 0 or refunded_so_far >= earned.base:
+            target = earned.amount
+        else:
+            target = to_money(earned.amount * refunded_so_far / earned.base)
+        amount = -(target - (-taken))
+        if amount >= 0:
+            continue
+        made.append(
+            CommissionEntry(
+                leader_id=earned.leader_id,
+                kind=EntryKind.REVERSAL if earned.settlement_id is None else EntryKind.CLAWBACK,
+                order_id=earned.order_id,
+                order_line=line,
+                refund_line=refund_line,
+                reverses=earned,
+                product_name=earned.product_name,
+                quantity=-refund_line.quantity,
+                base=-refund_line.amount,
+                rule=earned.rule,
+                rule_kind=earned.rule_kind,
+                rate=earned.rate,
+                amount=amount,
+                occurred_at=now,
+            )
+        )
+    CommissionEntry.objects.bulk_create(made, ignore_conflicts=True)
+    return made
+
+
+# --- adjustments ------------------------------------------------------------------
+
+
+def add_adjustment(
+    *, leader, amount: Decimal, reason: str, entered_by, approved_by
+) -> CommissionEntry:
+    """An operator's correction: any sign, a reason, and who approved it."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise CommissionError(_("Give the reason for the adjustment."))
+    if approved_by is None:
+        raise CommissionError(_("An adjustment needs the person who approved it."))
+    if not approved_by.has_perm("leaders.add_commissionentry"):
+        raise PermissionDenied("the approver may not adjust commission")
+    amount = to_money(amount)
+    if amount == ZERO:
+        raise CommissionError(_("An adjustment of zero changes nothing."))
+    with transaction.atomic():
+        return CommissionEntry.objects.create(
+            leader=leader,
+            kind=EntryKind.ADJUSTMENT,
+            amount=amount,
+            reason=reason[:200],
+            created_by=entered_by,
+            approved_by=approved_by,
+            occurred_at=timezone.now(),
+        )
+
+
+# --- settlement -------------------------------------------------------------------
+
+
+def eligible_entries(*, now: datetime | None = None):
+    """Unsettled entries that may be settled now (derived, never stored):
+
+    - adjustments and clawbacks at once;
+    - an order line's entries (earned and their reversals) when nothing of
+      the line is still to hand out, the after-sale window after its last
+      hand-out has passed, and the order has no open after-sale claim.
+    """
+    now = now or timezone.now()
+    line_done = Q(
+        order_line__quantity__lte=F("order_line__handed_out_quantity")
+        + F("order_line__refunded_quantity")
+    )
+    candidates = (
+        CommissionEntry.objects.filter(settlement__isnull=True)
+        .filter(Q(order_line__isnull=True) | Q(kind=EntryKind.CLAWBACK) | line_done)
+        .exclude(order__claims__status="open")
+        .annotate(picked_at=_last_handout())
+        .filter(
+            Q(order_line__isnull=True)
+            | Q(kind=EntryKind.CLAWBACK)
+            | Q(picked_at__isnull=True)
+            | Q(picked_at__lte=now - after_sale_window())
+        )
+    )
+    return candidates
+
+
+def _last_handout():
+    from django.apps import apps
+    from django.db.models import OuterRef, Subquery
+
+    Handout = apps.get_model("orders", "Handout")
+    return Subquery(
+        Handout.objects.filter(order_line=OuterRef("order_line"), quantity__gt=0)
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+
+
+def _after_batch(settled_so_far: int) -> None:
+    """A seam for tests: called inside each batch's transaction before it commits."""
+
+
+def settle_commissions(*, now: datetime | None = None, batch_size: int = SETTLE_BATCH_SIZE) -> int:
+    """Move every eligible entry into its leader's settlement for the current
+    period. Returns how many entries this run settled.
+
+    Batches of entries, one transaction each: the batch's rows are locked
+    with SKIP LOCKED (a second worker takes other rows), set from
+    settlement NULL to the settlement (compare-and-set), and the settlement's
+    and account's totals grow in the same transaction. A worker killed
+    halfway loses only its open batch; a rerun takes what is left.
+    """
+    now = now or timezone.now()
+    start, end = period_for(to_local(now).date())
+    kind = period_kind()
+    done = 0
+    while True:
+        ids = list(
+            eligible_entries(now=now).order_by("pk").values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            break
+        with transaction.atomic():
+            locked = list(
+                CommissionEntry.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(pk__in=ids, settlement__isnull=True)
+                .order_by("pk")
+                .only("pk", "leader_id", "kind", "amount")
+            )
+            if not locked:
+                break  # another worker holds these; it will settle them
+            by_leader: dict[int, list[CommissionEntry]] = defaultdict(list)
+            for entry in locked:
+                by_leader[entry.leader_id].append(entry)
+            for leader_id in sorted(by_leader):
+                entries = by_leader[leader_id]
+                settlement = _open_settlement(leader_id=leader_id, start=start, end=end, kind=kind)
+                moved = CommissionEntry.objects.filter(
+                    pk__in=[e.pk for e in entries], settlement__isnull=True
+                ).update(settlement=settlement, settled_at=now)
+                if moved != len(entries):  # impossible under our locks; refuse to miscount
+                    raise RuntimeError("settlement lost a race it should not have")
+                _add_to_totals(settlement=settlement, leader_id=leader_id, entries=entries)
+                done += moved
+                _after_batch(done)
+    if done:
+        logger.info("settled %d commission entries", done)
+    return done
+
+
+def _open_settlement(*, leader_id: int, start: date, end: date, kind: str) -> Settlement:
+    settlement, _created = Settlement.objects.get_or_create(
+        leader_id=leader_id,
+        period_start=start,
+        defaults={"period_end": end, "period_kind": kind},
+    )
+    return settlement
+
+
+def _add_to_totals(
+    *, settlement: Settlement, leader_id: int, entries: list[CommissionEntry]
+) -> None:
+    earned = sum((e.amount for e in entries if e.kind == EntryKind.EARNED), ZERO)
+    deducted = sum(
+        (e.amount for e in entries if e.kind in {EntryKind.REVERSAL, EntryKind.CLAWBACK}), ZERO
+    )
+    adjusted = sum((e.amount for e in entries if e.kind == EntryKind.ADJUSTMENT), ZERO)
+    net = earned + deducted + adjusted
+    Settlement.objects.filter(pk=settlement.pk).update(
+        entry_count=F("entry_count") + len(entries),
+        earned_total=F("earned_total") + earned,
+        deducted_total=F("deducted_total") + deducted,
+        adjustment_total=F("adjustment_total") + adjusted,
+        net_total=F("net_total") + net,
+    )
+    account = _account(leader_id)
+    CommissionAccount.objects.filter(pk=account.pk).update(settled=F("settled") + net)
+
+
+def _account(leader_id: int) -> CommissionAccount:
+    account, _created = CommissionAccount.objects.get_or_create(leader_id=leader_id)
+    return account
+
+
+def close_ended_periods(*, today: date | None = None) -> list[Settlement]:
+    """Close every open settlement whose period has ended (compare-and-set)
+    and have its statement made after commit. Safe to run every day."""
+    today = today or to_local(timezone.now()).date()
+    closed: list[Settlement] = []
+    with transaction.atomic():
+        due = list(
+            Settlement.objects.filter(status=SettlementStatus.OPEN, period_end__lt=today).order_by(
+                "pk"
+            )
+        )
+        for settlement in due:
+            moved = Settlement.objects.filter(
+                pk=settlement.pk, status=SettlementStatus.OPEN
+            ).update(status=SettlementStatus.CLOSED, closed_at=timezone.now())
+            if moved:
+                closed.append(settlement)
+        if closed:
+            from .tasks import generate_statement_task
+
+            ids = [s.pk for s in closed]
+            transaction.on_commit(lambda: [generate_statement_task.delay(pk) for pk in ids])
+    return closed
+
+
+def generate_statement(*, settlement_id: int) -> Settlement:
+    """Make (or make again) a closed settlement's PDF. The same ledger gives
+    the same totals and the same verification code every time."""
+    from django.core.files.base import ContentFile
+
+    from .pdf import render_statement_pdf
+    from .selectors import statement_for
+
+    settlement = Settlement.objects.select_related("leader").get(pk=settlement_id)
+    if settlement.status != SettlementStatus.CLOSED:
+        raise CommissionError(_("A statement is made when the period is closed."))
+    statement = statement_for(settlement=settlement)
+    pdf = render_statement_pdf(statement=statement)
+    name = f"statement-{settlement.leader_id}-{settlement.period_start:%Y%m%d}.pdf"
+    with transaction.atomic():
+        settlement = Settlement.objects.select_for_update().get(pk=settlement_id)
+        old = settlement.statement.name
+        settlement.statement.save(name, ContentFile(pdf), save=False)
+        settlement.verification_code = statement.verification_code
+        settlement.statement_generated_at = timezone.now()
+        settlement.save(update_fields=["statement", "verification_code", "statement_generated_at"])
+    if old and old != settlement.statement.name:
+        settlement.statement.storage.delete(old)
+    return settlement
+
+
+# --- withdrawals ------------------------------------------------------------------
+
+
+def _new_number(prefix: str) -> str:
+    local = to_local(timezone.now())
+    return f"{prefix}{local:%Y%m%d%H%M%S}{secrets.randbelow(10**6):06d}"
+
+
+def parse_amount(value) -> Decimal:
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise CommissionError(_("Enter an amount in yuan, like 50 or 50.00.")) from None
+    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+        raise CommissionError(_("Enter an amount in yuan, like 50 or 50.00."))
+    return to_money(amount)
+
+
+def request_withdrawal(
+    *,
+    leader,
+    amount,
+    method: str,
+    account_name: str,
+    bank_name: str = "",
+    account_number: str = "",
+    openid: str = "",
+) -> Withdrawal:
+    """Ask for available money. The amount is reserved at once by a
+    conditional UPDATE on the leader's account, so concurrent requests can
+    never together take more than is available."""
+    amount = parse_amount(amount)
+    minimum = withdrawal_minimum()
+    if amount < minimum:
+        raise CommissionError(
+            _("The smallest withdrawal is %(min)s.") % {"min": format_yuan(minimum)}
+        )
+    if method not in PayoutMethod.values:
+        raise CommissionError(_("Choose where the money goes."))
+    account_name = (account_name or "").strip()
+    if not account_name:
+        raise CommissionError(_("Enter the account holder's name."))
+    if method == PayoutMethod.BANK and not (bank_name.strip() and account_number.strip()):
+        raise CommissionError(_("Enter the bank and the account number."))
+    if method == PayoutMethod.WECHAT and not openid:
+        raise CommissionError(_("Your account is not linked to WeChat; choose a bank transfer."))
+    account = _account(leader.pk)
+    with transaction.atomic():
+        reserved = CommissionAccount.objects.filter(
+            pk=account.pk, settled__gte=F("reserved") + F("withdrawn") + amount
+        ).update(reserved=F("reserved") + amount)
+        if not reserved:
+            account.refresh_from_db()
+            raise CommissionError(
+                _("You can withdraw at most %(available)s.")
+                % {"available": format_yuan(max(account.available, ZERO))}
+            )
+        return Withdrawal.objects.create(
+            number=_new_number("WD"),
+            leader=leader,
+            amount=amount,
+            method=method,
+            account_name=account_name[:40],
+            bank_name=bank_name.strip()[:60] if method == PayoutMethod.BANK else "",
+            account_number=account_number.strip()[:40] if method == PayoutMethod.BANK else "",
+            openid=openid[:64] if method == PayoutMethod.WECHAT else "",
+            requested_at=timezone.now(),
+        )
+
+
+def _require(actor, perm: str) -> None:
+    if actor is None or not actor.has_perm(perm):
+        raise PermissionDenied(f"{perm} required")
+
+
+def _move(withdrawal: Withdrawal, new: str, **fields) -> bool:
+    """Compare-and-set on the status: False when another click moved it first."""
+    allowed = [old for old, targets in WITHDRAWAL_TRANSITIONS.items() if new in targets]
+    return bool(
+        Withdrawal.objects.filter(pk=withdrawal.pk, status__in=allowed).update(status=new, **fields)
+    )
+
+
+def approve_withdrawal(*, withdrawal: Withdrawal, actor) -> bool:
+    _require(actor, "leaders.approve_withdrawal")
+    with transaction.atomic():
+        return bool(
+            Withdrawal.objects.filter(pk=withdrawal.pk, status=WithdrawalStatus.REQUESTED).update(
+                status=WithdrawalStatus.APPROVED, decided_by=actor, decided_at=timezone.now()
+            )
+        )
+
+
+def reject_withdrawal(*, withdrawal: Withdrawal, actor, reason: str) -> bool:
+    """Turn a request down: the reserved money goes back to the balance."""
+    _require(actor, "leaders.approve_withdrawal")
+    reason = (reason or "").strip()
+    if not reason:
+        raise CommissionError(_("Give the reason for the rejection."))
+    with transaction.atomic():
+        moved = Withdrawal.objects.filter(
+            pk=withdrawal.pk,
+            status__in=[WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED],
+            batch__isnull=True,
+        ).update(
+            status=WithdrawalStatus.REJECTED,
+            decided_by=actor,
+            decided_at=timezone.now(),
+            reject_reason=reason[:200],
+        )
+        if moved:
+            amount = Withdrawal.objects.values_list("amount", flat=True).get(pk=withdrawal.pk)
+            CommissionAccount.objects.filter(leader_id=withdrawal.leader_id).update(
+                reserved=F("reserved") - amount
+            )
+    return bool(moved)
+
+
+def mark_withdrawal_paid(*, withdrawal: Withdrawal, actor, reference: str) -> bool:
+    """The money was transferred: record the bank's or WeChat's reference."""
+    _require(actor, "leaders.pay_withdrawal")
+    reference = (reference or "").strip()
+    if not reference:
+        raise CommissionError(_("Enter the transfer reference."))
+    with transaction.atomic():
+        moved = Withdrawal.objects.filter(
+            pk=withdrawal.pk, status=WithdrawalStatus.APPROVED
+        ).update(
+            status=WithdrawalStatus.PAID,
+            paid_by=actor,
+            paid_at=timezone.now(),
+            transfer_reference=reference[:64],
+        )
+        if moved:
+            amount = Withdrawal.objects.values_list("amount", flat=True).get(pk=withdrawal.pk)
+            CommissionAccount.objects.filter(leader_id=withdrawal.leader_id).update(
+                reserved=F("reserved") - amount, withdrawn=F("withdrawn") + amount
+            )
+    return bool(moved)
+
+
+def create_payout_batch(*, withdrawals, actor, provider=None) -> PayoutBatch:
+    """Put approved withdrawals into one payout run with a unique batch number,
+    then hand the batch to the payout provider (default: the bank CSV file)."""
+    from .payouts import get_payout_provider
+
+    _require(actor, "leaders.pay_withdrawal")
+    provider = provider or get_payout_provider()
+    ids = sorted({w.pk for w in withdrawals})
+    with transaction.atomic():
+        batch = PayoutBatch.objects.create(
+            number=_new_number("PO"), provider=provider.name, created_by=actor
+        )
+        claimed = list(
+            Withdrawal.objects.select_for_update()
+            .filter(pk__in=ids, status=WithdrawalStatus.APPROVED, batch__isnull=True)
+            .order_by("pk")
+        )
+        if not claimed:
+            raise CommissionError(
+                _("None of these withdrawals is approved and waiting for payment.")
+            )
+        if provider.name == "wechat" and any(w.method != PayoutMethod.WECHAT for w in claimed):
+            raise CommissionError(_("Only WeChat withdrawals can be paid by WeChat transfer."))
+        Withdrawal.objects.filter(pk__in=[w.pk for w in claimed]).update(batch=batch)
+        batch.total = to_money(sum((w.amount for w in claimed), ZERO))
+        batch.count = len(claimed)
+        batch.save(update_fields=["total", "count"])
+        for w in claimed:
+            w.batch = batch
+    result = provider.submit(batch=batch, withdrawals=claimed)
+    for withdrawal, reference in result.paid.items():
+        mark_withdrawal_paid(withdrawal=withdrawal, actor=actor, reference=reference)
+    if result.reference:
+        PayoutBatch.objects.filter(pk=batch.pk).update(provider_reference=result.reference[:64])
+    return batch

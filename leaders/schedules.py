@@ -1,0 +1,19 @@
+"""Periodic work of the leaders app (merged into CELERY_BEAT_SCHEDULE)."""
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE = {
+    # Commission (issue #7): every night the entries whose after-sale window
+    # has passed are settled into the leader's current period; then every
+    # period that ended (a week or a month, settings.COMMISSION_PERIOD) is
+    # closed and its statements made. Both are idempotent and catch up after
+    # a missed night.
+    "leaders-settle-commissions": {
+        "task": "leaders.commission.tasks.settle_commissions_task",
+        "schedule": crontab(hour=2, minute=0),
+    },
+    "leaders-close-commission-periods": {
+        "task": "leaders.commission.tasks.close_commission_periods_task",
+        "schedule": crontab(hour=2, minute=30),
+    },
+}

@@ -1,0 +1,135 @@
+"""Helpers for the commission tests: real orders through orders' services,
+and a fast way to make many ledger rows.
+
+    from tests.leaders.money import paid_order, deliver_and_hand_out
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+import time_machine
+from django.utils import timezone
+
+from leaders.commission.models import CommissionEntry, EntryKind
+from orders.models import Handout, Order, OrderLine, OrderStatus
+from orders.services.checkout import Want, place_order
+from orders.services.delivery import dispatch_orders, sign_for_delivery
+from orders.services.payments import apply_payment, start_payment
+from orders.services.pickup import hand_out
+from tuangou.money import to_fen
+from tuangou.timeutils import SHANGHAI
+
+TOMORROW_10 = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
+
+
+def paid_order(shopper, point, *wants: tuple) -> Order:
+    """Place and pay an order (a normal order is confirmed at once): [(sku, qty), ...]."""
+    order = place_order(
+        user=shopper, wants=[Want(sku.pk, qty) for sku, qty in wants], pickup_point=point
+    )
+    payment = start_payment(order=order, channel="h5", client_ip="10.0.0.1")
+    apply_payment(
+        out_trade_no=payment.out_trade_no,
+        amount_fen=to_fen(payment.amount),
+        transaction_id=f"tx-{order.number}",
+    )
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CONFIRMED
+    return order
+
+
+def deliver(point, leader_user, day) -> None:
+    dispatch_orders(delivery_date=day)
+    sign_for_delivery(pickup_point=point, delivery_date=day, actor=leader_user)
+
+
+def hand_out_all(point, leader_user, order) -> None:
+    hand_out(
+        pickup_point=point,
+        quantities={line.pk: line.outstanding_quantity for line in order.lines.all()},
+        actor=leader_user,
+    )
+
+
+def at(when: datetime):
+    """time_machine travel to a moment, not ticking."""
+    return time_machine.travel(when, tick=False)
+
+
+def make_bulk_entries(*, leader, point, user, sku, count: int, amount=Decimal("0.37"), orders=20):
+    """`count` earned entries on real (bulk-made) order lines, each line handed
+    out 3 days ago: all eligible for settlement now. Fast: bulk inserts only."""
+    now = timezone.now()
+    picked = now - timedelta(days=3)
+    per_order = count // orders
+    order_rows = [
+        Order(
+            number=f"B{now:%y%m%d}{i:08d}",
+            code=f"bulkcode{i:08d}",
+            user=user,
+            status=OrderStatus.COMPLETED,
+            pickup_point=point,
+            leader=leader,
+            warehouse=point.warehouse,
+            pickup_point_name=point.name,
+            pickup_address=point.address,
+            delivery_date=picked.date(),
+            pickup_from=picked,
+            goods_total=Decimal("3.70") * per_order,
+            payable=Decimal("3.70") * per_order,
+            pay_deadline=picked,
+        )
+        for i in range(orders)
+    ]
+    Order.objects.bulk_create(order_rows)
+    lines = [
+        OrderLine(
+            order=order,
+            sku=sku,
+            product_name="西红柿",
+            spec="500g/份",
+            quantity=1,
+            list_price=Decimal("3.70"),
+            unit_price=Decimal("3.70"),
+            goods_total=Decimal("3.70"),
+            payable=Decimal("3.70"),
+            handed_out_quantity=1,
+        )
+        for order in order_rows
+        for _n in range(per_order)
+    ]
+    OrderLine.objects.bulk_create(lines, batch_size=2000)
+    handouts = [Handout(order_line=line, quantity=1, actor=user) for line in lines]
+    Handout.objects.bulk_create(handouts, batch_size=2000)
+    Handout.objects.filter(order_line__order__in=order_rows).update(created_at=picked)
+    entries = [
+        CommissionEntry(
+            leader=leader,
+            kind=EntryKind.EARNED,
+            order=line.order,
+            order_line=line,
+            product_name="西红柿 500g/份",
+            quantity=1,
+            base=line.payable,
+            rule_kind="rate",
+            rate=Decimal("0.1000"),
+            amount=amount,
+            occurred_at=picked - timedelta(days=1),
+        )
+        for line in lines
+    ]
+    CommissionEntry.objects.bulk_create(entries, batch_size=2000)
+    return entries
+
+
+__all__ = [
+    "TOMORROW_10",
+    "at",
+    "deliver",
+    "hand_out_all",
+    "make_bulk_entries",
+    "paid_order",
+    "time",
+]
