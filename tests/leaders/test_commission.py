@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from tests.orders.conftest
 """Commission rules and the ledger: earning on confirmation, the most specific
 rule, one rounding rule, reversals exactly once, adjustments."""
 
