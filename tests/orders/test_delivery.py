@@ -144,9 +144,7 @@ class TestSignoff:
             sign_for_delivery(
                 pickup_point=point, delivery_date=TOMORROW, actor=leader_user, shortages={sku.pk: 1}
             )
-        assert refused.value.message == (
-            "This delivery was already signed for by 幸福里团长小王 at 11-26 08:00."
-        )
+        assert refused.value.message == ("这批货已由 幸福里团长小王 于 11-26 08:00 签收。")
         assert DeliverySignoff.objects.count() == 1
         assert not Refund.objects.exists()
         assert PickupCode.objects.count() == 1
@@ -164,7 +162,7 @@ class TestSignoff:
         clock.move_to(delivery_morning())
         with pytest.raises(PickupError) as refused:
             sign_for_delivery(pickup_point=point, delivery_date=TOMORROW, actor=leader_user)
-        assert refused.value.message == "There is nothing to sign for: no orders for this day."
+        assert refused.value.message == "当天没有订单，无需签收。"
         assert not DeliverySignoff.objects.exists()
 
     def test_orders_never_dispatched_pass_through_in_delivery(
@@ -247,7 +245,7 @@ class TestShortage:
             sign_for_delivery(
                 pickup_point=point, delivery_date=TOMORROW, actor=leader_user, shortages={sku.pk: 3}
             )
-        assert refused.value.message == "Only 2 of 西红柿 500g/份 were ordered for this delivery."
+        assert refused.value.message == "这批配送中 西红柿 500g/份 只订了 2 件。"
         assert not DeliverySignoff.objects.exists()
         assert not Refund.objects.exists()
         assert not ShortageLine.objects.exists()

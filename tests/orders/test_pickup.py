@@ -93,7 +93,7 @@ class TestHandOut:
         assert sorted(o.pk for o in result.completed) == [first.pk, second.pk]
         with pytest.raises(PickupError) as again:
             hand_out_everything(pickup_point=point, orders=[first, second], actor=leader_user)
-        assert again.value.message == "Everything has been handed out already."
+        assert again.value.message == "已经全部核销了。"
         assert Handout.objects.count() == 2
 
     def test_more_than_outstanding_is_refused_and_nothing_is_written(
@@ -106,7 +106,7 @@ class TestHandOut:
                 quantities={_line(order, egg_sku).pk: 1, _line(order, sku).pk: 3},
                 actor=leader_user,
             )
-        assert refused.value.message == "Only 2 of 西红柿 is still to hand out."
+        assert refused.value.message == "西红柿 只剩 2 件待核销。"
         assert _line(order, egg_sku).handed_out_quantity == 0
         assert not Handout.objects.exists()
 
@@ -139,7 +139,7 @@ class TestHandOut:
         )
         with pytest.raises(PickupError) as refused:
             hand_out(pickup_point=point, quantities={_line(theirs, sku).pk: 1}, actor=leader_user)
-        assert refused.value.message == "That item is not waiting at this pickup point."
+        assert refused.value.message == "这件商品不在本自提点待取。"
         assert _line(theirs, sku).handed_out_quantity == 0
 
     def test_an_order_not_yet_signed_for_cannot_be_handed_out(
@@ -181,7 +181,7 @@ class TestUndo:
         hand_out(pickup_point=point, quantities={line.pk: 1}, actor=leader_user)
         with pytest.raises(PickupError) as refused:
             undo_handout(pickup_point=point, order_line_id=line.pk, quantity=2, actor=leader_user)
-        assert refused.value.message == "Only 1 of 西红柿 has been handed out."
+        assert refused.value.message == "西红柿 只核销了 1 件。"
         assert _line(order, sku).handed_out_quantity == 1
         assert Handout.objects.count() == 1
 

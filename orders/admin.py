@@ -1,0 +1,397 @@
+"""Operators find orders, dispatch them, refund them, review after-sale claims
+and retry refunds here. Every action calls a service; the admin never
+changes a status itself, and order history (lines, events, payments) is
+read-only.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from tuangou.money import format_yuan
+
+from .models import (
+    AfterSaleClaim,
+    ClaimLine,
+    ClaimPhoto,
+    DeliverySignoff,
+    Handout,
+    Notice,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Payment,
+    PaymentNotificationLog,
+    PickupCode,
+    Refund,
+    RefundLine,
+    ShortageLine,
+)
+from .services.checkout import CheckoutError
+from .services.delivery import dispatch_selected_orders
+from .services.operations import retry_refund
+from .services.refunds import refund_order
+
+try:  # the shopper side's claim reviews (orders/services/claims.py)
+    from .services.claims import ClaimError, approve_claim, reject_claim
+except ImportError:  # pragma: no cover - without it the claims admin is read-only
+    approve_claim = reject_claim = None
+
+    class ClaimError(Exception):  # type: ignore[no-redef]
+        message = ""
+
+
+class ReadOnlyMixin:
+    """History is never edited by hand: every field read-only, no add, no delete."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields] + list(getattr(self, "extra_readonly", ()))
+
+
+class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+
+def _confirm(modeladmin, request, queryset, *, question, rows, button, form=None):
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": question,
+        "question": question,
+        "rows": rows,
+        "button": button,
+        "form": form,
+        "action": request.POST.get("action"),
+        "opts": modeladmin.model._meta,
+        "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+    }
+    return TemplateResponse(request, "admin/orders/confirm_action.html", context)
+
+
+def _report(modeladmin, request, done: int, failures: list[str], done_text) -> None:
+    for failure in failures:
+        modeladmin.message_user(request, failure, messages.ERROR)
+    if done:
+        modeladmin.message_user(request, done_text(done), messages.SUCCESS)
+
+
+# --- orders ------------------------------------------------------------------------------
+
+
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLine
+    fields = (
+        "product_name",
+        "spec",
+        "quantity",
+        "unit_price",
+        "payable",
+        "refunded_quantity",
+        "refunded_amount",
+        "handed_out_quantity",
+    )
+
+
+class OrderEventInline(ReadOnlyInline):
+    model = OrderEvent
+    fields = ("created_at", "from_status", "to_status", "actor", "note")
+
+
+class PaymentInline(ReadOnlyInline):
+    model = Payment
+    fields = ("out_trade_no", "provider", "channel", "amount", "status", "paid_at")
+    show_change_link = True
+
+
+class RefundInline(ReadOnlyInline):
+    model = Refund
+    fields = ("out_refund_no", "amount", "reason", "status", "created_at")
+    show_change_link = True
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "number",
+        "shopper",
+        "status",
+        "kind",
+        "pickup_point_name",
+        "delivery_date",
+        "payable",
+        "refunded_amount",
+        "is_uncollected",
+        "created_at",
+    )
+    list_filter = (
+        "status",
+        "delivery_date",
+        "warehouse",
+        "leader",
+        "is_uncollected",
+        "kind",
+    )
+    search_fields = ("number", "=code", "user__phone", "pickup_point_name")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    inlines = [OrderLineInline, OrderEventInline, PaymentInline, RefundInline]
+    actions = ["dispatch_selected", "refund_selected"]
+
+    @admin.display(description=_("shopper"), ordering="user__phone")
+    def shopper(self, obj: Order) -> str:
+        return f"{obj.user.display_name} {obj.user.phone or ''}".strip()
+
+    @admin.action(description=_("Dispatch selected confirmed orders"), permissions=["change"])
+    def dispatch_selected(self, request, queryset):
+        moved = dispatch_selected_orders(orders=list(queryset.order_by("pk")), actor=request.user)
+        skipped = queryset.count() - len(moved)
+        if moved:
+            self.message_user(
+                request,
+                ngettext("%(n)d order is on its way.", "%(n)d orders are on their way.", len(moved))
+                % {"n": len(moved)},
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)d order was skipped: only confirmed orders can be dispatched.",
+                    "%(n)d orders were skipped: only confirmed orders can be dispatched.",
+                    skipped,
+                )
+                % {"n": skipped},
+                messages.WARNING,
+            )
+
+    @admin.action(
+        description=_("Refund selected orders in full (operator)"), permissions=["change"]
+    )
+    def refund_selected(self, request, queryset):
+        orders = list(queryset.order_by("pk"))
+        if "apply" not in request.POST:
+            return _confirm(
+                self,
+                request,
+                queryset,
+                question=gettext("Refund everything still refundable on these orders?"),
+                rows=[
+                    f"{o.number} · {o.get_status_display()} · "
+                    f"{format_yuan(o.payable - o.refunded_amount)}"
+                    for o in orders
+                ],
+                button=gettext("Refund"),
+            )
+        done, failures = 0, []
+        for order in orders:
+            try:
+                refund_order(order=order, actor=request.user, note="operator refund in the admin")
+            except CheckoutError as exc:
+                failures.append(f"{order.number}: {exc.message}")
+            else:
+                done += 1
+        _report(
+            self,
+            request,
+            done,
+            failures,
+            lambda n: ngettext("Refunded %(n)d order.", "Refunded %(n)d orders.", n) % {"n": n},
+        )
+        return None
+
+
+# --- payments and refunds ------------------------------------------------------------------
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("out_trade_no", "order", "provider", "channel", "amount", "status", "paid_at")
+    list_filter = ("status", "provider", "channel")
+    search_fields = ("out_trade_no", "order__number", "transaction_id")
+    list_select_related = ("order",)
+    exclude = ("pay_params",)
+
+
+class RefundLineInline(ReadOnlyInline):
+    model = RefundLine
+    fields = ("order_line", "quantity", "amount")
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "out_refund_no",
+        "order",
+        "amount",
+        "reason",
+        "status",
+        "attempts",
+        "error",
+        "created_at",
+    )
+    list_filter = ("status", "reason")
+    search_fields = ("out_refund_no", "order__number")
+    list_select_related = ("order",)
+    inlines = [RefundLineInline]
+    actions = ["retry_selected"]
+
+    @admin.action(description=_("Send selected refunds again"), permissions=["change"])
+    def retry_selected(self, request, queryset):
+        sent = sum(1 for refund in queryset.order_by("pk") if retry_refund(refund=refund))
+        skipped = queryset.count() - sent
+        if sent:
+            self.message_user(
+                request,
+                ngettext("%(n)d refund sent again.", "%(n)d refunds sent again.", sent)
+                % {"n": sent},
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)d refund skipped: it already succeeded.",
+                    "%(n)d refunds skipped: they already succeeded.",
+                    skipped,
+                )
+                % {"n": skipped},
+                messages.WARNING,
+            )
+
+
+@admin.register(PaymentNotificationLog)
+class PaymentNotificationLogAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("received_at", "kind", "outcome", "out_trade_no", "detail")
+    list_filter = ("kind", "outcome")
+    search_fields = ("out_trade_no",)
+    date_hierarchy = "received_at"
+
+
+# --- after-sale claims ------------------------------------------------------------------------
+
+
+class ClaimLineInline(ReadOnlyInline):
+    model = ClaimLine
+    fields = ("order_line", "quantity")
+
+
+class ClaimPhotoInline(ReadOnlyInline):
+    model = ClaimPhoto
+    fields = ("image",)
+
+
+class RejectClaimForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason (the shopper sees it)"),
+        max_length=200,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+@admin.register(AfterSaleClaim)
+class AfterSaleClaimAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("pk", "order", "user", "status", "reason", "created_at", "reviewed_by")
+    list_filter = ("status",)
+    search_fields = ("order__number", "user__phone")
+    list_select_related = ("order", "user", "reviewed_by")
+    inlines = [ClaimLineInline, ClaimPhotoInline]
+    actions = ["approve_selected", "reject_selected"] if approve_claim else []
+
+    @admin.action(description=_("Approve and refund selected claims"), permissions=["change"])
+    def approve_selected(self, request, queryset):
+        done, failures = 0, []
+        for claim in queryset.order_by("pk"):
+            try:
+                approve_claim(claim=claim, actor=request.user)
+            except ClaimError as exc:
+                failures.append(f"{claim}: {exc.message}")
+            else:
+                done += 1
+        _report(
+            self,
+            request,
+            done,
+            failures,
+            lambda n: ngettext("Approved %(n)d claim.", "Approved %(n)d claims.", n) % {"n": n},
+        )
+
+    @admin.action(description=_("Reject selected claims"), permissions=["change"])
+    def reject_selected(self, request, queryset):
+        form = RejectClaimForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return _confirm(
+                self,
+                request,
+                queryset,
+                question=gettext("Reject these claims?"),
+                rows=[f"{c.order} · {c.reason}" for c in queryset.select_related("order")],
+                button=gettext("Reject"),
+                form=form,
+            )
+        done, failures = 0, []
+        for claim in queryset.order_by("pk"):
+            try:
+                reject_claim(claim=claim, actor=request.user, reason=form.cleaned_data["reason"])
+            except ClaimError as exc:
+                failures.append(f"{claim}: {exc.message}")
+            else:
+                done += 1
+        _report(
+            self,
+            request,
+            done,
+            failures,
+            lambda n: ngettext("Rejected %(n)d claim.", "Rejected %(n)d claims.", n) % {"n": n},
+        )
+        return None
+
+
+# --- pickup and messages (read-only) ----------------------------------------------------------
+
+
+@admin.register(PickupCode)
+class PickupCodeAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("code", "user", "pickup_point", "delivery_date", "created_at")
+    list_filter = ("delivery_date",)
+    search_fields = ("=code", "user__phone", "pickup_point__name")
+    list_select_related = ("user", "pickup_point")
+
+
+class ShortageLineInline(ReadOnlyInline):
+    model = ShortageLine
+    fields = ("sku", "quantity")
+
+
+@admin.register(DeliverySignoff)
+class DeliverySignoffAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("pickup_point", "delivery_date", "signed_by", "signed_at")
+    list_filter = ("delivery_date",)
+    search_fields = ("pickup_point__name",)
+    list_select_related = ("pickup_point", "signed_by")
+    inlines = [ShortageLineInline]
+
+
+@admin.register(Handout)
+class HandoutAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("created_at", "order_line", "quantity", "actor")
+    search_fields = ("order_line__order__number",)
+    list_select_related = ("order_line", "actor")
+
+
+@admin.register(Notice)
+class NoticeAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("created_at", "user", "kind", "order", "read_at")
+    list_filter = ("kind",)
+    search_fields = ("user__phone", "order__number")
+    list_select_related = ("user", "order")

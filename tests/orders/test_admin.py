@@ -1,0 +1,224 @@
+"""Operators in the orders admin: search, filters, read-only history, and actions
+that go through the services (dispatch, operator refund, refund retry, claims)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from orders.models import (
+    AfterSaleClaim,
+    ClaimLine,
+    ClaimStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Refund,
+    RefundReason,
+    RefundStatus,
+)
+from orders.services.checkout import Want, place_order
+from orders.services.refunds import refund_lines
+
+from .pickup_support import paid_order
+
+pytestmark = pytest.mark.django_db
+
+ORDERS = "admin:orders_order_changelist"
+REFUNDS = "admin:orders_refund_changelist"
+CLAIMS = "admin:orders_aftersaleclaim_changelist"
+
+
+def _action(client, url_name, action, objects, **extra):
+    return client.post(
+        reverse(url_name),
+        {"action": action, "_selected_action": [o.pk for o in objects], **extra},
+        follow=True,
+    )
+
+
+def test_orders_are_found_by_number_phone_and_point_name(
+    client, operator, clock, shopper, other_shopper, point, other_pickup_point, sku
+):
+    mine = paid_order(shopper, point, (sku, 1))
+    theirs = paid_order(other_shopper, other_pickup_point, (sku, 1))
+    client.force_login(operator)
+    for query, expected in (
+        (mine.number, [mine.pk]),
+        ("13800000002", [theirs.pk]),
+        ("阳光花园", [theirs.pk]),
+    ):
+        response = client.get(reverse(ORDERS), {"q": query})
+        assert [o.pk for o in response.context["cl"].result_list] == expected
+
+
+def test_orders_filter_by_status_day_warehouse_and_leader(
+    client, operator, clock, shopper, other_shopper, point, other_pickup_point, sku, other_leader
+):
+    paid_order(shopper, point, (sku, 1))
+    theirs = paid_order(other_shopper, other_pickup_point, (sku, 1))
+    client.force_login(operator)
+    response = client.get(
+        reverse(ORDERS),
+        {
+            "status__exact": "confirmed",
+            "delivery_date__gte": "2026-11-26",
+            "warehouse__id__exact": point.warehouse_id,
+            "leader__id__exact": other_leader.pk,
+        },
+    )
+    assert response.status_code == 200
+    assert [o.pk for o in response.context["cl"].result_list] == [theirs.pk]
+
+
+def test_an_order_page_is_read_only_with_its_lines_and_events(
+    client, operator, clock, shopper, point, sku
+):
+    order = paid_order(shopper, point, (sku, 2))
+    client.force_login(operator)
+    response = client.get(reverse("admin:orders_order_change", args=[order.pk]))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "西红柿" in page
+    assert "已确认" in page  # the event log
+    assert 'name="status"' not in page
+    assert client.get(reverse("admin:orders_order_add")).status_code == 403
+
+
+def test_dispatching_selected_orders_moves_only_confirmed_ones(
+    client, operator, clock, shopper, point, sku
+):
+    paid = paid_order(shopper, point, (sku, 1))
+    unpaid = place_order(user=shopper, wants=[Want(sku.pk, 1)], pickup_point=point)
+    client.force_login(operator)
+    response = _action(client, ORDERS, "dispatch_selected", [paid, unpaid])
+    page = response.content.decode()
+    assert "1 个订单已发货。" in page
+    assert "跳过了 1 个订单：只有已确认的订单可以发货。" in page
+    assert Order.objects.get(pk=paid.pk).status == OrderStatus.IN_DELIVERY
+    assert Order.objects.get(pk=unpaid.pk).status == OrderStatus.PENDING_PAYMENT
+
+
+def test_an_operator_refund_asks_first_then_refunds_through_the_service(
+    client, operator, clock, shopper, point, sku, django_capture_on_commit_callbacks
+):
+    order = paid_order(shopper, point, (sku, 2))
+    client.force_login(operator)
+    confirm = _action(client, ORDERS, "refund_selected", [order])
+    assert "¥7.80" in confirm.content.decode()
+    assert not Refund.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        _action(client, ORDERS, "refund_selected", [order], apply="1")
+    refund = Refund.objects.get()
+    assert (refund.amount, refund.reason) == (Decimal("7.80"), RefundReason.OPERATOR)
+    assert refund.requested_by == operator
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.REFUNDED
+
+
+def test_a_refund_of_an_unpaid_order_is_refused_with_a_message(
+    client, operator, clock, shopper, point, sku
+):
+    unpaid = place_order(user=shopper, wants=[Want(sku.pk, 1)], pickup_point=point)
+    client.force_login(operator)
+    response = _action(client, ORDERS, "refund_selected", [unpaid], apply="1")
+    assert f"{unpaid.number}: " in response.content.decode()
+    assert not Refund.objects.exists()
+
+
+def test_a_failed_refund_is_sent_again_with_the_same_number(
+    client, operator, clock, shopper, point, sku, django_capture_on_commit_callbacks
+):
+    order = paid_order(shopper, point, (sku, 1))
+    refund = refund_lines(order=order, reason=RefundReason.OPERATOR)
+    Refund.objects.filter(pk=refund.pk).update(status=RefundStatus.FAILED, error="NOTENOUGH")
+    client.force_login(operator)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _action(client, REFUNDS, "retry_selected", [refund])
+    assert "1 笔退款已重新发送。" in response.content.decode()
+    again = Refund.objects.get(pk=refund.pk)
+    assert again.status == RefundStatus.SUCCEEDED
+    assert again.out_refund_no == refund.out_refund_no
+    assert Refund.objects.count() == 1
+
+
+def test_a_succeeded_refund_is_not_sent_again(
+    client, operator, clock, shopper, point, sku, django_capture_on_commit_callbacks
+):
+    order = paid_order(shopper, point, (sku, 1))
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = refund_lines(order=order, reason=RefundReason.OPERATOR)
+    assert Refund.objects.get(pk=refund.pk).status == RefundStatus.SUCCEEDED
+    client.force_login(operator)
+    response = _action(client, REFUNDS, "retry_selected", [refund])
+    assert "跳过了 1 笔退款：已经成功。" in response.content.decode()
+
+
+@pytest.fixture
+def claim(clock, shopper, leader_user, point, sku):
+    from orders.services.delivery import sign_for_delivery
+    from orders.services.pickup import hand_out
+
+    from .pickup_support import delivery_morning
+
+    order = paid_order(shopper, point, (sku, 2))
+    clock.move_to(delivery_morning())
+    sign_for_delivery(pickup_point=point, delivery_date=order.delivery_date, actor=leader_user)
+    line = OrderLine.objects.get(order=order)
+    hand_out(pickup_point=point, quantities={line.pk: 2}, actor=leader_user)
+    claim = AfterSaleClaim.objects.create(order=order, user=shopper, reason="烂了一个")
+    ClaimLine.objects.create(claim=claim, order_line=line, quantity=1)
+    return claim
+
+
+def test_approving_a_claim_refunds_the_claimed_units(
+    client, operator, claim, django_capture_on_commit_callbacks
+):
+    client.force_login(operator)
+    with django_capture_on_commit_callbacks(execute=True):
+        _action(client, CLAIMS, "approve_selected", [claim])
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.APPROVED
+    assert claim.refund.amount == Decimal("3.90")
+    assert claim.refund.reason == RefundReason.AFTER_SALE
+    assert Order.objects.get(pk=claim.order_id).status == OrderStatus.COMPLETED
+
+
+def test_rejecting_a_claim_needs_a_reason(client, operator, claim):
+    client.force_login(operator)
+    asked = _action(client, CLAIMS, "reject_selected", [claim])
+    assert "烂了一个" in asked.content.decode()
+    assert AfterSaleClaim.objects.get(pk=claim.pk).status == ClaimStatus.OPEN
+    _action(client, CLAIMS, "reject_selected", [claim], apply="1", reason="照片看不出问题")
+    claim.refresh_from_db()
+    assert (claim.status, claim.reject_reason) == (ClaimStatus.REJECTED, "照片看不出问题")
+    assert not Refund.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url_name",
+    [
+        "admin:orders_payment_changelist",
+        "admin:orders_paymentnotificationlog_changelist",
+        "admin:orders_pickupcode_changelist",
+        "admin:orders_deliverysignoff_changelist",
+        "admin:orders_handout_changelist",
+        "admin:orders_notice_changelist",
+        CLAIMS,
+        REFUNDS,
+    ],
+)
+def test_the_other_lists_open_for_operators(client, operator, url_name):
+    client.force_login(operator)
+    assert client.get(reverse(url_name)).status_code == 200
+
+
+def test_finance_sees_orders_but_has_no_actions(client, finance, clock, shopper, point, sku):
+    order = paid_order(shopper, point, (sku, 1))
+    client.force_login(finance)
+    response = client.get(reverse(ORDERS))
+    assert response.status_code == 200
+    assert "dispatch_selected" not in response.content.decode()
+    _action(client, ORDERS, "dispatch_selected", [order])
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.CONFIRMED
