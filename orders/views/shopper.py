@@ -236,6 +236,7 @@ def checkout(request):
         "error": error,
         "sku_code": sku_code,
         "choose_point_url": _choose_point_url(request),
+        "pay_minutes": settings.ORDER_PAYMENT_TIMEOUT_MINUTES,
     }
     return render(request, "orders/shopper/checkout.html", context, status=400 if error else 200)
 
