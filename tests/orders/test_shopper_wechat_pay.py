@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -94,7 +95,8 @@ def test_inside_wechat_the_jsapi_page_gets_the_signed_parameters(
     assert response.status_code == 200
     html = response.content.decode()
     assert "sig</script>" not in html  # json_script escapes it
-    params = json.loads(html.split('id="jsapi-params">')[1].split("</script>")[0])
+    script = re.search(r'<script id="jsapi-params"[^>]*>(.*?)</script>', html)
+    params = json.loads(script.group(1))
     assert params["package"] == "prepay_id=wx-prepay-1"
     assert 'id="jsapi-params"' in html
     [request] = wechatpay.requests
