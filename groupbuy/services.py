@@ -268,9 +268,16 @@ def join_group(*, group: Group, user, pickup_point, quantity: int = 1) -> GroupM
                 group=group, user=user, order=order, quantity=quantity
             )
     except IntegrityError as exc:
+        if _constraint_of(exc) != "groupbuy_one_live_seat_per_user":
+            raise
         # The same shopper tapped 参团 twice at once: one seat, one order.
         raise GroupbuyError(_("You are already in this group."), code="member") from exc
     return member
+
+
+def _constraint_of(exc: IntegrityError) -> str:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", "") or ""
 
 
 def _full_error() -> GroupbuyError:

@@ -42,6 +42,27 @@ class TestProductPage:
         assert "还差 1 人" in html
         assert f'data-countdown="{group.deadline.isoformat()}"' in html
 
+    def test_the_block_costs_three_queries_with_a_campaign_and_one_without(
+        self, clock, shopper, other_shopper, point, campaign, sku, django_assert_num_queries
+    ):
+        from django.template import Context, Template
+
+        from tests.catalog.factories import ProductFactory
+
+        _open_paid_group(campaign, shopper, point)
+        template = Template(
+            "{% load groupbuy_tags %}{% campaign_for_product product as gb %}"
+            "{% for g in gb.groups %}{% for m in g.live_members %}{{ m.user }}{% endfor %}"
+            "{% endfor %}"
+        )
+        context = {"current_pickup_point": point, "request": None}
+        with django_assert_num_queries(3):
+            html = template.render(Context({**context, "product": sku.product}))
+        assert shopper.display_name in html
+        plain = ProductFactory()
+        with django_assert_num_queries(1):
+            template.render(Context({**context, "product": plain}))
+
     def test_a_product_without_a_campaign_shows_no_block(self, clock, client, shopper, sku):
         client.force_login(shopper)
         page = client.get(reverse("catalog:product", args=[sku.product.code]))

@@ -298,6 +298,19 @@ class TestTimeLimit:
         assert campaign.stock_taken == 0
         assert StockRecord.objects.get(sku=sku, delivery_date=TOMORROW).quantity == 50
 
+    def test_the_expiry_task_is_scheduled_exactly_at_the_deadline(
+        self, clock, shopper, point, campaign, monkeypatch, django_capture_on_commit_callbacks
+    ):
+        calls = []
+        monkeypatch.setattr(
+            "groupbuy.tasks.expire_group_task.apply_async",
+            lambda args, eta: calls.append((args, eta)),
+        )
+        member = open_group(campaign=campaign, user=shopper, pickup_point=point)
+        with django_capture_on_commit_callbacks(execute=True):
+            pay(member.order)
+        assert calls == [([member.group_id], NOON_ISH + timedelta(hours=24))]
+
     def test_the_sweeper_catches_a_group_whose_task_was_lost(self, clock, shopper, point, campaign):
         group = _opened(campaign, shopper, point)
         clock.shift(timedelta(hours=25))
