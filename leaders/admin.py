@@ -347,3 +347,7 @@ class BindingEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+# Commission (issue #7): rules, ledger, settlements, withdrawals, payouts.
+from .commission import admin as _commission_admin  # noqa: E402, F401

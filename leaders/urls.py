@@ -48,3 +48,50 @@ urlpatterns = [
     path("s/<str:share_code>/p/<str:ref>/", views.share_product, name="share_product"),
     path("s/<str:share_code>/switch/", views.share_switch, name="share_switch"),
 ]
+
+# Commission (issue #7): the leader's money pages and the finance pages.
+from .commission import views as money_views  # noqa: E402
+
+urlpatterns += [
+    path("money/", money_views.money, name="money"),
+    path("money/entries/", money_views.money_entries, name="money_entries"),
+    path("money/statements/", money_views.money_statements, name="money_statements"),
+    path(
+        "money/statements/<str:code>.pdf",
+        money_views.money_statement_pdf,
+        name="money_statement_pdf",
+    ),
+    path("money/withdraw/", money_views.money_withdraw, name="money_withdraw"),
+    path("finance/", money_views.finance, name="finance"),
+    path("finance/periods/<str:start>/", money_views.finance_period, name="finance_period"),
+    path(
+        "finance/periods/<str:start>/settlements.csv",
+        money_views.finance_period_csv,
+        name="finance_period_csv",
+    ),
+    path(
+        "finance/periods/<str:start>/statements.zip",
+        money_views.finance_period_zip,
+        name="finance_period_zip",
+    ),
+    path(
+        "finance/statements/<str:code>.pdf",
+        money_views.finance_statement_pdf,
+        name="finance_statement_pdf",
+    ),
+    path(
+        "finance/statements/<str:code>/regenerate/",
+        money_views.finance_regenerate,
+        name="finance_regenerate",
+    ),
+    path("finance/withdrawals/", money_views.finance_withdrawals, name="finance_withdrawals"),
+    path(
+        "finance/withdrawals/<str:number>/<str:action>/",
+        money_views.finance_withdrawal_action,
+        name="finance_withdrawal_action",
+    ),
+    path("finance/payouts/", money_views.finance_payout, name="finance_payout"),
+    path(
+        "finance/payouts/<str:number>.csv", money_views.finance_batch_csv, name="finance_batch_csv"
+    ),
+]
