@@ -6,7 +6,7 @@ and a fast way to make many ledger rows.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import time_machine
@@ -133,3 +133,62 @@ __all__ = [
     "paid_order",
     "time",
 ]
+
+
+WINDOW_OVER = TOMORROW_10 + timedelta(days=2, minutes=1)
+NOV_2026 = (date(2026, 11, 1), date(2026, 11, 30))
+
+
+def make_closed_period(*, shopper, point, sku, egg_sku, leader, leader_user, operator, finance):
+    """November 2026 for `leader`, closed with its statement made:
+
+    earned 0.78 (2 × 西红柿), 3.84 (3 × 土鸡蛋), 1.28 (1 × 土鸡蛋); one egg of the
+    first order refunded before delivery (−1.28); an adjustment of +5.00; a
+    withdrawal of 5.00 paid on 11-28. Net 9.62, carried forward 4.62.
+    Call under the orders `clock` with settings.WITHDRAWAL_MIN_AMOUNT ≤ 5.
+    """
+    from leaders.commission.services import (
+        add_adjustment,
+        approve_withdrawal,
+        close_ended_periods,
+        generate_statement,
+        mark_withdrawal_paid,
+        request_withdrawal,
+        settle_commissions,
+    )
+    from orders.models import RefundReason
+    from orders.services.refunds import refund_lines
+
+    first = paid_order(shopper, point, (sku, 2), (egg_sku, 3))
+    second = paid_order(shopper, point, (egg_sku, 1))
+    egg_line = first.lines.get(sku=egg_sku)
+    refund_lines(order=first, quantities={egg_line.pk: 1}, reason=RefundReason.OPERATOR)
+    with at(TOMORROW_10):
+        deliver(point, leader_user, first.delivery_date)
+        for order in (first, second):
+            order.refresh_from_db()
+            hand_out_all(point, leader_user, order)
+        add_adjustment(
+            leader=leader,
+            amount="5.00",
+            reason="十一月拉新奖励",
+            entered_by=operator,
+            approved_by=operator,
+        )
+    with at(WINDOW_OVER):
+        settle_commissions()
+        withdrawal = request_withdrawal(
+            leader=leader,
+            amount="5.00",
+            method="bank",
+            account_name="王丽",
+            bank_name="长沙银行",
+            account_number="6214000011112222",
+        )
+        approve_withdrawal(withdrawal=withdrawal, actor=finance)
+        mark_withdrawal_paid(withdrawal=withdrawal, actor=finance, reference="CMB-20261128-01")
+    with at(datetime(2026, 12, 1, 2, 30, tzinfo=SHANGHAI)):
+        closed = close_ended_periods()
+        # What generate_statement_task does after commit (tested in test_settlement).
+        closed = [generate_statement(settlement_id=s.pk) for s in closed]
+    return closed
