@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tuangou.money import MoneyField
 
@@ -23,8 +24,14 @@ def new_code() -> str:
 
 
 class CampaignKind(models.TextChoices):
-    GROUP = "group", _("Group buy")  # 拼团: groups of N shoppers fill within a time limit
-    THRESHOLD = "threshold", _("Community threshold")  # a community reaches N units by the cutoff
+    GROUP = (
+        "group",
+        pgettext_lazy("campaign kind", "Group buy"),
+    )  # 拼团: groups of N shoppers fill within a time limit
+    THRESHOLD = (
+        "threshold",
+        pgettext_lazy("campaign kind", "Community threshold"),
+    )  # a community reaches N units by the cutoff
 
 
 class CampaignScope(models.TextChoices):
@@ -118,11 +125,20 @@ class Campaign(models.Model):
 
 
 class GroupStatus(models.TextChoices):
-    FORMING = "forming", _("Waiting for the opener to pay")  # not shown: no group yet
-    OPEN = "open", _("Open")  # the opener paid; the clock runs
-    SUCCEEDED = "succeeded", _("Succeeded")  # full (or auto-completed): orders confirmed
-    FAILED = "failed", _("Failed")  # time limit or closed: paid orders refunded
-    ABANDONED = "abandoned", _("Never opened")  # the opener did not pay
+    FORMING = (
+        "forming",
+        pgettext_lazy("group", "Waiting for the opener to pay"),
+    )  # not shown: no group yet
+    OPEN = "open", pgettext_lazy("group", "Open")  # the opener paid; the clock runs
+    SUCCEEDED = (
+        "succeeded",
+        pgettext_lazy("group", "Succeeded"),
+    )  # full (or auto-completed): orders confirmed
+    FAILED = (
+        "failed",
+        pgettext_lazy("group", "Failed"),
+    )  # time limit or closed: paid orders refunded
+    ABANDONED = "abandoned", pgettext_lazy("group", "Never opened")  # the opener did not pay
 
 
 GROUP_TRANSITIONS: dict[str, set[str]] = {
@@ -209,10 +225,19 @@ class Group(models.Model):
 
 
 class MemberStatus(models.TextChoices):
-    HOLDING = "holding", _("Paying")  # holds a seat while the order awaits payment
-    PAID = "paid", _("Paid")  # counted towards the size
-    RELEASED = "released", _("Left (not paid)")  # the unpaid order was cancelled
-    REFUNDED = "refunded", _("Refunded")  # the group failed; the order was refunded
+    HOLDING = (
+        "holding",
+        pgettext_lazy("group member", "Paying"),
+    )  # holds a seat while the order awaits payment
+    PAID = "paid", pgettext_lazy("group member", "Paid")  # counted towards the size
+    RELEASED = (
+        "released",
+        pgettext_lazy("group member", "Left (not paid)"),
+    )  # the unpaid order was cancelled
+    REFUNDED = (
+        "refunded",
+        pgettext_lazy("group member", "Refunded"),
+    )  # the group failed; the order was refunded
 
 
 LIVE_MEMBER = [MemberStatus.HOLDING, MemberStatus.PAID]
@@ -260,9 +285,18 @@ class GroupMember(models.Model):
 
 
 class DealStatus(models.TextChoices):
-    OPEN = "open", _("Collecting")  # counting the community's paid quantity
-    SUCCEEDED = "succeeded", _("Reached")  # threshold reached by the cutoff: confirmed
-    FAILED = "failed", _("Not reached")  # everything in the community refunded
+    OPEN = (
+        "open",
+        pgettext_lazy("community deal", "Collecting"),
+    )  # counting the community's paid quantity
+    SUCCEEDED = (
+        "succeeded",
+        pgettext_lazy("community deal", "Reached"),
+    )  # threshold reached by the cutoff: confirmed
+    FAILED = (
+        "failed",
+        pgettext_lazy("community deal", "Not reached"),
+    )  # everything in the community refunded
 
 
 class CommunityDeal(models.Model):

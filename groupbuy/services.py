@@ -360,8 +360,9 @@ def _member_paid(member: GroupMember, order: Order) -> None:
         confirm_orders(orders=[order], note=f"group {group.code} succeeded")
         notify(order=order, kind="group_succeeded", product=group.campaign.title)
         return
-    # The group failed (time limit or closed) while this joiner was paying:
-    # the money goes straight back, in this one order's own refund.
+    # The group failed (time limit or closed), or was closed before its opener
+    # paid, while this member was paying: the money goes straight back, in this
+    # one order's own refund.
     _refund_member_now(member_id=member.pk)
 
 
@@ -475,7 +476,7 @@ def _refund_member_now(*, member_id: int) -> bool:
     )
     if member is None or member.status != MemberStatus.PAID:
         return False
-    if member.group.status not in (GroupStatus.FAILED,):
+    if member.group.status not in (GroupStatus.FAILED, GroupStatus.ABANDONED):
         return False
     order = member.order
     amount = order.payable - order.refunded_amount

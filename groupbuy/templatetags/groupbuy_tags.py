@@ -53,3 +53,11 @@ def campaign_for_product(context, product):
 @register.inclusion_tag("groupbuy/_avatars.html")
 def group_avatars(members, empty_seats=0):
     return {"members": members, "empty_seats": range(empty_seats or 0)}
+
+
+@register.simple_tag
+def group_of_order(order):
+    """The group of a 拼团 order (or None), for order pages: one query."""
+    if order is None or getattr(order, "kind", None) != "group":
+        return None
+    return selectors.member_for_order(order)

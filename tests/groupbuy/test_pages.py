@@ -228,3 +228,29 @@ def test_opening_without_a_pickup_point_says_choose_one(clock, client, shopper, 
     answer = client.post(reverse("groupbuy:open", args=[campaign.code]), {"back": "/"}, follow=True)
     assert "请先选择自提点。" in answer.content.decode()
     assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_order_page_partial_shows_the_group_of_a_waiting_order(clock, shopper, point, campaign):
+    from django.template.loader import render_to_string
+
+    group = _open_paid_group(campaign, shopper, point)
+    order = Order.objects.get(user=shopper)
+    html = render_to_string("groupbuy/_order_group.html", {"order": order})
+    assert f'data-group="{group.code}"' in html
+    assert "拼团中" in html and "还差 1 人" in html
+    assert render_to_string("groupbuy/_order_group.html", {"order": None}).strip() == ""
+
+
+@pytest.mark.django_db
+def test_an_opener_paying_after_an_operator_closed_the_forming_group_is_refunded(
+    clock, shopper, operator, point, campaign
+):
+    from groupbuy.services import close_group
+
+    member = open_group(campaign=campaign, user=shopper, pickup_point=point)
+    close_group(group=member.group, reason="活动下线", actor=operator)
+    pay(member.order)
+    member.refresh_from_db()
+    assert member.status == "refunded"
+    assert Order.objects.get(pk=member.order_id).status == "refunded"
