@@ -416,6 +416,16 @@ class TestInvariants:
         with pytest.raises(IntegrityError), transaction.atomic():
             Group.objects.filter(pk=group.pk).update(paid_count=2)
 
+    def test_an_order_waiting_for_its_group_cannot_ship(self, clock, shopper, point, campaign):
+        from orders.models import IllegalTransition
+        from orders.services.transitions import transition
+
+        group = _opened(campaign, shopper, point)
+        order = Order.objects.get(group_member__group=group)
+        with pytest.raises(IllegalTransition):
+            transition(order, OrderStatus.IN_DELIVERY)
+        assert _status(order) == OrderStatus.AWAITING_GROUP
+
     def test_stats_count_groups_members_money_and_refunds(
         self, clock, shopper, other_shopper, neighbours, point, campaign
     ):
