@@ -387,9 +387,10 @@ def _account(leader_id: int) -> CommissionAccount:
     return account
 
 
-def close_ended_periods(*, today: date | None = None) -> list[Settlement]:
+def close_ended_periods(*, today: date | None = None, enqueue: bool = True) -> list[Settlement]:
     """Close every open settlement whose period has ended (compare-and-set)
-    and have its statement made after commit. Safe to run every day."""
+    and have its statement made after commit (enqueue=False: the caller makes
+    them). Safe to run every day."""
     today = today or to_local(timezone.now()).date()
     closed: list[Settlement] = []
     with transaction.atomic():
@@ -404,7 +405,7 @@ def close_ended_periods(*, today: date | None = None) -> list[Settlement]:
             ).update(status=SettlementStatus.CLOSED, closed_at=timezone.now())
             if moved:
                 closed.append(settlement)
-        if closed:
+        if closed and enqueue:
             from .tasks import generate_statement_task
 
             ids = [s.pk for s in closed]
