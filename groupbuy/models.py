@@ -43,13 +43,16 @@ class CampaignScope(models.TextChoices):
 class Campaign(models.Model):
     code = models.CharField(_("code"), max_length=16, unique=True, default=new_code)
     kind = models.CharField(
-        _("kind"), max_length=10, choices=CampaignKind.choices, default=CampaignKind.GROUP
+        pgettext_lazy("groupbuy", "kind"),
+        max_length=10,
+        choices=CampaignKind.choices,
+        default=CampaignKind.GROUP,
     )
     title = models.CharField(_("title"), max_length=60)
     sku = models.ForeignKey(
         "catalog.Sku", verbose_name=_("SKU"), on_delete=models.PROTECT, related_name="+"
     )
-    group_price = MoneyField(_("group price"))
+    group_price = MoneyField(pgettext_lazy("groupbuy", "group price"))
     group_size = models.PositiveSmallIntegerField(_("group size"), default=2)
     time_limit_hours = models.PositiveSmallIntegerField(_("time limit (hours)"), default=24)
     starts_at = models.DateTimeField(_("starts at"))
@@ -180,7 +183,7 @@ class Group(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     opened_at = models.DateTimeField(_("opened at"), null=True, blank=True)
     deadline = models.DateTimeField(_("deadline"), null=True, blank=True)
-    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_at = models.DateTimeField(pgettext_lazy("groupbuy", "closed at"), null=True, blank=True)
     is_auto_completed = models.BooleanField(_("auto-completed (模拟成团)"), default=False)
     close_reason = models.CharField(_("reason"), max_length=200, blank=True)
     closed_by = models.ForeignKey(
@@ -264,8 +267,8 @@ class GroupMember(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=MemberStatus.choices, default=MemberStatus.HOLDING
     )
-    joined_at = models.DateTimeField(_("joined at"), auto_now_add=True)
-    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    joined_at = models.DateTimeField(pgettext_lazy("groupbuy", "joined at"), auto_now_add=True)
+    paid_at = models.DateTimeField(pgettext_lazy("groupbuy", "paid at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("member")
@@ -313,7 +316,7 @@ class CommunityDeal(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=DealStatus.choices, default=DealStatus.OPEN
     )
-    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_at = models.DateTimeField(pgettext_lazy("groupbuy", "closed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("community deal")
