@@ -47,11 +47,16 @@ class MoneySummary:
 
 
 def money_summary(*, leader, now: datetime | None = None) -> MoneySummary:
+    """The leader's numbers in one query (the leader desk shows them too)."""
+    from django.db.models import OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    from leaders.models import Leader
+
     now = now or timezone.now()
     local = to_local(now)
     day_start = local_datetime(local.date(), datetime.min.time())
     month_start = local_datetime(local.date().replace(day=1), datetime.min.time())
-    entries = CommissionEntry.objects.filter(leader=leader)
     line_open = (
         Q(order_line__isnull=False)
         & Q(
@@ -61,21 +66,50 @@ def money_summary(*, leader, now: datetime | None = None) -> MoneySummary:
         & ~Q(kind=EntryKind.CLAWBACK)
     )
     estimated = ~Q(kind=EntryKind.ADJUSTMENT)
-    totals = entries.aggregate(
-        today=Sum("amount", filter=estimated & Q(occurred_at__gte=day_start)),
-        month=Sum("amount", filter=estimated & Q(occurred_at__gte=month_start)),
-        pending=Sum("amount", filter=Q(settlement__isnull=True) & line_open),
-        frozen=Sum("amount", filter=Q(settlement__isnull=True) & ~line_open),
+
+    def entries_sum(condition):
+        return Coalesce(
+            Subquery(
+                CommissionEntry.objects.filter(condition, leader=OuterRef("pk"))
+                .values("leader")
+                .annotate(s=Sum("amount"))
+                .values("s")[:1]
+            ),
+            Value(ZERO),
+        )
+
+    def account(field_name):
+        return Coalesce(
+            Subquery(
+                CommissionAccount.objects.filter(leader=OuterRef("pk")).values(field_name)[:1]
+            ),
+            Value(ZERO),
+        )
+
+    row = (
+        Leader.objects.filter(pk=leader.pk)
+        .annotate(
+            m_today=entries_sum(estimated & Q(occurred_at__gte=day_start)),
+            m_month=entries_sum(estimated & Q(occurred_at__gte=month_start)),
+            m_pending=entries_sum(Q(settlement__isnull=True) & line_open),
+            m_frozen=entries_sum(Q(settlement__isnull=True) & ~line_open),
+            m_settled=account("settled"),
+            m_reserved=account("reserved"),
+            m_withdrawn=account("withdrawn"),
+        )
+        .values(
+            "m_today", "m_month", "m_pending", "m_frozen", "m_settled", "m_reserved", "m_withdrawn"
+        )
+        .get()
     )
-    account = CommissionAccount.objects.filter(leader=leader).first()
     return MoneySummary(
-        today=to_money(totals["today"] or ZERO),
-        month=to_money(totals["month"] or ZERO),
-        pending=to_money(totals["pending"] or ZERO),
-        frozen=to_money(totals["frozen"] or ZERO),
-        available=account.available if account else ZERO,
-        reserved=account.reserved if account else ZERO,
-        withdrawn=account.withdrawn if account else ZERO,
+        today=to_money(row["m_today"]),
+        month=to_money(row["m_month"]),
+        pending=to_money(row["m_pending"]),
+        frozen=to_money(row["m_frozen"]),
+        available=to_money(row["m_settled"] - row["m_reserved"] - row["m_withdrawn"]),
+        reserved=to_money(row["m_reserved"]),
+        withdrawn=to_money(row["m_withdrawn"]),
     )
 
 

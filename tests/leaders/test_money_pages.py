@@ -233,3 +233,13 @@ def test_another_leaders_withdrawals_are_not_listed(
 
     html = client.get(reverse("leaders:money_withdraw")).content.decode()
     assert theirs.number not in html
+
+
+def test_the_money_page_query_count_is_pinned(
+    client, clock, shopper, point, sku, egg_sku, leader_user, django_assert_max_num_queries
+):
+    for _n in range(3):
+        paid_order(shopper, point, (sku, 1), (egg_sku, 1))
+    client.force_login(leader_user)
+    with django_assert_max_num_queries(14):
+        assert client.get(reverse("leaders:money")).status_code == 200
