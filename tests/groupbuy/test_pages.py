@@ -36,6 +36,7 @@ class TestProductPage:
         assert page.status_code == 200
         assert f'data-campaign="{campaign.code}"' in html
         assert "¥2.90 发起拼团" in html
+        assert "拼团价" in html
         assert "团购价" in html and "¥3.90" in html
         assert "2人团" in html
         assert reverse("groupbuy:group", args=[group.code]) in html
