@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tuangou.money import MoneyField
 
@@ -69,15 +70,36 @@ class CartLine(models.Model):
 
 
 class OrderStatus(models.TextChoices):
-    PENDING_PAYMENT = "pending_payment", _("Awaiting payment")  # placed, stock held
-    PAID = "paid", _("Paid")  # money received, not yet confirmed
-    AWAITING_GROUP = "awaiting_group", _("Waiting for the group")  # 拼团 not yet full
-    CONFIRMED = "confirmed", _("Confirmed")  # will be delivered on its delivery date
-    IN_DELIVERY = "in_delivery", _("On the way")  # left the warehouse
-    READY_FOR_PICKUP = "ready_for_pickup", _("Ready for pickup")  # leader signed for it
-    COMPLETED = "completed", _("Completed")  # every line handed out (or refunded)
-    CANCELLED = "cancelled", _("Cancelled")  # never paid: stock, coupon, seat given back
-    REFUNDED = "refunded", _("Refunded")  # paid, then fully refunded before delivery
+    PENDING_PAYMENT = (
+        "pending_payment",
+        pgettext_lazy("order status", "Awaiting payment"),
+    )  # placed, stock held
+    PAID = "paid", pgettext_lazy("order status", "Paid")  # money received, not yet confirmed
+    AWAITING_GROUP = (
+        "awaiting_group",
+        pgettext_lazy("order status", "Waiting for the group"),
+    )  # 拼团 not yet full
+    CONFIRMED = (
+        "confirmed",
+        pgettext_lazy("order status", "Confirmed"),
+    )  # will be delivered on its delivery date
+    IN_DELIVERY = "in_delivery", pgettext_lazy("order status", "On the way")  # left the warehouse
+    READY_FOR_PICKUP = (
+        "ready_for_pickup",
+        pgettext_lazy("order status", "Ready for pickup"),
+    )  # leader signed for it
+    COMPLETED = (
+        "completed",
+        pgettext_lazy("order status", "Completed"),
+    )  # every line handed out (or refunded)
+    CANCELLED = (
+        "cancelled",
+        pgettext_lazy("order status", "Cancelled"),
+    )  # never paid: stock, coupon, seat given back
+    REFUNDED = (
+        "refunded",
+        pgettext_lazy("order status", "Refunded"),
+    )  # paid, then fully refunded before delivery
 
 
 S = OrderStatus

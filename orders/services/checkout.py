@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -113,23 +113,31 @@ def place_order(
             % {"day": f"{delivery_date:%m-%d}"}
         )
     price = price_wants(wants=wants, skus=skus, rules=rules)
-    number = new_order_number(now)
 
     try:
-        order = _write_order(
-            user=user,
-            kind=kind,
-            pickup_point=pickup_point,
-            warehouse=warehouse,
-            delivery_date=delivery_date,
-            price=price,
-            skus=skus,
-            lines=lines,
-            number=number,
-            note=note,
-            now=now,
-            cart=cart,
-        )
+        for attempt in range(3):
+            number = new_order_number(now)
+            try:
+                order = _write_order(
+                    user=user,
+                    kind=kind,
+                    pickup_point=pickup_point,
+                    warehouse=warehouse,
+                    delivery_date=delivery_date,
+                    price=price,
+                    skus=skus,
+                    lines=lines,
+                    number=number,
+                    note=note,
+                    now=now,
+                    cart=cart,
+                )
+                break
+            except IntegrityError:
+                # Two orders in the same millisecond drew the same 4 digits:
+                # nothing was written, draw again.
+                if attempt == 2 or not Order.objects.filter(number=number).exists():
+                    raise
     except OutOfStock as short:
         # The transaction is rolled back now: say how many are left.
         raise OutOfStock(

@@ -175,3 +175,15 @@ def test_order_numbers_sort_by_time():
     first = new_order_number(datetime(2026, 11, 25, 7, 0, 0, 1000, tzinfo=NOON_ISH.tzinfo))
     second = new_order_number(datetime(2026, 11, 25, 7, 0, 0, 2000, tzinfo=NOON_ISH.tzinfo))
     assert first[:15] < second[:15]
+
+
+def test_a_clashing_order_number_is_drawn_again(clock, shopper, point, sku, monkeypatch):
+    from orders.services import checkout
+
+    first = place_order(user=shopper, wants=[Want(sku.pk, 1)], pickup_point=point)
+    numbers = iter([first.number, "2611251500000009999"])
+    monkeypatch.setattr(checkout, "new_order_number", lambda now=None: next(numbers))
+    second = place_order(user=shopper, wants=[Want(sku.pk, 1)], pickup_point=point)
+    assert second.number == "2611251500000009999"
+    assert Order.objects.count() == 2
+    assert _stock(sku, point) == 48
