@@ -79,7 +79,7 @@ class CommissionRule(models.Model):
         on_delete=models.PROTECT,
         related_name="commission_rules",
     )
-    kind = models.CharField(_("kind"), max_length=10, choices=RuleKind.choices)
+    kind = models.CharField(_("rule kind"), max_length=10, choices=RuleKind.choices)
     rate = models.DecimalField(
         _("rate"),
         max_digits=5,
@@ -184,7 +184,7 @@ class CommissionEntry(models.Model):
         on_delete=models.PROTECT,
         related_name="commission_entries",
     )
-    kind = models.CharField(_("kind"), max_length=12, choices=EntryKind.choices)
+    kind = models.CharField(_("entry kind"), max_length=12, choices=EntryKind.choices)
     order = models.ForeignKey(
         "orders.Order",
         verbose_name=_("order"),
@@ -333,8 +333,8 @@ class Settlement(models.Model):
         related_name="settlements",
     )
     period_kind = models.CharField(_("period"), max_length=10, choices=PeriodKind.choices)
-    period_start = models.DateField(_("from"))
-    period_end = models.DateField(_("to"))
+    period_start = models.DateField(_("period from"))
+    period_end = models.DateField(_("period to"))
     status = models.CharField(
         _("status"),
         max_length=10,
@@ -348,7 +348,7 @@ class Settlement(models.Model):
     deducted_total = MoneyField(_("reversed and deducted"), default=0)
     adjustment_total = MoneyField(_("adjustments"), default=0)
     net_total = MoneyField(_("net commission"), default=0)
-    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("period closed at"), null=True, blank=True)
     # The statement (PDF), made by a Celery task after the close.
     code = models.CharField(
         _("statement code"), max_length=24, unique=True, default=new_statement_code
@@ -419,7 +419,7 @@ class CommissionAccount(models.Model):
 class WithdrawalStatus(models.TextChoices):
     REQUESTED = "requested", _("Requested")  # money reserved, waiting for finance
     APPROVED = "approved", _("Approved")  # finance agreed; waiting for the transfer
-    PAID = "paid", _("Paid")  # transferred, with a reference
+    PAID = "paid", _("Paid out")  # transferred, with a reference
     REJECTED = "rejected", _("Rejected")  # the reserved money went back to the balance
 
 
@@ -440,7 +440,7 @@ class PayoutBatch(models.Model):
     """One payout run: a bank file or one WeChat transfer batch."""
 
     number = models.CharField(_("batch number"), max_length=32, unique=True)
-    provider = models.CharField(_("provider"), max_length=20)
+    provider = models.CharField(_("payout channel"), max_length=20)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),
@@ -504,7 +504,7 @@ class Withdrawal(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("paid out at"), null=True, blank=True)
     transfer_reference = models.CharField(_("transfer reference"), max_length=64, blank=True)
     batch = models.ForeignKey(
         PayoutBatch,
