@@ -303,6 +303,13 @@ class CommissionEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount}"
 
+    @property
+    def rate_percent(self) -> str:
+        """0.1250 → "12.5%" (empty for fixed amounts)."""
+        if self.rate is None:
+            return ""
+        return f"{(self.rate * 100).normalize():f}%"
+
 
 # --- settlements ------------------------------------------------------------------------
 

@@ -5,9 +5,9 @@
   document.querySelectorAll("[data-money-chart]").forEach(function (chart) {
     var detail = chart.parentElement.querySelector("[data-chart-detail]");
     chart.addEventListener("click", function (event) {
-      var bar = event.target.closest("rect");
+      var bar = event.target.closest("g[data-day]");
       if (!bar || !detail) return;
-      chart.querySelectorAll("rect.is-active").forEach(function (r) { r.classList.remove("is-active"); });
+      chart.querySelectorAll("g.is-active").forEach(function (g) { g.classList.remove("is-active"); });
       bar.classList.add("is-active");
       detail.textContent = bar.getAttribute("data-day") + "  ¥" + bar.getAttribute("data-amount");
     });

@@ -100,7 +100,7 @@ def test_the_money_page_shows_estimates_and_balances(
     assert "data-today>¥0.78" in html
     assert 'data-balance="pending">¥0.78' in html
     assert 'data-balance="available">¥0.00' in html
-    assert html.count("<rect ") == 30
+    assert html.count("<g data-day=") == 30
     assert "西红柿 500g/份" in html
 
 
