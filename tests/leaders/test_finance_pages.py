@@ -240,7 +240,9 @@ def test_in_the_admin_finance_approves_a_withdrawal(client, waiting, finance):
     assert waiting.status == WithdrawalStatus.APPROVED
 
 
-def test_from_the_demo_data_every_statement_of_a_closed_period_equals_the_ledger(client, settings):
+def test_from_the_demo_data_every_statement_of_a_closed_period_equals_the_ledger(
+    client, clock, settings
+):
     """The issue's 'done when': seed the demo, download a period's ZIP as
     finance, read each PDF's totals, compare them with the ledger to the fen."""
     from catalog import demo as catalog_demo

@@ -203,8 +203,8 @@ def test_two_workers_at_once_settle_each_entry_once(shopper, leader, point, sku)
 def test_closing_a_period_closes_it_once_and_makes_its_statement(
     shopper, leader, point, sku, django_capture_on_commit_callbacks
 ):
-    make_bulk_entries(leader=leader, point=point, user=shopper, sku=sku, count=4, orders=2)
     with at(NOON_ISH):
+        make_bulk_entries(leader=leader, point=point, user=shopper, sku=sku, count=4, orders=2)
         settle_commissions()
     settlement = Settlement.objects.get()
     assert (settlement.period_start, settlement.period_end) == (
@@ -237,8 +237,8 @@ def test_periods_are_calendar_months_or_monday_to_sunday_weeks():
 @pytest.mark.django_db
 def test_weekly_settlement_when_configured(shopper, leader, point, sku, settings):
     settings.COMMISSION_PERIOD = "weekly"
-    make_bulk_entries(leader=leader, point=point, user=shopper, sku=sku, count=2, orders=1)
     with at(NOON_ISH):
+        make_bulk_entries(leader=leader, point=point, user=shopper, sku=sku, count=2, orders=1)
         settle_commissions()
     settlement = Settlement.objects.get()
     assert (settlement.period_kind, settlement.period_start, settlement.period_end) == (
@@ -246,3 +246,27 @@ def test_weekly_settlement_when_configured(shopper, leader, point, sku, settings
         date(2026, 11, 23),
         date(2026, 11, 29),
     )
+
+
+def test_the_beat_schedule_runs_registered_commission_tasks(settings):
+    from tuangou.celery import app
+
+    app.loader.import_default_modules()
+    for name in ("leaders-settle-commissions", "leaders-close-commission-periods"):
+        assert settings.CELERY_BEAT_SCHEDULE[name]["task"] in app.tasks
+
+
+@pytest.mark.django_db
+def test_the_tasks_are_safe_to_run_twice(
+    shopper, leader, point, sku, django_capture_on_commit_callbacks
+):
+    from leaders.commission.tasks import close_commission_periods_task
+
+    with at(NOON_ISH):
+        make_bulk_entries(leader=leader, point=point, user=shopper, sku=sku, count=3, orders=1)
+        assert settle_commissions_task.delay().get() == 3
+        assert settle_commissions_task.delay().get() == 0
+    with at(NOON_ISH + timedelta(days=10)), django_capture_on_commit_callbacks(execute=True):
+        assert close_commission_periods_task.delay().get() == 1
+        assert close_commission_periods_task.delay().get() == 0
+    assert Settlement.objects.get().statement.name.endswith(".pdf")
