@@ -243,3 +243,47 @@ def test_the_money_page_query_count_is_pinned(
     client.force_login(leader_user)
     with django_assert_max_num_queries(14):
         assert client.get(reverse("leaders:money")).status_code == 200
+
+
+def test_a_leader_sees_money_move_from_pending_to_available_and_withdraws_it(
+    client, clock, shopper, point, sku, egg_sku, leader_user, settings
+):
+    """The issue's 'done when', on the pages: order → pickup → window → withdrawal."""
+    from datetime import timedelta
+
+    from tests.orders.conftest import TOMORROW
+
+    from .money import TOMORROW_10, at, deliver, hand_out_all
+
+    settings.WITHDRAWAL_MIN_AMOUNT = "1.00"
+    order = paid_order(shopper, point, (egg_sku, 5))  # 64.00 → 6.40
+    client.force_login(leader_user)
+
+    def balance(name):
+        html = client.get(reverse("leaders:money")).content.decode()
+        return html.split(f'data-balance="{name}">¥', 1)[1].split("<", 1)[0]
+
+    assert (balance("pending"), balance("available")) == ("6.40", "0.00")
+    with at(TOMORROW_10):
+        deliver(point, leader_user, TOMORROW)
+        hand_out_all(point, leader_user, order)
+        assert (balance("pending"), balance("frozen"), balance("available")) == (
+            "0.00",
+            "6.40",
+            "0.00",
+        )
+    with at(TOMORROW_10 + timedelta(days=2, minutes=1)):
+        settle_commissions()  # the nightly job
+        assert (balance("frozen"), balance("available")) == ("0.00", "6.40")
+        response = client.post(
+            reverse("leaders:money_withdraw"),
+            {
+                "amount": "6.40",
+                "method": "bank",
+                "account_name": "王丽",
+                "bank_name": "长沙银行",
+                "account_number": "6214000011112222",
+            },
+        )
+        assert response.status_code == 302
+        assert (balance("available"), Withdrawal.objects.get().amount) == ("0.00", Decimal("6.40"))
