@@ -1,0 +1,74 @@
+"""A real Celery worker: the nightly tasks, delivered twice, settle and close
+once, and the statement is made by its own task after the close commits."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from django.utils import timezone
+
+from leaders.commission.models import Settlement, SettlementStatus
+from leaders.commission.services import add_adjustment, settle_commissions
+from leaders.commission.tasks import close_commission_periods_task, settle_commissions_task
+from tuangou.celery import app
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+
+
+@pytest.fixture
+def celery_worker(django_db_blocker):
+    app.conf.task_always_eager = False
+    app.control.purge()
+    with (
+        django_db_blocker.unblock(),
+        start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker,
+    ):
+        yield worker
+
+
+def test_the_nightly_tasks_settle_close_and_make_the_statement_once(
+    celery_worker, leader, other_leader, operator
+):
+    # Last month's settlement, still open (its close was missed).
+    add_adjustment(
+        leader=leader, amount="12.30", reason="上月奖励", entered_by=operator, approved_by=operator
+    )
+    settle_commissions(now=timezone.now() - timedelta(days=40))
+    # Tonight's work: an entry eligible now.
+    add_adjustment(
+        leader=other_leader, amount="4.56", reason="奖励", entered_by=operator, approved_by=operator
+    )
+
+    done = threading.Event()
+    seen: list[tuple[str, object]] = []
+
+    def finished(task=None, retval=None, **_kwargs):
+        seen.append((task.name.rsplit(".", 1)[-1], retval))
+        if any(name == "generate_statement_task" for name, _r in seen) and len(seen) >= 5:
+            done.set()
+
+    task_postrun.connect(finished, weak=False)
+    try:
+        for _twice in range(2):
+            settle_commissions_task.delay()
+            close_commission_periods_task.delay()
+        assert done.wait(timeout=30), f"tasks did not finish: {seen}"
+    finally:
+        task_postrun.disconnect(finished)
+
+    results = sorted((name, r) for name, r in seen if name != "generate_statement_task")
+    assert results == [
+        ("close_commission_periods_task", 0),
+        ("close_commission_periods_task", 1),
+        ("settle_commissions_task", 0),
+        ("settle_commissions_task", 1),
+    ]
+    old = Settlement.objects.get(leader=leader)
+    assert (old.status, old.net_total) == (SettlementStatus.CLOSED, Decimal("12.30"))
+    assert old.statement.name.endswith(".pdf") and old.verification_code
+    assert Settlement.objects.get(leader=other_leader).status == SettlementStatus.OPEN
