@@ -284,3 +284,32 @@ def test_an_adjustment_without_reason_or_by_someone_without_permission_writes_no
             leader=leader, amount="5", reason="奖励", entered_by=shopper, approved_by=shopper
         )
     assert not CommissionEntry.objects.exists()
+
+
+def test_operators_add_rules_in_the_admin_and_a_rule_in_force_can_only_be_ended(
+    client, operator, leader
+):
+    from django.urls import reverse
+
+    client.force_login(operator)
+    response = client.post(
+        reverse("admin:leaders_commissionrule_add"),
+        {
+            "scope": "leader",
+            "leader": leader.pk,
+            "kind": "rate",
+            "rate": "0.1200",
+            "effective_from_0": "2026-01-01",
+            "effective_from_1": "00:00:00",
+            "note": "金牌团长",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    rule = CommissionRule.objects.get()
+    assert (rule.rate, rule.created_by) == (Decimal("0.1200"), operator)
+
+    page = client.get(
+        reverse("admin:leaders_commissionrule_change", args=[rule.pk])
+    ).content.decode()
+    assert 'name="rate"' not in page
+    assert 'name="effective_until_0"' in page
