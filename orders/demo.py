@@ -69,6 +69,11 @@ def seed(*, stdout) -> None:
         stdout.write("    orders: no demo shoppers or products, skipped")
         return
     Seeder(bindings=bindings, skus=skus).run(stdout)
+    # The leaders' money follows from these orders: settled periods, PDF
+    # statements, withdrawals.
+    from leaders.commission.demo import seed_commission_demo
+
+    seed_commission_demo(stdout=stdout)
 
 
 class Seeder:

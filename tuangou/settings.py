@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlparse
@@ -333,6 +334,20 @@ AFTER_SALE_WINDOW_DAYS = _read("AFTER_SALE_WINDOW_DAYS", env.int, 2)
 ORDER_PAID_HOOKS: list[str] = ["groupbuy.services.on_order_paid"]
 ORDER_CANCELLED_HOOKS: list[str] = ["groupbuy.services.on_order_cancelled"]
 REFUND_MAX_RETRIES = 8
+
+# Leader commission: settlement periods, withdrawals, payouts, statements.
+COMMISSION_PERIOD = _read("COMMISSION_PERIOD", env.str, "monthly")
+if COMMISSION_PERIOD not in {"monthly", "weekly"}:
+    _fail("COMMISSION_PERIOD must be 'monthly' or 'weekly'")
+WITHDRAWAL_MIN_AMOUNT = _read("WITHDRAWAL_MIN_AMOUNT", env.str, "10.00")
+try:
+    if Decimal(WITHDRAWAL_MIN_AMOUNT) <= 0:
+        raise InvalidOperation
+except InvalidOperation:
+    _fail("WITHDRAWAL_MIN_AMOUNT must be a positive amount in yuan, e.g. 10.00")
+PAYOUT_PROVIDER = _read("PAYOUT_PROVIDER", env.str, "bank_csv")
+if PAYOUT_PROVIDER not in {"bank_csv", "wechat"}:
+    _fail("PAYOUT_PROVIDER must be 'bank_csv' or 'wechat'")
 
 LOGGING = {
     "version": 1,
