@@ -12,6 +12,9 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+# The project's one status guard (re-exported: services import it from here).
+from tuangou.statemachine import IllegalTransition, guard  # noqa: F401
+
 WEEKDAYS = [
     (0, _("Monday")),
     (1, _("Tuesday")),
@@ -21,16 +24,6 @@ WEEKDAYS = [
     (5, _("Saturday")),
     (6, _("Sunday")),
 ]
-
-
-class IllegalTransition(ValueError):
-    """A status change that its transition table does not allow."""
-
-
-def guard(table: dict[str, set[str]], current: str, new: str, what: str) -> None:
-    """The one check every status change goes through."""
-    if new not in table.get(current, set()):
-        raise IllegalTransition(f"{what}: {current} → {new} is not allowed")
 
 
 class Community(models.Model):

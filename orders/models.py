@@ -16,15 +16,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from tuangou.money import MoneyField
+from tuangou.statemachine import IllegalTransition  # noqa: F401 - part of this module's API
 
 
 def new_public_code() -> str:
     """Unguessable code for URLs (an order number is readable, not secret)."""
     return secrets.token_urlsafe(12)
-
-
-class IllegalTransition(ValueError):
-    """A status change that the state machine does not allow."""
 
 
 # --- cart --------------------------------------------------------------------

@@ -7,7 +7,9 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import ORDER_TRANSITIONS, IllegalTransition, Order, OrderEvent, OrderStatus
+from tuangou import statemachine
+
+from ..models import ORDER_TRANSITIONS, Order, OrderEvent, OrderStatus
 
 # The timestamp field each target status stamps, when it has one.
 _STAMPS = {
@@ -21,12 +23,11 @@ _STAMPS = {
 
 
 def can_transition(current: str, new: str) -> bool:
-    return new in ORDER_TRANSITIONS.get(current, set())
+    return statemachine.can_move(ORDER_TRANSITIONS, current, new)
 
 
 def guard(order: Order, new: str) -> None:
-    if not can_transition(order.status, new):
-        raise IllegalTransition(f"order {order.number}: {order.status} -> {new} is not allowed")
+    statemachine.guard(ORDER_TRANSITIONS, order.status, new, f"order {order.number}")
 
 
 def transition(order: Order, new: str, *, actor=None, note: str = "") -> bool:
