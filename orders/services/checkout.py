@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -79,13 +79,17 @@ def place_order(
     cart: Cart | None = None,
     note: str = "",
     at=None,
+    deliver_after: datetime | None = None,
 ) -> Order:
     """Create an order awaiting payment and hold its stock.
 
     All or nothing: a bad line, a closed pickup point or one SKU short, and no
     row is written. Prices come from the catalog (and the price rules), never
     from the browser. With `cart`, the cart's lines for these SKUs are
-    removed in the same transaction.
+    removed in the same transaction. With `deliver_after` (拼团, threshold
+    deals: when the group or deal is decided) the order is for the first
+    delivery day whose cutoff comes after that moment; the pay deadline and the
+    order number still use now.
 
     Query budget (pinned by a test): SKUs, pause check, order, lines, event,
     [cart lines], stock ledger, stock UPDATE. The stock UPDATE comes last: it
@@ -104,8 +108,10 @@ def place_order(
     warehouse = pickup_point.warehouse
     now = at or timezone.now()
     # Goods travel together: the order is delivered when its latest line can be.
+    deliver_at = max(deliver_after, now) if deliver_after else now
     delivery_date = max(
-        delivery_date_for(warehouse=warehouse, at=now, sku=skus[sku_id]) for sku_id, _q in lines
+        delivery_date_for(warehouse=warehouse, at=deliver_at, sku=skus[sku_id])
+        for sku_id, _q in lines
     )
     if PickupPointPause.objects.filter(point=pickup_point, day=delivery_date).exists():
         raise CheckoutError(
