@@ -7,8 +7,11 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 RUN pip install --no-cache-dir -e .
 COPY . .
-RUN SECRET_KEY=build-only-$(date +%s)-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx \
-    DEBUG=true python manage.py compilemessages --ignore '.venv/*' \
-    && DEBUG=true python manage.py collectstatic --noinput
+# Build-time values only: the real ones come from the environment at run time.
+# collectstatic runs with DEBUG off, so the hashed manifest production reads exists.
+RUN DEBUG=true python manage.py compilemessages --ignore '.venv/*' --ignore 'var/*' \
+    && SECRET_KEY=build-only-not-a-secret-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
+       SITE_URL=http://build.invalid SMS_LOG_IN_PRODUCTION=true STATIC_ROOT=/app/var/static \
+       python manage.py collectstatic --noinput
 EXPOSE 8000
 CMD ["gunicorn", "tuangou.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4"]

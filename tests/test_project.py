@@ -61,6 +61,7 @@ def test_pages_are_chinese_by_default_and_english_on_request(client):
 
 @pytest.mark.django_db
 def test_the_language_switch_remembers_english(client):
+    assert 'name="language"' in client.get("/me/").content.decode()  # signed out too
     client.post("/i18n/setlang/", {"language": "en", "next": "/me/"})
     assert ">Me<" in client.get("/me/").content.decode()
 

@@ -8,6 +8,7 @@ of a traceback deep inside Django.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -50,6 +51,10 @@ elif not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("insecure")):
 
 ALLOWED_HOSTS = _read("ALLOWED_HOSTS", env.list, ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = _read("CSRF_TRUSTED_ORIGINS", env.list, [])
+# Share links, QR codes and payment notify URLs are absolute: production
+# must say where it lives.
+if not DEBUG and not TESTING and "SITE_URL" not in os.environ:
+    _fail("SITE_URL must be set when DEBUG is off (e.g. https://tuan.example.cn)")
 SITE_URL = _read("SITE_URL", env.str, "http://127.0.0.1:8000").rstrip("/")
 
 # --- apps -------------------------------------------------------------------
@@ -281,6 +286,15 @@ if PAYMENT_PROVIDER == "wechatpay" and not (
     _fail("PAYMENT_PROVIDER=wechatpay needs WECHATPAY_MCH_ID, _API_V3_KEY, _PRIVATE_KEY_PATH")
 
 SMS_PROVIDER = _read("SMS_PROVIDER", env.str, "tuangou.accounts.sms.LogSmsProvider")
+# The log provider writes sign-in codes to the log: fine on a laptop, a hole
+# in production unless someone says so on purpose (a closed trial).
+if (
+    not DEBUG
+    and not TESTING
+    and SMS_PROVIDER.endswith("LogSmsProvider")
+    and not _read("SMS_LOG_IN_PRODUCTION", env.bool, False)
+):
+    _fail("SMS_PROVIDER writes codes to the log; set a real provider or SMS_LOG_IN_PRODUCTION=true")
 SMS_SIGN_NAME = env.str("SMS_SIGN_NAME", default="团购")
 
 # --- i18n / time ------------------------------------------------------------

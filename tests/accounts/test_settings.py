@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "k3Q9-production-secret-" + "x7" * 20
 
 
-def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {
+def _clean_env() -> dict[str, str]:
+    return {
         k: v
         for k, v in os.environ.items()
         if k
@@ -23,8 +24,16 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
             "TESTING",
             "PYTEST_XDIST_WORKER",
             "DJANGO_ALLOW_ASYNC_UNSAFE",
+            "SITE_URL",
+            "SMS_PROVIDER",
+            "SMS_LOG_IN_PRODUCTION",
+            "STATIC_ROOT",
         }
     }
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = _clean_env()
     clean.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -61,6 +70,52 @@ def test_it_refuses_a_database_that_is_not_postgresql():
     )
 
 
+def test_production_needs_its_site_url():
+    result = _manage("check", DEBUG="false", SECRET_KEY=STRONG_KEY)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Tuangou configuration error: SITE_URL must be set when DEBUG is off "
+        "(e.g. https://tuan.example.cn)"
+    )
+
+
+def test_production_refuses_to_log_sms_codes_unless_told_to():
+    result = _manage(
+        "check", DEBUG="false", SECRET_KEY=STRONG_KEY, SITE_URL="https://tuangou.example.cn"
+    )
+    assert result.returncode == 1
+    assert "SMS_PROVIDER writes codes to the log" in result.stderr
+
+
+def test_production_static_files_are_built_with_a_manifest(tmp_path):
+    """What the Dockerfile does: collectstatic with DEBUG off, then hashed names resolve."""
+    prod = {
+        "DEBUG": "false",
+        "SECRET_KEY": STRONG_KEY,
+        "SITE_URL": "https://tuangou.example.cn",
+        "SMS_LOG_IN_PRODUCTION": "true",
+        "STATIC_ROOT": str(tmp_path / "static"),
+    }
+    built = _manage("collectstatic", "--noinput", "-v0", **prod)
+    assert built.returncode == 0, built.stderr
+    assert (tmp_path / "static" / "staticfiles.json").exists()
+    resolved = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); "
+            "from django.templatetags.static import static; print(static('css/app.css'))",
+        ],
+        cwd=ROOT,
+        env={**_clean_env(), **prod, "DJANGO_SETTINGS_MODULE": "tuangou.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert resolved.returncode == 0, resolved.stderr
+    assert re.fullmatch(r"/static/css/app\.[0-9a-f]{12}\.css", resolved.stdout.strip())
+
+
 def test_it_refuses_a_weak_production_secret_key():
     result = _manage("check", DEBUG="false", SECRET_KEY="short")
     assert result.returncode == 1
@@ -76,6 +131,8 @@ def test_production_settings_pass_check_deploy_with_nothing_silenced():
         DEBUG="false",
         SECRET_KEY=STRONG_KEY,
         ALLOWED_HOSTS="tuangou.example.cn",
+        SITE_URL="https://tuangou.example.cn",
+        SMS_LOG_IN_PRODUCTION="true",
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "System check identified no issues (0 silenced)." in result.stdout
