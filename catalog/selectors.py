@@ -41,6 +41,9 @@ class Storefront:
     pickup_point: object | None  # leaders.PickupPoint once chosen
     deadline: OrderDeadline | None
     at: datetime
+    # "paused" (the leader paused the delivery day) or "closed" (the point does
+    # not open that weekday): the shopper cannot collect on the delivery date.
+    pickup_problem: str | None = None
 
     @property
     def delivery_date(self) -> date | None:
@@ -54,7 +57,22 @@ def storefront_for(*, pickup_point=None, at: datetime | None = None) -> Storefro
     if warehouse is None:
         warehouse = default_warehouse()
     deadline = order_deadline(warehouse=warehouse, at=moment) if warehouse else None
-    return Storefront(warehouse=warehouse, pickup_point=pickup_point, deadline=deadline, at=moment)
+    return Storefront(
+        warehouse=warehouse,
+        pickup_point=pickup_point,
+        deadline=deadline,
+        at=moment,
+        pickup_problem=_pickup_problem(pickup_point, deadline),
+    )
+
+
+def _pickup_problem(pickup_point, deadline: OrderDeadline | None) -> str | None:
+    # The leaders app answers (PickupPoint.pickup_problem_on, no query when the
+    # point came from leaders.selectors.pickup_point_for_shopper).
+    check = getattr(pickup_point, "pickup_problem_on", None)
+    if check is None or deadline is None:
+        return None
+    return check(deadline.delivery_date)
 
 
 # --- categories ---------------------------------------------------------------

@@ -6,14 +6,20 @@ status are here, next to the field they guard, and checked by `guard()`.
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time, timedelta
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from tuangou import timeutils
+
 # The project's one status guard (re-exported: services import it from here).
 from tuangou.statemachine import IllegalTransition, guard  # noqa: F401
+
+# Pauses the storefront selector reads with the shopper's point: from today,
+# this many days (the delivery day is at most two days ahead).
+UPCOMING_PAUSE_DAYS = 7
 
 WEEKDAYS = [
     (0, _("Monday")),
@@ -275,6 +281,26 @@ class PickupPoint(models.Model):
         if not value:
             return None
         return time.fromisoformat(value[0]), time.fromisoformat(value[1])
+
+    def pickup_problem_on(self, day: date) -> str | None:
+        """Why parcels cannot be collected here on `day`: "paused", "closed" or None.
+
+        "paused": the leader paused that day (PickupPointPause); "closed": the
+        point does not open on that weekday. Reads `upcoming_paused_days` when
+        the selector annotated it (leaders.selectors.pickup_point_for_shopper,
+        no query), else asks the database once.
+        """
+        paused_days = getattr(self, "upcoming_paused_days", None)
+        today = timeutils.local_today()
+        if paused_days is None or not today <= day < today + timedelta(days=UPCOMING_PAUSE_DAYS):
+            is_paused = PickupPointPause.objects.filter(point=self, day=day).exists()
+        else:
+            is_paused = day in paused_days
+        if is_paused:
+            return "paused"
+        if self.hours_on(day.weekday()) is None:
+            return "closed"
+        return None
 
     def opening_hours_rows(self) -> list[tuple[str, str]]:
         """(weekday label, "08:00–21:00" or "closed") for templates."""

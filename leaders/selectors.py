@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import (
     Case,
     Count,
@@ -23,6 +24,7 @@ from django.db.models.functions import ACos, Cast, Cos, Greatest, Least, Radians
 from tuangou import timeutils
 
 from .models import (
+    UPCOMING_PAUSE_DAYS,
     AddressChange,
     ApplicationStatus,
     Leader,
@@ -57,16 +59,35 @@ def binding_for_shopper(*, user) -> ShopperBinding | None:
     )
 
 
+def _upcoming_paused_days(today: date):
+    """The point's paused days in [today, today + UPCOMING_PAUSE_DAYS), as a list."""
+    return ArraySubquery(
+        PickupPointPause.objects.filter(
+            point=OuterRef("pk"),
+            day__gte=today,
+            day__lt=today + timedelta(days=UPCOMING_PAUSE_DAYS),
+        )
+        .order_by("day")
+        .values("day")
+    )
+
+
 def pickup_point_for_shopper(*, user) -> PickupPoint | None:
     """The shopper's chosen point, its warehouse, community and leader; one query.
 
-    `is_paused_today` is annotated for the storefront's notice.
+    `is_paused_today` and `upcoming_paused_days` are annotated so that the
+    storefront can tell the shopper, without another query, that the point
+    is paused on the delivery day (`PickupPoint.pickup_problem_on`).
     """
     if not getattr(user, "is_authenticated", False):
         return None
+    today = timeutils.local_today()
     return (
         PickupPoint.objects.select_related("warehouse", "community", "leader")
-        .annotate(is_paused_today=_paused_on(timeutils.local_today()))
+        .annotate(
+            is_paused_today=_paused_on(today),
+            upcoming_paused_days=_upcoming_paused_days(today),
+        )
         .filter(bindings__user=user)
         .first()
     )

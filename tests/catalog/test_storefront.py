@@ -334,3 +334,28 @@ def test_a_shopper_whose_point_stopped_taking_orders_is_asked_to_choose_again(
     assert "您的自提点暂停接单，请重新选择一个自提点。" in html
     assert 'href="/leader/points/choose/"' in html
     assert "仅剩 20 件" in html  # the default warehouse meanwhile
+
+
+# Signed in with a pickup point: session, user, then the point with its
+# warehouse and upcoming pauses (one query, in place of the default warehouse)
+# and the same reads as for a visitor.
+SIGNED_IN_HOME_QUERIES = HOME_QUERIES + 2
+
+
+@pytest.mark.parametrize("products", [3, 25])
+def test_the_home_page_of_a_shopper_with_a_point_runs_a_fixed_number_of_queries(
+    clock, client, warehouse, shopper, django_assert_num_queries, products
+):
+    from tests.leaders.factories import PickupPointFactory, bind
+
+    point = PickupPointFactory(name="幸福里便利店", community__warehouse=warehouse)
+    bind(user=shopper, point=point)
+    for n in range(products):
+        offer(warehouse, f"商品{n}")
+    CategoryFactory.create_batch(3)
+    client.force_login(shopper)
+    with django_assert_num_queries(SIGNED_IN_HOME_QUERIES):
+        response = client.get(reverse("catalog:home"))
+    html = response.content.decode()
+    assert "幸福里便利店" in html
+    assert len(cards(html)) == min(products, 10)

@@ -7,11 +7,15 @@ from datetime import date, time, timedelta
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from leaders import services
 from leaders.context_processors import pickup_point as pickup_point_context
 from leaders.models import BindingEvent, BindingSource, ShopperBinding
+from tests.catalog.conftest import TOMORROW, clock  # noqa: F401
+from tests.catalog.factories import CategoryFactory, SkuFactory, set_stock
 from tuangou import timeutils
 
 from .factories import PickupPointFactory, bind
@@ -19,6 +23,7 @@ from .factories import PickupPointFactory, bind
 pytestmark = pytest.mark.django_db
 
 T0 = timeutils.local_datetime(date(2026, 11, 20), time(9, 0))
+TODAY = date(2026, 11, 25)  # the catalog clock's day
 
 
 def test_a_shopper_chooses_a_point_and_it_is_saved_on_them(client, shopper, pickup_point):
@@ -34,11 +39,113 @@ def test_a_shopper_chooses_a_point_and_it_is_saved_on_them(client, shopper, pick
     assert (event.from_point, event.to_point) == (None, pickup_point)
 
 
-def test_the_choice_is_shown_on_every_storefront_page(client, shopper, pickup_point):
+# Every page a shopper browses before the cart, with what it needs to exist.
+STOREFRONT_PAGES = ["home", "categories", "category", "search", "product"]
+
+
+@pytest.fixture
+def storefront_urls(pickup_point):
+    """One on-shelf product with stock for tomorrow at the point's warehouse."""
+    sku = SkuFactory(product__name="西红柿", product__category=CategoryFactory(slug="veg"))
+    set_stock(sku=sku, warehouse=pickup_point.warehouse, delivery_date=TOMORROW, quantity=10)
+    return {
+        "home": reverse("catalog:home"),
+        "categories": reverse("catalog:categories"),
+        "category": reverse("catalog:category", args=["veg"]),
+        "search": reverse("catalog:search") + "?q=西红柿",
+        "product": reverse("catalog:product", args=[sku.product.code]),
+    }
+
+
+@pytest.mark.usefixtures("clock")
+@pytest.mark.parametrize("page", STOREFRONT_PAGES)
+def test_the_choice_is_shown_on_every_storefront_page(
+    client, shopper, pickup_point, storefront_urls, page
+):
     bind(user=shopper, point=pickup_point)
     client.force_login(shopper)
-    response = client.get(reverse("catalog:home"))
+    response = client.get(storefront_urls[page])
+    assert response.status_code == 200
     assert response.context["current_pickup_point"] == pickup_point
+    html = response.content.decode()
+    assert "幸福里便利店" in html
+    assert "今晚 23:00 前下单，明天 10:00 后到自提点取货" in html
+    assert 'data-countdown="2026-11-25T23:00:00+08:00"' in html
+    assert "选择自提点" not in html
+    assert 'data-pickup-problem="' not in html  # open on the delivery day
+
+
+@pytest.mark.usefixtures("clock")
+@pytest.mark.parametrize("page", STOREFRONT_PAGES)
+def test_every_storefront_page_says_when_the_point_is_paused_on_the_delivery_day(
+    client, shopper, pickup_point, storefront_urls, page
+):
+    bind(user=shopper, point=pickup_point)
+    services.pause_pickup_point_for_day(point=pickup_point, day=TOMORROW, reason="家里有事")
+    client.force_login(shopper)
+    html = client.get(storefront_urls[page]).content.decode()
+    assert 'data-pickup-problem="paused"' in html
+    assert "您的自提点在 11月26日（送达日）暂停取货，现在下单将无法在此取货。" in html
+    assert '<a class="link" href="/leader/points/choose/">选择其他自提点 ›</a>' in html
+    assert "幸福里便利店" in html  # the choice is still shown: the shopper decides
+
+
+@pytest.mark.usefixtures("clock")
+def test_a_pause_today_is_not_the_delivery_day_and_says_nothing(
+    client, shopper, pickup_point, storefront_urls
+):
+    bind(user=shopper, point=pickup_point)
+    services.pause_pickup_point_for_day(point=pickup_point, day=TODAY)
+    client.force_login(shopper)
+    html = client.get(storefront_urls["home"]).content.decode()
+    assert "data-pickup-problem" not in html
+    assert "暂停取货" not in html
+
+
+@pytest.mark.usefixtures("clock")
+def test_the_storefront_says_when_the_point_is_closed_on_the_delivery_weekday(
+    client, shopper, pickup_point, storefront_urls
+):
+    # 2026-11-26 is a Thursday (weekday 3): the point does not open on Thursdays.
+    pickup_point.opening_hours = {k: v for k, v in pickup_point.opening_hours.items() if k != "3"}
+    pickup_point.save(update_fields=["opening_hours"])
+    bind(user=shopper, point=pickup_point)
+    client.force_login(shopper)
+    html = client.get(storefront_urls["home"]).content.decode()
+    assert 'data-pickup-problem="closed"' in html
+    assert "您的自提点在 11月26日（送达日）不营业，现在下单将无法在此取货。" in html
+    assert "选择其他自提点" in html
+
+
+def test_after_the_cutoff_the_notice_follows_the_day_after_tomorrow(
+    client, shopper, pickup_point, storefront_urls
+):
+    services.pause_pickup_point_for_day(point=pickup_point, day=TOMORROW)
+    bind(user=shopper, point=pickup_point)
+    client.force_login(shopper)
+    # 23:30: tomorrow's orders are closed, the delivery day is the 27th (not paused).
+    with time_machine.travel(timeutils.local_datetime(TODAY, time(23, 30)), tick=False):
+        html = client.get(storefront_urls["home"]).content.decode()
+    assert "data-pickup-problem" not in html
+    services.pause_pickup_point_for_day(point=pickup_point, day=date(2026, 11, 27))
+    with time_machine.travel(timeutils.local_datetime(TODAY, time(23, 30)), tick=False):
+        html = client.get(storefront_urls["home"]).content.decode()
+    assert "您的自提点在 11月27日（送达日）暂停取货" in html
+
+
+@pytest.mark.usefixtures("clock")
+def test_the_notice_costs_no_query_beyond_the_chosen_point(rf, shopper, pickup_point):
+    from catalog.selectors import storefront_for
+
+    services.pause_pickup_point_for_day(point=pickup_point, day=TOMORROW)
+    bind(user=shopper, point=pickup_point)
+    request = rf.get("/")
+    request.user = shopper
+    with CaptureQueriesContext(connection) as queries:
+        point = pickup_point_context(request)["current_pickup_point"]
+        storefront = storefront_for(pickup_point=point)
+    assert len(queries) == 1
+    assert storefront.pickup_problem == "paused"
 
 
 def test_the_context_processor_costs_one_query_and_none_for_visitors(
