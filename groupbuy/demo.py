@@ -59,7 +59,9 @@ def _campaign(row, now) -> Campaign | None:
         group_size=size,
         time_limit_hours=hours,
         starts_at=now - timedelta(days=1),
-        ends_at=now + timedelta(days=6),
+        # A threshold deal is decided at the cutoff after its end, and its
+        # orders delivered the next day: within the two days of stock open.
+        ends_at=now + (timedelta(hours=12) if kind == "threshold" else timedelta(days=6)),
         stock_total=60,
         per_order_limit=2,
         per_shopper_limit=4,

@@ -183,6 +183,9 @@ class Group(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     opened_at = models.DateTimeField(_("opened at"), null=True, blank=True)
     deadline = models.DateTimeField(_("deadline"), null=True, blank=True)
+    # The opener's delivery day: the first whose cutoff comes after the
+    # deadline, so the group is decided before its goods are picked.
+    delivery_date = models.DateField(_("delivery date"), null=True, blank=True)
     closed_at = models.DateTimeField(pgettext_lazy("groupbuy", "closed at"), null=True, blank=True)
     is_auto_completed = models.BooleanField(_("auto-completed (模拟成团)"), default=False)
     close_reason = models.CharField(_("reason"), max_length=200, blank=True)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
+from catalog.cutoff import delivery_date_for
 from tuangou.money import ZERO, to_money
 
 from .models import (
@@ -47,6 +48,22 @@ def running_campaign_for_product(*, product, now: datetime | None = None) -> Cam
         .order_by("-starts_at", "-pk")
         .first()
     )
+
+
+def delivery_date_if_decided(
+    *, campaign: Campaign, warehouse, now: datetime | None = None
+) -> date | None:
+    """The day an order placed now in the campaign is delivered (once its group
+    fills, or its community deal is reached): the first delivery day whose
+    cutoff comes after the moment it is decided. None without a warehouse."""
+    if warehouse is None:
+        return None
+    now = now or timezone.now()
+    if campaign.is_threshold:
+        decided = max(campaign.ends_at, now)
+    else:
+        decided = now + timedelta(hours=campaign.time_limit_hours)
+    return delivery_date_for(warehouse=warehouse, at=decided, sku=campaign.sku)
 
 
 def campaign_by_code(*, code: str) -> Campaign | None:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from catalog.cutoff import effective_cutoff
 from catalog.services import OutOfStock
 from orders.models import Order, OrderKind, OrderStatus, RefundReason
 from orders.notices import notify
@@ -26,6 +27,7 @@ from orders.pricing import SpecialUnitPrices
 from orders.services.checkout import CheckoutError, Want, place_order
 from orders.services.lifecycle import confirm_orders
 from orders.services.refunds import refund_order
+from tuangou.timeutils import local_datetime
 
 from .models import (
     GROUP_TRANSITIONS,
@@ -155,7 +157,11 @@ def _give_back_campaign_stock(campaign_id: int, quantity: int) -> None:
     )
 
 
-def _place(campaign: Campaign, user, pickup_point, quantity: int) -> Order:
+def _place(
+    campaign: Campaign, user, pickup_point, quantity: int, *, deliver_after: datetime
+) -> Order:
+    """The group (or deal) order, for the first delivery day whose cutoff comes
+    after `deliver_after` (when the group or deal is decided)."""
     try:
         return place_order(
             user=user,
@@ -164,6 +170,7 @@ def _place(campaign: Campaign, user, pickup_point, quantity: int) -> Order:
             rules=[group_price_rule(campaign)],
             kind=OrderKind.GROUP,
             note=campaign.title,
+            deliver_after=deliver_after,
         )
     except (CheckoutError, OutOfStock) as exc:
         raise GroupbuyError(exc.message, code="checkout") from exc
@@ -219,7 +226,14 @@ def open_group(*, campaign: Campaign, user, pickup_point, quantity: int = 1) -> 
             seats_taken=1,
         )
         _take_campaign_stock(campaign, quantity)
-        order = _place(campaign, user, pickup_point, quantity)
+        # The group's deadline is (at the latest) now + the time limit.
+        order = _place(
+            campaign,
+            user,
+            pickup_point,
+            quantity,
+            deliver_after=now + timedelta(hours=campaign.time_limit_hours),
+        )
         member = GroupMember.objects.create(
             group=group, user=user, order=order, quantity=quantity, is_opener=True
         )
@@ -263,7 +277,7 @@ def join_group(*, group: Group, user, pickup_point, quantity: int = 1) -> GroupM
             if not took:
                 raise _full_error()
             _take_campaign_stock(campaign, quantity)
-            order = _place(campaign, user, pickup_point, quantity)
+            order = _place(campaign, user, pickup_point, quantity, deliver_after=group.deadline)
             member = GroupMember.objects.create(
                 group=group, user=user, order=order, quantity=quantity
             )
@@ -347,8 +361,19 @@ def _member_paid(member: GroupMember, order: Order) -> None:
     Group.objects.filter(pk=group.pk).update(paid_count=F("paid_count") + 1)
     group.paid_count += 1
     if group.status == GroupStatus.FORMING:
-        deadline = now + timedelta(hours=group.campaign.time_limit_hours)
-        _set_status(group, GroupStatus.OPEN, opened_at=now, deadline=deadline)
+        # The clock starts now; the group must still be decided before the
+        # cutoff of the opener's delivery day (the opener may have paid late).
+        deadline = min(
+            now + timedelta(hours=group.campaign.time_limit_hours),
+            _decided_by(order, group.campaign),
+        )
+        _set_status(
+            group,
+            GroupStatus.OPEN,
+            opened_at=now,
+            deadline=deadline,
+            delivery_date=order.delivery_date,
+        )
         schedule_group_expiry(group)
         return
     if group.status == GroupStatus.OPEN:
@@ -364,6 +389,14 @@ def _member_paid(member: GroupMember, order: Order) -> None:
     # paid, while this member was paying: the money goes straight back, in this
     # one order's own refund.
     _refund_member_now(member_id=member.pk)
+
+
+def _decided_by(order: Order, campaign: Campaign) -> datetime:
+    """A minute before the cutoff of the order's delivery day: a group deciding by
+    then is decided before its goods are picked, and joiners placing their
+    orders for this deadline get the same delivery day."""
+    cutoff = effective_cutoff(warehouse=order.warehouse, sku=campaign.sku)
+    return local_datetime(order.delivery_date - timedelta(days=1), cutoff) - timedelta(minutes=1)
 
 
 def _succeed(group: Group, *, auto: bool, actor=None) -> None:
@@ -602,7 +635,8 @@ def join_deal(*, campaign: Campaign, user, pickup_point, quantity: int = 1) -> D
         raise GroupbuyError(_("This community deal has closed."), code="closed")
     with transaction.atomic():
         _take_campaign_stock(campaign, quantity)
-        order = _place(campaign, user, pickup_point, quantity)
+        # Decided at the campaign's end: delivered on the first day after it.
+        order = _place(campaign, user, pickup_point, quantity, deliver_after=campaign.ends_at)
         return DealOrder.objects.create(deal=deal, user=user, order=order, quantity=quantity)
 
 

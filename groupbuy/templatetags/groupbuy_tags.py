@@ -38,6 +38,9 @@ def campaign_for_product(context, product):
         "point": point,
         "groups": [],
         "progress": None,
+        "delivery_date": selectors.delivery_date_if_decided(
+            campaign=campaign, warehouse=getattr(point, "warehouse", None)
+        ),
     }
     if campaign.is_threshold:
         block["progress"] = selectors.deal_progress(

@@ -58,7 +58,14 @@ def pay(order) -> None:
 @pytest.fixture
 def sku(point):  # noqa: F811 - the orders fixture, with a 拼团 price below
     sku = SkuFactory(product__name="西红柿", spec="500g/份", price=Decimal("3.90"))
-    set_stock(sku=sku, warehouse=point.warehouse, delivery_date=TOMORROW, quantity=50)
+    # Group orders are for the day after the group is decided: stock for a few days.
+    for days in range(4):
+        set_stock(
+            sku=sku,
+            warehouse=point.warehouse,
+            delivery_date=TOMORROW + timedelta(days=days),
+            quantity=50,
+        )
     return sku
 
 

@@ -43,6 +43,19 @@ class TestProductPage:
         assert "还差 1 人" in html
         assert f'data-countdown="{group.deadline.isoformat()}"' in html
 
+    def test_the_block_and_the_group_page_say_when_a_complete_group_is_delivered(
+        self, clock, client, shopper, other_shopper, point, campaign
+    ):
+        group = _open_paid_group(campaign, shopper, point)
+        bind(user=other_shopper, point=point)
+        client.force_login(other_shopper)
+        block = client.get(reverse("catalog:product", args=[campaign.sku.product.code]))
+        # Opened now (11-25 15:00) with 24 h: decided by 11-26 15:00, delivered 11-27.
+        assert "成团后 11月27日 送达" in block.content.decode()
+        page = client.get(reverse("groupbuy:group", args=[group.code]))
+        assert 'data-delivery-date="2026-11-27"' in page.content.decode()
+        assert "成团后 11月27日 送达" in page.content.decode()
+
     def test_the_block_costs_three_queries_with_a_campaign_and_one_without(
         self, clock, shopper, other_shopper, point, campaign, sku, django_assert_num_queries
     ):

@@ -31,6 +31,7 @@ from groupbuy.services import (
 )
 from groupbuy.tasks import expire_group_task
 from orders.models import Notice, Order, OrderStatus, Refund, RefundReason
+from orders.services.delivery import dispatch_orders
 from orders.services.payments import cancel_unpaid_order, expire_unpaid_orders
 from tests.catalog.factories import set_stock
 
@@ -128,7 +129,8 @@ class TestOpening:
             open_group(campaign=campaign, user=other_shopper, pickup_point=point)
         assert err.value.message == "本次拼团已抢光。"
         assert Order.objects.count() == 1
-        stock = StockRecord.objects.get(sku=sku, delivery_date=TOMORROW)
+        # The group is decided tomorrow afternoon: delivered the day after.
+        stock = StockRecord.objects.get(sku=sku, delivery_date=TOMORROW + timedelta(days=1))
         assert stock.quantity == 49
 
 
@@ -296,7 +298,9 @@ class TestTimeLimit:
         assert Notice.objects.filter(kind="group_succeeded").count() == 0
         campaign.refresh_from_db()
         assert campaign.stock_taken == 0
-        assert StockRecord.objects.get(sku=sku, delivery_date=TOMORROW).quantity == 50
+        assert {
+            r.quantity for r in StockRecord.objects.filter(sku=sku, delivery_date__gte=TOMORROW)
+        } == {50}
 
     def test_the_expiry_task_is_scheduled_exactly_at_the_deadline(
         self, clock, shopper, point, campaign, monkeypatch, django_capture_on_commit_callbacks
@@ -489,3 +493,50 @@ class TestCommunityThreshold:
         ]
         assert {_status(first.order), _status(second.order)} == {OrderStatus.REFUNDED}
         assert Notice.objects.filter(kind="group_failed").count() == 2
+
+
+@pytest.mark.django_db
+class TestDeliveryDay:
+    """A group order is for the first delivery day whose cutoff (23:00) comes after
+    the group is decided, so it is never confirmed after its goods were picked."""
+
+    def test_a_group_opened_at_22_with_24_hours_is_delivered_two_days_later_and_dispatched(
+        self, shopper, other_shopper, point, campaign
+    ):
+        with time_machine.travel(NOON_ISH.replace(hour=22), tick=False):
+            opener = open_group(campaign=campaign, user=shopper, pickup_point=point)
+            assert opener.order.delivery_date == TOMORROW + timedelta(days=1)
+            pay(opener.order)
+        group = Group.objects.get(pk=opener.group_id)
+        assert group.deadline == NOON_ISH.replace(hour=22) + timedelta(hours=24)
+        assert group.delivery_date == TOMORROW + timedelta(days=1)
+
+        # It fills the next afternoon, after the cutoff of 11-26 has passed.
+        with time_machine.travel(NOON_ISH + timedelta(days=1), tick=False):
+            joiner = join_group(group=group, user=other_shopper, pickup_point=point)
+            assert joiner.order.delivery_date == TOMORROW + timedelta(days=1)
+            pay(joiner.order)
+        orders = [opener.order, joiner.order]
+        assert {_status(o) for o in orders} == {OrderStatus.CONFIRMED}
+
+        # Nothing of the group leaves on 11-26; both leave on 11-27.
+        assert dispatch_orders(delivery_date=TOMORROW) == []
+        assert {_status(o) for o in orders} == {OrderStatus.CONFIRMED}
+        moved = dispatch_orders(delivery_date=TOMORROW + timedelta(days=1))
+        assert sorted(o.pk for o in moved) == sorted(o.pk for o in orders)
+        assert {_status(o) for o in orders} == {OrderStatus.IN_DELIVERY}
+
+    def test_an_opener_paying_late_gets_a_deadline_before_the_cutoff_of_the_delivery_day(
+        self, shopper, other_shopper, point, campaign
+    ):
+        with time_machine.travel(NOON_ISH.replace(hour=22, minute=52), tick=False):
+            opener = open_group(campaign=campaign, user=shopper, pickup_point=point)
+        assert opener.order.delivery_date == TOMORROW + timedelta(days=1)
+        with time_machine.travel(NOON_ISH.replace(hour=23, minute=5), tick=False):
+            pay(opener.order)
+        group = Group.objects.get(pk=opener.group_id)
+        # Not 11-26 23:05: the day's goods are picked after its 23:00 cutoff.
+        assert group.deadline == NOON_ISH.replace(hour=22, minute=59) + timedelta(days=1)
+        with time_machine.travel(NOON_ISH + timedelta(days=1, hours=7, minutes=58), tick=False):
+            joiner = join_group(group=group, user=other_shopper, pickup_point=point)
+        assert joiner.order.delivery_date == TOMORROW + timedelta(days=1)

@@ -48,7 +48,8 @@ def test_a_timed_out_group_is_refunded_by_one_task_per_member(
 ):
     now = timezone.now()
     sku = SkuFactory(product__name="土鸡蛋", spec="10枚/盒", price=Decimal("12.80"))
-    day = delivery_date_for(warehouse=point.warehouse, sku=sku)
+    # Decided at the group's deadline (now + 24 h): delivered after it.
+    day = delivery_date_for(warehouse=point.warehouse, at=now + timedelta(hours=24), sku=sku)
     set_stock(sku=sku, warehouse=point.warehouse, delivery_date=day, quantity=20)
     campaign = make_campaign(
         sku,
