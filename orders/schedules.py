@@ -13,6 +13,11 @@ BEAT_SCHEDULE = {
         "task": "orders.tasks.find_lost_payments_task",
         "schedule": timedelta(minutes=2),
     },
+    # A refund answered PROCESSING whose notification never came.
+    "orders-poll-processing-refunds": {
+        "task": "orders.tasks.poll_processing_refunds_task",
+        "schedule": timedelta(minutes=10),
+    },
     # Delivery and pickup: the day's confirmed orders leave at 06:00 Shanghai
     # (idempotent; the leader's sign-off also takes any left confirmed), and
     # orders nobody came for are flagged every hour after their deadline.

@@ -43,6 +43,14 @@ def find_lost_payments_task() -> int:
     return find_lost_payments()
 
 
+@shared_task(acks_late=True)
+def poll_processing_refunds_task() -> int:
+    """Refunds the provider took but never reported back on: query and close them."""
+    from .services.refunds import poll_processing_refunds
+
+    return poll_processing_refunds()
+
+
 @shared_task(
     bind=True,
     acks_late=True,

@@ -9,10 +9,13 @@ can never pay twice.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,7 +34,13 @@ from ..models import (
     RefundStatus,
 )
 from ..notices import notify
-from ..payments import ProviderError, RefundRequest, get_payment_provider, out_refund_no_for
+from ..payments import (
+    ProviderError,
+    RefundRequest,
+    get_payment_provider,
+    out_refund_no_for,
+)
+from ..payments import RefundStatus as ProviderRefundStatus
 from ..pricing import apportion
 from .checkout import CheckoutError
 from .transitions import transition
@@ -221,7 +230,7 @@ def send_refund(*, refund_id: int) -> Refund:
         refund_fen=to_fen(refund.amount),
         total_fen=to_fen(refund.payment.amount),
         reason=refund.get_reason_display()[:80],
-        notify_url="",
+        notify_url=f"{settings.SITE_URL}{reverse('orders:notify_refund')}",
     )
     try:
         result = get_payment_provider().refund(request)
@@ -279,3 +288,42 @@ def mark_refund_failed(*, out_refund_no: str, error: str = "") -> bool:
             notify(order=refund.order, kind="refund_failed")
             logger.error("refund %s failed: %s", out_refund_no, error)
     return bool(moved)
+
+
+def poll_processing_refunds(*, older_than_minutes: int = 5, limit: int = 200) -> int:
+    """Ask the provider about refunds it took but never told us the end of.
+
+    A refund WeChat answered PROCESSING finishes by notification; when that
+    notification is lost the refund would stay open forever. Each refund
+    still pending or processing after `older_than_minutes` is queried and
+    marked succeeded or failed (both exactly once, by compare-and-set); one
+    still processing is left for the next run. Returns how many were closed.
+    """
+    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+    open_refunds = list(
+        Refund.objects.filter(
+            status__in=[RefundStatus.PENDING, RefundStatus.PROCESSING], created_at__lte=cutoff
+        )
+        .order_by("created_at", "pk")
+        .values_list("out_refund_no", flat=True)[:limit]
+    )
+    provider = get_payment_provider()
+    closed = 0
+    for out_refund_no in open_refunds:
+        # One query per refund, outside any transaction: no network under a lock.
+        try:
+            result = provider.query_refund(out_refund_no)
+        except ProviderError as exc:
+            # Not known yet (a PENDING refund the task has not sent) or the
+            # provider is down: the send task or the next run handles it.
+            logger.info("query refund %s: %s", out_refund_no, exc)
+            continue
+        if result.is_success:
+            closed += mark_refund_succeeded(
+                out_refund_no=out_refund_no, provider_refund_id=result.refund_id
+            )
+        elif result.status in {ProviderRefundStatus.ABNORMAL, ProviderRefundStatus.CLOSED}:
+            closed += mark_refund_failed(
+                out_refund_no=out_refund_no, error=f"{result.status} (query)"
+            )
+    return closed
