@@ -2,8 +2,9 @@
 reaching a group (the orders hooks), success, expiry, refunds, manual closes and
 community threshold deals.
 
-Locks are always taken in the same order: group row, campaign row, then the
-stock rows (inside place_order, last). Seats are counted with a conditional
+Locks are always taken in the same order: the shopper's advisory lock on
+(campaign, user) (per-shopper limits are re-checked under it), group row,
+campaign row, then the stock rows (inside place_order, last). Seats are counted with a conditional
 UPDATE on the group row (`seats_taken < size` inside the UPDATE), backed by a
 CheckConstraint, so the last seat can never be taken twice.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -143,6 +144,31 @@ def _check_scope(group: Group, pickup_point) -> None:
         )
 
 
+def _lock_shopper(campaign: Campaign, user) -> None:
+    """Serialise one shopper's taps in one campaign until COMMIT (an advisory lock
+    on (campaign, user), taken first in the transaction), so the per-shopper
+    limits re-checked after it cannot be exceeded by two taps at once."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [campaign.pk, user.pk])
+
+
+def _check_one_open_group(campaign: Campaign, user) -> None:
+    if campaign.allow_many_open:
+        return
+    mine = Group.objects.filter(
+        campaign=campaign,
+        opener=user,
+        status__in=[GroupStatus.FORMING, GroupStatus.OPEN],
+        members__user=user,
+        members__status__in=LIVE_MEMBER,
+    ).exists()
+    if mine:
+        raise GroupbuyError(
+            _("You already have a group running. Share it, or wait until it closes."),
+            code="member",
+        )
+
+
 def _take_campaign_stock(campaign: Campaign, quantity: int) -> None:
     taken = Campaign.objects.filter(
         pk=campaign.pk, stock_taken__lte=F("stock_total") - quantity
@@ -202,21 +228,11 @@ def open_group(*, campaign: Campaign, user, pickup_point, quantity: int = 1) -> 
     _check_running(campaign, now)
     _check_point(pickup_point)
     _check_quantity(campaign, quantity)
-    _check_shopper_limit(campaign, user, quantity)
-    if not campaign.allow_many_open:
-        mine = Group.objects.filter(
-            campaign=campaign,
-            opener=user,
-            status__in=[GroupStatus.FORMING, GroupStatus.OPEN],
-            members__user=user,
-            members__status__in=LIVE_MEMBER,
-        ).first()
-        if mine is not None:
-            raise GroupbuyError(
-                _("You already have a group running. Share it, or wait until it closes."),
-                code="member",
-            )
     with transaction.atomic():
+        # The shopper's limits, checked under the shopper's lock.
+        _lock_shopper(campaign, user)
+        _check_shopper_limit(campaign, user, quantity)
+        _check_one_open_group(campaign, user)
         group = Group.objects.create(
             campaign=campaign,
             opener=user,
@@ -265,9 +281,12 @@ def join_group(*, group: Group, user, pickup_point, quantity: int = 1) -> GroupM
     _check_running(campaign, now)
     _check_scope(group, pickup_point)
     _check_quantity(campaign, quantity)
-    _check_shopper_limit(campaign, user, quantity)
     try:
         with transaction.atomic():
+            _lock_shopper(campaign, user)
+            if GroupMember.objects.filter(group=group, user=user, status__in=LIVE_MEMBER).exists():
+                raise GroupbuyError(_("You are already in this group."), code="member")
+            _check_shopper_limit(campaign, user, quantity)
             took = Group.objects.filter(
                 pk=group.pk,
                 status=GroupStatus.OPEN,
@@ -629,11 +648,12 @@ def join_deal(*, campaign: Campaign, user, pickup_point, quantity: int = 1) -> D
     _check_running(campaign, now)
     _check_point(pickup_point)
     _check_quantity(campaign, quantity)
-    _check_shopper_limit(campaign, user, quantity)
     deal = _deal_for(campaign, pickup_point.community_id)
     if deal.status != DealStatus.OPEN:
         raise GroupbuyError(_("This community deal has closed."), code="closed")
     with transaction.atomic():
+        _lock_shopper(campaign, user)
+        _check_shopper_limit(campaign, user, quantity)
         _take_campaign_stock(campaign, quantity)
         # Decided at the campaign's end: delivered on the first day after it.
         order = _place(campaign, user, pickup_point, quantity, deliver_after=campaign.ends_at)

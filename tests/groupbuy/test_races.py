@@ -92,3 +92,44 @@ class TestLastSeat:
         group.refresh_from_db()
         assert group.seats_taken == 2
         assert Order.objects.filter(user=other_shopper).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+class TestOneShopperAtOnce:
+    def test_opening_two_groups_at_once_with_one_open_group_allowed_opens_exactly_one(
+        self, clock, shopper, point, sku
+    ):
+        campaign = make_campaign(sku, allow_many_open=False)
+
+        results = _run_together(
+            [lambda: open_group(campaign=campaign, user=shopper, pickup_point=point)] * 2
+        )
+
+        opened = [r for r in results if isinstance(r, GroupMember)]
+        refused = [r for r in results if isinstance(r, GroupbuyError)]
+        assert len(opened) == 1 and len(refused) == 1
+        assert refused[0].code == "member"
+        assert refused[0].message == "你已有一个进行中的团，分享给好友或等它结束后再开新团。"
+        # The refused tap wrote nothing: one group, one order, one unit taken.
+        assert Group.objects.filter(campaign=campaign).count() == 1
+        assert Order.objects.filter(user=shopper).count() == 1
+        campaign.refresh_from_db()
+        assert campaign.stock_taken == 1
+
+    def test_taps_at_once_never_buy_more_than_the_per_shopper_limit(
+        self, clock, shopper, point, sku
+    ):
+        campaign = make_campaign(sku, allow_many_open=True, per_order_limit=2, per_shopper_limit=3)
+
+        results = _run_together(
+            [lambda: open_group(campaign=campaign, user=shopper, pickup_point=point, quantity=2)]
+            * 4
+        )
+
+        assert sum(isinstance(r, GroupMember) for r in results) == 1
+        refused = [r for r in results if isinstance(r, GroupbuyError)]
+        assert len(refused) == 3
+        assert {e.message for e in refused} == {"本次拼团每人限购 3 份，你还可以再买 1 份。"}
+        assert Order.objects.filter(user=shopper).count() == 1
+        campaign.refresh_from_db()
+        assert campaign.stock_taken == 2
