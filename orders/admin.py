@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -24,17 +28,19 @@ from .models import (
     Order,
     OrderEvent,
     OrderLine,
+    OrderStatus,
     Payment,
     PaymentNotificationLog,
     PickupCode,
     Refund,
     RefundLine,
+    RefundReason,
     ShortageLine,
 )
 from .services.checkout import CheckoutError
 from .services.delivery import dispatch_selected_orders
 from .services.operations import retry_refund
-from .services.refunds import refund_order
+from .services.refunds import refund_lines, refund_order
 
 try:  # the shopper side's claim reviews (orders/services/claims.py)
     from .services.claims import ClaimError, approve_claim, reject_claim
@@ -84,6 +90,47 @@ def _report(modeladmin, request, done: int, failures: list[str], done_text) -> N
         modeladmin.message_user(request, failure, messages.ERROR)
     if done:
         modeladmin.message_user(request, done_text(done), messages.SUCCESS)
+
+
+class PartialRefundForm(forms.Form):
+    """部分退款: a quantity per line (0 = not refunded), at most what is left."""
+
+    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+    def __init__(self, *args, lines: list[OrderLine], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lines = lines
+        for line in lines:
+            left = line.quantity - line.refunded_quantity
+            self.fields[f"line_{line.pk}"] = forms.IntegerField(
+                label=f"{line.product_name} {line.spec}",
+                min_value=0,
+                max_value=left,
+                initial=0,
+                required=False,
+                disabled=left == 0,
+                error_messages={
+                    "min_value": _("The quantity cannot be negative."),
+                    "max_value": _("At most %(limit_value)s can still be refunded."),
+                    "invalid": _("Enter a whole number."),
+                },
+            )
+
+    def rows(self):
+        for line in self.lines:
+            yield line, self[f"line_{line.pk}"], line.quantity - line.refunded_quantity
+
+    def clean(self):
+        cleaned = super().clean()
+        quantities = {
+            line.pk: cleaned.get(f"line_{line.pk}") or 0
+            for line in self.lines
+            if f"line_{line.pk}" not in self.errors
+        }
+        cleaned["quantities"] = {pk: q for pk, q in quantities.items() if q > 0}
+        if not self.errors and not cleaned["quantities"]:
+            raise forms.ValidationError(_("Choose at least one item to refund."))
+        return cleaned
 
 
 # --- orders ------------------------------------------------------------------------------
@@ -147,6 +194,79 @@ class OrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [OrderLineInline, OrderEventInline, PaymentInline, RefundInline]
     actions = ["dispatch_selected", "refund_selected"]
+    extra_readonly = ("partial_refund_link",)
+
+    # A partial refund is possible once the money came and until the order closes.
+    _PARTLY_REFUNDABLE = {
+        OrderStatus.PAID,
+        OrderStatus.AWAITING_GROUP,
+        OrderStatus.CONFIRMED,
+        OrderStatus.IN_DELIVERY,
+        OrderStatus.READY_FOR_PICKUP,
+        OrderStatus.COMPLETED,
+    }
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/partial-refund/",
+                self.admin_site.admin_view(self.partial_refund_view),
+                name="orders_order_partial_refund",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description=_("Partial refund"))
+    def partial_refund_link(self, obj: Order) -> str:
+        if obj.pk is None or obj.status not in self._PARTLY_REFUNDABLE:
+            return "-"
+        return format_html(
+            '<a class="button" href="{}">{}</a>',
+            reverse("admin:orders_order_partial_refund", args=[obj.pk]),
+            gettext("Refund some items"),
+        )
+
+    def partial_refund_view(self, request, object_id: int):
+        """部分退款: the operator picks quantities per line; refund_lines does the rest.
+
+        Bad input (too many, nothing chosen, an order that cannot be refunded)
+        shows the form again with the reason, and nothing is written.
+        """
+        order = self.get_object(request, str(object_id))
+        if order is None:
+            raise Http404
+        if not self.has_change_permission(request, order):
+            raise PermissionDenied
+        lines = list(order.lines.order_by("pk"))
+        form = PartialRefundForm(request.POST or None, lines=lines)
+        if request.method == "POST" and form.is_valid():
+            try:
+                refund = refund_lines(
+                    order=order,
+                    quantities=form.cleaned_data["quantities"],
+                    reason=RefundReason.OPERATOR,
+                    actor=request.user,
+                    note=form.cleaned_data["note"],
+                )
+            except CheckoutError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(
+                    request,
+                    gettext("Refund %(number)s of %(amount)s recorded; it is being sent.")
+                    % {"number": refund.out_refund_no, "amount": format_yuan(refund.amount)},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Partial refund of order %(number)s") % {"number": order.number},
+            "order": order,
+            "form": form,
+            "opts": self.model._meta,
+            "original": order,
+        }
+        return TemplateResponse(request, "admin/orders/partial_refund.html", context)
 
     @admin.display(description=_("shopper"), ordering="user__phone")
     def shopper(self, obj: Order) -> str:

@@ -222,3 +222,92 @@ def test_finance_sees_orders_but_has_no_actions(client, finance, clock, shopper,
     assert "dispatch_selected" not in response.content.decode()
     _action(client, ORDERS, "dispatch_selected", [order])
     assert Order.objects.get(pk=order.pk).status == OrderStatus.CONFIRMED
+
+
+# --- 部分退款: one order, some lines ---------------------------------------------------
+
+
+def _partial_url(order):
+    return reverse("admin:orders_order_partial_refund", args=[order.pk])
+
+
+def test_an_operator_refunds_some_units_of_one_line_from_the_order_page(
+    client, operator, clock, shopper, point, sku, egg_sku, django_capture_on_commit_callbacks
+):
+    order = paid_order(shopper, point, (sku, 3), (egg_sku, 1))
+    tomato, eggs = order.lines.order_by("pk")
+    client.force_login(operator)
+    change = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    assert _partial_url(order) in change
+    page = client.get(_partial_url(order)).content.decode()
+    assert f'name="line_{tomato.pk}"' in page and 'max="3"' in page
+    assert f'name="line_{eggs.pk}"' in page and 'max="1"' in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            _partial_url(order),
+            {f"line_{tomato.pk}": "2", f"line_{eggs.pk}": "0", "note": "顾客电话要求"},
+            follow=True,
+        )
+    assert response.redirect_chain[-1][0] == reverse("admin:orders_order_change", args=[order.pk])
+    refund = Refund.objects.get(order=order)
+    assert refund.amount == Decimal("7.80")
+    assert refund.reason == RefundReason.OPERATOR
+    assert refund.requested_by == operator
+    assert refund.note == "顾客电话要求"
+    assert [(rl.order_line_id, rl.quantity) for rl in refund.lines.all()] == [(tomato.pk, 2)]
+    assert "¥7.80" in response.content.decode()
+    tomato.refresh_from_db()
+    eggs.refresh_from_db()
+    assert (tomato.refunded_quantity, eggs.refunded_quantity) == (2, 0)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CONFIRMED
+
+
+@pytest.mark.parametrize(
+    ("tomato", "eggs", "message"),
+    [
+        ("4", "0", "最多还能退 3 件。"),
+        ("0", "0", "请至少选择一件要退款的商品。"),
+        ("abc", "0", "请输入整数。"),
+        ("-1", "0", "数量不能为负数。"),
+    ],
+)
+def test_bad_partial_refunds_say_why_in_chinese_and_write_nothing(
+    client, operator, clock, shopper, point, sku, egg_sku, tomato, eggs, message
+):
+    order = paid_order(shopper, point, (sku, 3), (egg_sku, 1))
+    tomato_line, egg_line = order.lines.order_by("pk")
+    client.force_login(operator)
+    response = client.post(
+        _partial_url(order),
+        {f"line_{tomato_line.pk}": tomato, f"line_{egg_line.pk}": eggs, "note": ""},
+    )
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Refund.objects.exists()
+    assert list(
+        OrderLine.objects.filter(order=order).values_list("refunded_quantity", flat=True)
+    ) == [0, 0]
+
+
+def test_a_partial_refund_of_an_unpaid_order_is_refused_by_the_service(
+    client, operator, clock, shopper, point, sku
+):
+    order = place_order(user=shopper, wants=[Want(sku.pk, 2)], pickup_point=point)
+    line = order.lines.get()
+    client.force_login(operator)
+    response = client.post(_partial_url(order), {f"line_{line.pk}": "1"})
+    assert response.status_code == 200
+    assert "该订单未支付。" in response.content.decode()
+    assert not Refund.objects.exists()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING_PAYMENT
+
+
+def test_a_shopper_cannot_open_the_partial_refund_page(client, shopper, clock, point, sku):
+    order = paid_order(shopper, point, (sku, 1))
+    client.force_login(shopper)
+    response = client.get(_partial_url(order))
+    assert response.status_code == 302  # to the admin login
+    assert not Refund.objects.exists()
