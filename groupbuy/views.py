@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -52,6 +53,16 @@ def _pay_url(order) -> str:
 def share_path(group) -> str:
     """The share link: the group's code and the opener's leader's share code."""
     return reverse("groupbuy:share", args=[group.code, group.pickup_point.leader.share_code])
+
+
+def _back(request: HttpRequest, default: str) -> str:
+    """The page the form came from, only when it is on this site (never an open redirect)."""
+    back = request.POST.get("back", "")
+    if back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return back
+    return default
 
 
 def _quantity(request: HttpRequest) -> int:
@@ -122,7 +133,9 @@ def open_new(request: HttpRequest, campaign_code: str) -> HttpResponse:
         )
     except GroupbuyError as exc:
         messages.error(request, exc.message)
-        return redirect(request.POST.get("back") or "/")
+        return redirect(
+            _back(request, reverse("catalog:product", args=[campaign.sku.product.code]))
+        )
     return redirect(_pay_url(member.order) or reverse("groupbuy:group", args=[member.group.code]))
 
 

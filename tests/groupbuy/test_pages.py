@@ -245,6 +245,30 @@ def test_opening_without_a_pickup_point_says_choose_one(clock, client, shopper, 
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "back", ["https://evil.example/phish", "//evil.example/phish", "javascript:alert(1)"]
+)
+def test_a_refusal_never_sends_the_shopper_to_another_site(clock, client, shopper, sku, back):
+    campaign = make_campaign(sku)
+    client.force_login(shopper)
+    answer = client.post(reverse("groupbuy:open", args=[campaign.code]), {"back": back})
+    assert answer.status_code == 302
+    assert "evil" not in answer["Location"] and "javascript" not in answer["Location"]
+    assert answer["Location"] == reverse("catalog:product", args=[sku.product.code])
+    assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_refusal_goes_back_to_the_page_on_this_site_it_came_from(clock, client, shopper, sku):
+    campaign = make_campaign(sku)
+    client.force_login(shopper)
+    answer = client.post(
+        reverse("groupbuy:open", args=[campaign.code]), {"back": "/products/?tab=group"}
+    )
+    assert answer["Location"] == "/products/?tab=group"
+
+
+@pytest.mark.django_db
 def test_an_order_page_partial_shows_the_group_of_a_waiting_order(clock, shopper, point, campaign):
     from django.template.loader import render_to_string
 
