@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 
 from tuangou.timeutils import local_today
 
-from . import selectors, services
+from . import selectors, services, sku_services
 from .forms import ProductImageForm, StockChangeForm
 from .models import (
     Category,
@@ -65,6 +65,8 @@ class SupplierAdmin(admin.ModelAdmin):
 class SkuInline(admin.TabularInline):
     model = Sku
     extra = 0
+    # Orders, stock and its ledger point at SKUs: switch one off, never delete it.
+    can_delete = False
     fields = [
         "spec",
         "price",
@@ -107,7 +109,9 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ["category", "supplier", "is_on_shelf", "storage_class"]
     search_fields = ["name", "subtitle", "code", "skus__barcode"]
     list_select_related = ["category", "category__parent", "supplier"]
-    readonly_fields = ["code", "created_at", "updated_at"]
+    # On and off shelf only through the bulk actions (set_on_shelf checks for
+    # an active SKU and opens the coming days' stock).
+    readonly_fields = ["code", "is_on_shelf", "created_at", "updated_at"]
     inlines = [SkuInline, ProductImageInline]
     actions = ["put_on_shelf", "take_off_shelf"]
     fieldsets = [
@@ -140,6 +144,8 @@ class ProductAdmin(admin.ModelAdmin):
         services.save_product(product=obj, actor=request.user)
 
     def save_formset(self, request, form, formset, change):
+        if formset.model is Sku:
+            return self._save_skus(request, form, formset)
         if formset.model is not ProductImage:
             return super().save_formset(request, form, formset, change)
         # The admin's change message reads these three lists.
@@ -171,6 +177,22 @@ class ProductAdmin(admin.ModelAdmin):
                     alt=image_form.cleaned_data.get("alt", ""),
                     position=image_form.cleaned_data.get("position") or 0,
                 )
+
+    def _save_skus(self, request, form, formset):
+        # Through the service: a new active SKU of an on-shelf product gets its
+        # coming days' stock at once.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for sku_form in formset.forms:
+            if not sku_form.has_changed():
+                continue
+            sku = sku_form.save(commit=False)
+            is_new = sku.pk is None
+            sku.product = form.instance
+            sku_services.save_sku(sku=sku, actor=request.user)
+            if is_new:
+                formset.new_objects.append(sku)
+            else:
+                formset.changed_objects.append((sku, sku_form.changed_data))
 
     @admin.action(description=_("Put on shelf"), permissions=["change"])
     def put_on_shelf(self, request, queryset):

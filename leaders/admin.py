@@ -9,7 +9,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -167,14 +168,38 @@ class LeaderApplicationAdmin(admin.ModelAdmin):
         return _open_on_pending(request) or super().changelist_view(request, extra_context)
 
 
-class PhotoInline(admin.TabularInline):
+class _ReadOnlyInline(admin.TabularInline):
+    """Shown to operators, changed only by the leader (their pages call the services)."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class PhotoInline(_ReadOnlyInline):
     model = PickupPointPhoto
-    extra = 0
+    fields = ("preview", "created_at")
+    readonly_fields = fields
+
+    @admin.display(description=_("photo"))
+    def preview(self, obj):
+        if not obj or not obj.image:
+            return "—"
+        return format_html(
+            '<a href="{0}"><img src="{0}" width="120" style="border-radius:4px" alt=""></a>',
+            obj.image.url,
+        )
 
 
-class PauseInline(admin.TabularInline):
+class PauseInline(_ReadOnlyInline):
     model = PickupPointPause
-    extra = 0
+    fields = ("day", "reason", "created_at", "shoppers_told_at")
+    readonly_fields = fields
 
 
 class PointInline(admin.TabularInline):
@@ -231,9 +256,56 @@ class PickupPointAdmin(admin.ModelAdmin):
     list_filter = ("status", "community", "community__district", "warehouse", "leader__status")
     search_fields = ("name", "address", "community__name", "leader__real_name")
     list_select_related = ("community", "leader", "warehouse")
-    readonly_fields = ("status", "address", "latitude", "longitude", "created_at")
+    # Leaders set hours, photos and pauses on their pages; an address moves
+    # through AddressChange review; the status through the actions below. The
+    # community (and the warehouse that serves it) and the leader are fixed.
+    fields = (
+        "name",
+        "leader",
+        "community",
+        "warehouse",
+        "address",
+        "latitude",
+        "longitude",
+        "hours",
+        "daily_capacity",
+        "status",
+        "created_at",
+    )
+    readonly_fields = (
+        "leader",
+        "community",
+        "warehouse",
+        "hours",
+        "status",
+        "address",
+        "latitude",
+        "longitude",
+        "created_at",
+    )
     inlines = [PhotoInline, PauseInline]
     actions = ["approve_selected", "reject_selected", "close_selected", "reopen_selected"]
+
+    def has_add_permission(self, request) -> bool:
+        # Points come from an approved application or the leader's own page.
+        return False
+
+    @admin.display(description=_("opening hours"))
+    def hours(self, obj):
+        return format_html_join(
+            mark_safe("<br>"),
+            "{}: {}",
+            ((label, value or _("closed")) for label, value in obj.opening_hours_rows()),
+        )
+
+    def save_model(self, request, obj, form, change):
+        # Name and capacity, through the same service as the leader's page.
+        services.update_pickup_point(
+            point=obj,
+            name=obj.name,
+            opening_hours=obj.opening_hours,
+            daily_capacity=obj.daily_capacity,
+        )
 
     def _bulk(self, request, queryset, action, verb):
         _run_each(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,108 @@ def test_a_shopper_cannot_open_the_stock_view(client, shopper, warehouse):
 def test_finance_staff_without_catalog_rights_cannot_edit_stock(client, finance, warehouse):
     client.force_login(finance)
     assert client.get(reverse("admin:catalog_stockrecord_day")).status_code == 403
+
+
+def change_form(product, *new_skus, **overrides):
+    """The product's change form as the admin posts it, with extra SKU rows."""
+    existing = list(product.skus.order_by("pk"))
+    data = {
+        "name": product.name,
+        "subtitle": product.subtitle,
+        "category": product.category_id,
+        "supplier": product.supplier_id or "",
+        "position": product.position,
+        "unit": product.unit,
+        "origin": product.origin,
+        "storage_class": product.storage_class,
+        "shelf_life_days": product.shelf_life_days or "",
+        "tags": ",".join(product.tags),
+        "description": product.description,
+        "skus-TOTAL_FORMS": len(existing) + len(new_skus),
+        "skus-INITIAL_FORMS": len(existing),
+        "images-TOTAL_FORMS": 0,
+        "images-INITIAL_FORMS": 0,
+    }
+    rows = [
+        {
+            "id": sku.pk,
+            "product": product.pk,
+            "spec": sku.spec,
+            "price": sku.price,
+            "market_price": sku.market_price or "",
+            "daily_quota": sku.daily_quota,
+            "position": sku.position,
+            **({"is_active": "on"} if sku.is_active else {}),
+        }
+        for sku in existing
+    ] + [{"product": product.pk, "position": 9, **row} for row in new_skus]
+    for n, row in enumerate(rows):
+        data.update({f"skus-{n}-{key}": value for key, value in row.items()})
+    data.update(overrides)
+    return data
+
+
+def test_the_shelf_state_is_read_only_on_the_product_form(clock, staff_client, warehouse):
+    sku = SkuFactory(product__is_on_shelf=False, daily_quota=30)
+    url = reverse("admin:catalog_product_change", args=[sku.product_id])
+    page = staff_client.get(url).content.decode()
+    assert 'name="is_on_shelf"' not in page
+    response = staff_client.post(url, change_form(sku.product, is_on_shelf="on"))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    sku.product.refresh_from_db()
+    assert sku.product.is_on_shelf is False
+    assert not StockRecord.objects.filter(sku=sku).exists()
+
+
+def test_a_new_sku_on_an_on_shelf_product_gets_its_coming_days_stock_at_once(
+    clock, staff_client, warehouse
+):
+    old = SkuFactory(product__is_on_shelf=True, daily_quota=30)
+    set_stock(sku=old, warehouse=warehouse, delivery_date=TOMORROW, quantity=4)
+    url = reverse("admin:catalog_product_change", args=[old.product_id])
+    new_row = {"spec": "1kg/份", "price": "6.99", "daily_quota": 40, "is_active": "on"}
+    response = staff_client.post(url, change_form(old.product, new_row))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    new = Sku.objects.get(product=old.product, spec="1kg/份")
+    rows = StockRecord.objects.filter(sku=new).order_by("delivery_date")
+    assert [(r.delivery_date, r.quantity) for r in rows] == [
+        (TOMORROW, 40),
+        (date(2026, 11, 27), 40),
+    ]
+    assert sorted(StockLedger.objects.filter(sku=new).values_list("reason", "delta")) == [
+        (StockReason.ROLL_FORWARD, 40),
+        (StockReason.ROLL_FORWARD, 40),
+    ]
+    # The other SKU's day, changed by an operator, is left alone.
+    assert StockRecord.objects.get(sku=old, delivery_date=TOMORROW).quantity == 4
+
+
+def test_a_switched_on_sku_is_opened_but_an_off_shelf_or_inactive_one_is_not(
+    clock, staff_client, warehouse
+):
+    off_shelf = SkuFactory(product__is_on_shelf=False, daily_quota=30)
+    url = reverse("admin:catalog_product_change", args=[off_shelf.product_id])
+    row = {"spec": "1kg/份", "price": "6.99", "daily_quota": 40, "is_active": "on"}
+    assert staff_client.post(url, change_form(off_shelf.product, row)).status_code == 302
+    assert not StockRecord.objects.filter(sku__product=off_shelf.product).exists()
+
+    on_shelf = SkuFactory(product__is_on_shelf=True, daily_quota=30, is_active=False)
+    url = reverse("admin:catalog_product_change", args=[on_shelf.product_id])
+    inactive = {"spec": "2kg/份", "price": "12.99", "daily_quota": 40}
+    assert staff_client.post(url, change_form(on_shelf.product, inactive)).status_code == 302
+    assert not StockRecord.objects.filter(sku__product=on_shelf.product).exists()
+
+    # The operator ticks "active" on the old row (the first one).
+    switched_on = change_form(on_shelf.product, **{"skus-0-is_active": "on"})
+    assert staff_client.post(url, switched_on).status_code == 302
+    assert StockRecord.objects.get(sku=on_shelf, delivery_date=TOMORROW).quantity == 30
+    assert not StockRecord.objects.filter(sku__spec="2kg/份").exists()
+
+
+def test_skus_cannot_be_deleted_from_the_product_form(staff_client, warehouse):
+    sku = SkuFactory()
+    url = reverse("admin:catalog_product_change", args=[sku.product_id])
+    assert 'name="skus-0-DELETE"' not in staff_client.get(url).content.decode()
+    response = staff_client.post(url, change_form(sku.product, **{"skus-0-DELETE": "on"}))
+    assert response.status_code == 302
+    assert Sku.objects.filter(pk=sku.pk).exists()

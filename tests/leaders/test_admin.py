@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date, time
+
 import pytest
+import time_machine
 from django.urls import reverse
 
+from leaders import services
 from leaders.models import (
     AddressChange,
     ApplicationStatus,
@@ -15,6 +19,9 @@ from leaders.models import (
     PointStatus,
     ReviewStatus,
 )
+from tests.catalog.factories import WarehouseFactory
+from tests.catalog.test_images import picture
+from tuangou import timeutils
 
 from .factories import LeaderApplicationFactory, PickupPointFactory
 
@@ -161,3 +168,92 @@ def test_finance_cannot_review_applications(client, finance, applications):
     )
     assert response.status_code == 403
     assert not Leader.objects.exists()
+
+
+def point_form(point, **overrides):
+    """The pickup point's change form as the admin would post it."""
+    pause = point.pauses.first()
+    photo = point.photos.first()
+    data = {
+        "name": point.name,
+        "daily_capacity": point.daily_capacity,
+        "photos-TOTAL_FORMS": point.photos.count(),
+        "photos-INITIAL_FORMS": point.photos.count(),
+        "pauses-TOTAL_FORMS": point.pauses.count(),
+        "pauses-INITIAL_FORMS": point.pauses.count(),
+    }
+    if pause:
+        data.update({"pauses-0-id": pause.pk, "pauses-0-point": point.pk})
+    if photo:
+        data.update({"photos-0-id": photo.pk, "photos-0-point": point.pk})
+    data.update(overrides)
+    return data
+
+
+def test_operators_change_a_points_name_and_capacity_but_not_what_leaders_own(
+    client, operator, pickup_point, other_pickup_point
+):
+    hours = dict(pickup_point.opening_hours)
+    url = reverse("admin:leaders_pickuppoint_change", args=[pickup_point.pk])
+    client.force_login(operator)
+    page = client.get(url).content.decode()
+    for field in ("opening_hours", "leader", "warehouse", "community", "address"):
+        assert f'name="{field}"' not in page
+    assert "周一: 08:00–21:00" in page
+    assert "周日: 08:00–21:00" in page
+    response = client.post(
+        url,
+        point_form(
+            pickup_point,
+            name="幸福里便利店（东门）",
+            daily_capacity=150,
+            opening_hours='{"0": ["06:00", "07:00"]}',
+            leader=other_pickup_point.leader_id,
+            warehouse=WarehouseFactory().pk,
+            community=other_pickup_point.community_id,
+        ),
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    pickup_point.refresh_from_db()
+    assert (pickup_point.name, pickup_point.daily_capacity) == ("幸福里便利店（东门）", 150)
+    assert pickup_point.opening_hours == hours
+    assert pickup_point.leader_id != other_pickup_point.leader_id
+    assert pickup_point.community.name == "幸福里小区"
+    assert pickup_point.warehouse.name == "长沙望城仓"
+
+
+def test_operators_cannot_add_pickup_points_in_the_admin(client, operator, pickup_point):
+    client.force_login(operator)
+    assert client.get(reverse("admin:leaders_pickuppoint_add")).status_code == 403
+
+
+def test_pauses_and_photos_are_read_only_in_the_point_admin(client, operator, pickup_point):
+    with time_machine.travel(timeutils.local_datetime(date(2026, 11, 25), time(9, 0))):
+        pause = services.pause_pickup_point_for_day(
+            point=pickup_point, day=date(2026, 11, 26), reason="家里有事"
+        )
+    photo = services.add_point_photo(point=pickup_point, image=picture())
+    url = reverse("admin:leaders_pickuppoint_change", args=[pickup_point.pk])
+    client.force_login(operator)
+    page = client.get(url).content.decode()
+    assert "家里有事" in page
+    for name in ("pauses-0-reason", "pauses-0-day", "pauses-0-DELETE", "photos-0-DELETE"):
+        assert f'name="{name}"' not in page
+    assert 'name="pauses-__prefix__-day"' not in page  # no "add another"
+    response = client.post(
+        url,
+        point_form(
+            pickup_point,
+            **{
+                "pauses-0-reason": "改了",
+                "pauses-0-DELETE": "on",
+                "photos-0-DELETE": "on",
+                "pauses-TOTAL_FORMS": 2,
+                "pauses-1-day": "2026-12-01",
+                "pauses-1-point": pickup_point.pk,
+            },
+        ),
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert list(pickup_point.pauses.values_list("pk", "reason")) == [(pause.pk, "家里有事")]
+    assert list(pickup_point.photos.values_list("pk", flat=True)) == [photo.pk]
