@@ -341,6 +341,10 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 # --- business rules ---------------------------------------------------------
 # Minutes an unpaid order holds its stock before it is cancelled.
 ORDER_PAYMENT_TIMEOUT_MINUTES = _read("ORDER_PAYMENT_TIMEOUT_MINUTES", env.int, 15)
+# An order still at the pickup point this many days after delivery, at HH:MM
+# Shanghai, is flagged uncollected (checked by orders.apps at start-up).
+ORDER_UNCOLLECTED_AFTER_DAYS = _read("ORDER_UNCOLLECTED_AFTER_DAYS", env.int, 2)
+ORDER_UNCOLLECTED_AT = _read("ORDER_UNCOLLECTED_AT", env.str, "21:00")
 # Days after pickup during which a shopper may open an after-sale claim.
 AFTER_SALE_WINDOW_DAYS = _read("AFTER_SALE_WINDOW_DAYS", env.int, 2)
 # Apps above orders (groupbuy) react to an order's payment and cancellation

@@ -14,6 +14,8 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -30,11 +32,28 @@ logger = logging.getLogger("tuangou.pickup")
 CODE_DIGITS = 6
 CODE_ATTEMPTS = 20
 
-# When an order still waiting at the point counts as uncollected: this many
-# days after its delivery date, at this time (Shanghai). Flagged orders show
-# on the leader's 未取件 list and in the admin; the shopper gets a reminder.
-UNCOLLECTED_AFTER_DAYS = 2
-UNCOLLECTED_AT = time(21, 0)
+
+def uncollected_rule() -> tuple[int, time]:
+    """When an order still waiting at the point counts as uncollected: this many
+    days after its delivery date, at this time (Shanghai), from the settings
+    ORDER_UNCOLLECTED_AFTER_DAYS (default 2) and ORDER_UNCOLLECTED_AT
+    ("21:00"). Flagged orders show on the leader's 未取件 list and in the
+    admin; the shopper gets a reminder. A bad value fails loudly (the system
+    check in orders.apps reports it at start-up), never a silent default.
+    """
+    days = getattr(settings, "ORDER_UNCOLLECTED_AFTER_DAYS", 2)
+    at = getattr(settings, "ORDER_UNCOLLECTED_AT", "21:00")
+    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        raise ImproperlyConfigured(
+            f"ORDER_UNCOLLECTED_AFTER_DAYS must be a whole number of days >= 0, not {days!r}"
+        )
+    try:
+        hour, minute = (int(part) for part in str(at).split(":"))
+        return days, time(hour, minute)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"ORDER_UNCOLLECTED_AT must be a time like 21:00, not {at!r}"
+        ) from exc
 
 
 class PickupError(Exception):
@@ -217,13 +236,15 @@ def undo_handout(*, pickup_point, order_line_id: int, quantity: int, actor) -> H
 
 def uncollected_deadline(delivery_date: date) -> datetime:
     """When an order of `delivery_date` still at the point counts as uncollected."""
-    return local_datetime(delivery_date + timedelta(days=UNCOLLECTED_AFTER_DAYS), UNCOLLECTED_AT)
+    days, at = uncollected_rule()
+    return local_datetime(delivery_date + timedelta(days=days), at)
 
 
 def _latest_overdue_day(now: datetime) -> date:
+    days, at = uncollected_rule()
     local = to_local(now)
-    day = local.date() - timedelta(days=UNCOLLECTED_AFTER_DAYS)
-    return day if local.time() >= UNCOLLECTED_AT else day - timedelta(days=1)
+    day = local.date() - timedelta(days=days)
+    return day if local.time() >= at else day - timedelta(days=1)
 
 
 def flag_uncollected_orders(*, now: datetime | None = None, limit: int = 1000) -> int:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import time_machine
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
 from orders.models import Handout, Notice, Order, OrderEvent, OrderLine, OrderStatus
@@ -233,6 +234,50 @@ def test_double_taps_never_hand_out_more_than_is_outstanding(shopper, leader_use
 class TestUncollected:
     def test_the_deadline_is_two_days_after_delivery_at_nine_pm(self):
         assert uncollected_deadline(TOMORROW) == datetime(2026, 11, 28, 21, 0, tzinfo=SHANGHAI)
+
+    def test_the_deadline_comes_from_the_settings(self, settings):
+        settings.ORDER_UNCOLLECTED_AFTER_DAYS = 1
+        settings.ORDER_UNCOLLECTED_AT = "18:30"
+        assert uncollected_deadline(TOMORROW) == datetime(2026, 11, 27, 18, 30, tzinfo=SHANGHAI)
+
+    def test_a_configured_deadline_moves_the_sweep(
+        self, clock, settings, shopper, leader_user, point, sku
+    ):
+        settings.ORDER_UNCOLLECTED_AFTER_DAYS = 0
+        settings.ORDER_UNCOLLECTED_AT = "20:00"
+        (order,) = _ready(clock, leader_user, point, (shopper, point, (sku, 1)))
+        clock.move_to(datetime(2026, 11, 26, 19, 59, tzinfo=SHANGHAI))
+        assert flag_uncollected_orders() == 0
+        clock.move_to(datetime(2026, 11, 26, 20, 0, tzinfo=SHANGHAI))
+        assert flag_uncollected_orders() == 1
+        assert Order.objects.get(pk=order.pk).is_uncollected is True
+
+    @pytest.mark.parametrize(
+        ("days", "at", "message"),
+        [
+            (-1, "21:00", "ORDER_UNCOLLECTED_AFTER_DAYS must be a whole number of days >= 0"),
+            ("2", "21:00", "ORDER_UNCOLLECTED_AFTER_DAYS must be a whole number of days >= 0"),
+            (2, "9pm", "ORDER_UNCOLLECTED_AT must be a time like 21:00, not '9pm'"),
+            (2, "25:00", "ORDER_UNCOLLECTED_AT must be a time like 21:00, not '25:00'"),
+        ],
+    )
+    def test_a_bad_setting_fails_loudly_at_start_up_and_in_the_sweep(
+        self, settings, days, at, message
+    ):
+        from orders.apps import check_order_settings
+
+        settings.ORDER_UNCOLLECTED_AFTER_DAYS = days
+        settings.ORDER_UNCOLLECTED_AT = at
+        (error,) = check_order_settings()
+        assert error.id == "orders.E001"
+        assert message in error.msg
+        with pytest.raises(ImproperlyConfigured, match=message.split(",")[0]):
+            flag_uncollected_orders()
+
+    def test_the_default_settings_pass_the_check(self):
+        from orders.apps import check_order_settings
+
+        assert check_order_settings() == []
 
     def test_orders_still_waiting_after_the_deadline_are_flagged_once(
         self, clock, shopper, leader_user, point, sku
