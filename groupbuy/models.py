@@ -319,6 +319,10 @@ class CommunityDeal(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=DealStatus.choices, default=DealStatus.OPEN
     )
+    # Every order of the deal is for this day; the deal is decided at its cutoff
+    # (the first cutoff at or after the campaign's end), before goods are picked.
+    delivery_date = models.DateField(_("delivery date"), null=True, blank=True)
+    decide_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     closed_at = models.DateTimeField(pgettext_lazy("groupbuy", "closed at"), null=True, blank=True)
 
     class Meta:
@@ -332,6 +336,11 @@ class CommunityDeal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id}:{self.community_id}"
+
+    @property
+    def due_at(self):
+        """When the deal is decided (deals made before decide_at existed: the campaign's end)."""
+        return self.decide_at or self.campaign.ends_at
 
 
 class DealOrder(models.Model):

@@ -9,8 +9,9 @@ from decimal import Decimal
 from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
-from catalog.cutoff import delivery_date_for
+from catalog.cutoff import delivery_date_for, effective_cutoff
 from tuangou.money import ZERO, to_money
+from tuangou.timeutils import local_datetime
 
 from .models import (
     LIVE_MEMBER,
@@ -60,10 +61,22 @@ def delivery_date_if_decided(
         return None
     now = now or timezone.now()
     if campaign.is_threshold:
-        decided = max(campaign.ends_at, now)
-    else:
-        decided = now + timedelta(hours=campaign.time_limit_hours)
+        return deal_schedule(campaign=campaign, warehouse=warehouse)[0]
+    decided = now + timedelta(hours=campaign.time_limit_hours)
     return delivery_date_for(warehouse=warehouse, at=decided, sku=campaign.sku)
+
+
+def deal_schedule(*, campaign: Campaign, warehouse) -> tuple[date, datetime]:
+    """A threshold deal's delivery day and the moment it is decided.
+
+    The day is the one an order placed at the campaign's last moment is for;
+    the deal is decided at that day's cutoff (at or after the campaign's end),
+    so every order of the community ships together, and only once decided.
+    """
+    last_moment = campaign.ends_at - timedelta(microseconds=1)
+    day = delivery_date_for(warehouse=warehouse, at=last_moment, sku=campaign.sku)
+    cutoff = effective_cutoff(warehouse=warehouse, sku=campaign.sku)
+    return day, local_datetime(day - timedelta(days=1), cutoff)
 
 
 def campaign_by_code(*, code: str) -> Campaign | None:

@@ -15,7 +15,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -574,7 +574,8 @@ def sweep_groups(*, now: datetime | None = None, limit: int = 500) -> dict[str, 
     )
     refunded = sum(1 for pk in stuck if refund_group_member(member_id=pk))
     deals = list(
-        CommunityDeal.objects.filter(status=DealStatus.OPEN, campaign__ends_at__lte=now)
+        CommunityDeal.objects.filter(status=DealStatus.OPEN)
+        .filter(Q(decide_at__lte=now) | Q(decide_at__isnull=True, campaign__ends_at__lte=now))
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
@@ -648,27 +649,52 @@ def join_deal(*, campaign: Campaign, user, pickup_point, quantity: int = 1) -> D
     _check_running(campaign, now)
     _check_point(pickup_point)
     _check_quantity(campaign, quantity)
-    deal = _deal_for(campaign, pickup_point.community_id)
-    if deal.status != DealStatus.OPEN:
+    deal = _deal_for(campaign, pickup_point)
+    if deal.status != DealStatus.OPEN or deal.due_at <= now:
         raise GroupbuyError(_("This community deal has closed."), code="closed")
     with transaction.atomic():
         _lock_shopper(campaign, user)
         _check_shopper_limit(campaign, user, quantity)
         _take_campaign_stock(campaign, quantity)
-        # Decided at the campaign's end: delivered on the first day after it.
-        order = _place(campaign, user, pickup_point, quantity, deliver_after=campaign.ends_at)
+        # Decided at the cutoff of the deal's delivery day: the order is for that day.
+        order = _place(
+            campaign,
+            user,
+            pickup_point,
+            quantity,
+            deliver_after=deal.due_at - timedelta(microseconds=1),
+        )
         return DealOrder.objects.create(deal=deal, user=user, order=order, quantity=quantity)
 
 
-def _deal_for(campaign: Campaign, community_id: int) -> CommunityDeal:
+def _deal_for(campaign: Campaign, pickup_point) -> CommunityDeal:
+    """The community's deal, made by its first order with its delivery day and
+    decision time (the cutoff of that day), and its decision scheduled."""
+    from .selectors import deal_schedule
+
+    community_id = pickup_point.community_id
+    day, decide_at = deal_schedule(campaign=campaign, warehouse=pickup_point.warehouse)
     try:
         with transaction.atomic():
-            deal, _created = CommunityDeal.objects.get_or_create(
-                campaign=campaign, community_id=community_id
+            deal, created = CommunityDeal.objects.get_or_create(
+                campaign=campaign,
+                community_id=community_id,
+                defaults={"delivery_date": day, "decide_at": decide_at},
             )
+            if created:
+                schedule_deal_decision(deal)
     except IntegrityError:
         deal = CommunityDeal.objects.get(campaign=campaign, community_id=community_id)
+    deal.campaign = campaign
     return deal
+
+
+def schedule_deal_decision(deal: CommunityDeal) -> None:
+    """Decide the deal exactly at its cutoff (the sweeper is the safety net)."""
+    from .tasks import settle_deal_task
+
+    deal_id, eta = deal.pk, deal.decide_at
+    transaction.on_commit(lambda: settle_deal_task.apply_async(args=[deal_id], eta=eta))
 
 
 def _deal_order_paid(deal_order: DealOrder, order: Order) -> None:
@@ -693,8 +719,9 @@ def _deal_order_paid(deal_order: DealOrder, order: Order) -> None:
 
 
 def settle_deal(*, deal_id: int, now: datetime | None = None) -> str:
-    """At the campaign's end (the cutoff): reached → every paid order confirmed;
-    not reached → every paid order in the community refunded, one task each."""
+    """At the cutoff of the deal's delivery day (`decide_at`, before its goods are
+    picked): reached → every paid order confirmed; not reached → every paid
+    order in the community refunded, one task each. Idempotent."""
     from .tasks import refund_deal_order_task
 
     now = now or timezone.now()
@@ -707,7 +734,7 @@ def settle_deal(*, deal_id: int, now: datetime | None = None) -> str:
         )
         if deal is None or deal.status != DealStatus.OPEN:
             return "noop"
-        if deal.campaign.ends_at > now:
+        if deal.due_at > now:
             return "not_due"
         paid = DealOrder.objects.filter(deal=deal, status=MemberStatus.PAID).order_by("pk")
         if deal.paid_quantity >= deal.campaign.threshold_quantity:

@@ -29,6 +29,14 @@ def refund_deal_order_task(deal_order_id: int) -> bool:
 
 
 @shared_task(acks_late=True)
+def settle_deal_task(deal_id: int) -> str:
+    """Runs at the deal's cutoff (ETA); a deal not yet due or already decided is left alone."""
+    from .services import settle_deal
+
+    return settle_deal(deal_id=deal_id)
+
+
+@shared_task(acks_late=True)
 def sweep_groups_task() -> dict:
     """Every minute: groups whose ETA task was lost, refunds whose task was lost, due deals."""
     from .services import sweep_groups

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 
 from catalog.models import StockRecord
 from groupbuy.models import (
+    CampaignKind,
     CommunityDeal,
     DealStatus,
     Group,
@@ -461,7 +462,9 @@ class TestCommunityThreshold:
         deal = CommunityDeal.objects.get()
         assert deal.paid_quantity == 10
         assert settle_deal(deal_id=deal.pk) == "not_due"
-        clock.shift(timedelta(hours=5))
+        clock.shift(timedelta(hours=5))  # the campaign's end (20:00): not yet the cutoff
+        assert settle_deal(deal_id=deal.pk) == "not_due"
+        clock.shift(timedelta(hours=3))  # 23:00, the cutoff of tomorrow's delivery
         assert settle_deal(deal_id=deal.pk) == "succeeded"
         assert settle_deal(deal_id=deal.pk) == "noop"
         assert {_status(first.order), _status(second.order)} == {OrderStatus.CONFIRMED}
@@ -481,7 +484,7 @@ class TestCommunityThreshold:
         )
         pay(first.order)
         pay(second.order)
-        clock.shift(timedelta(hours=5))
+        clock.shift(timedelta(hours=8))
         with django_capture_on_commit_callbacks(execute=True):
             assert sweep_groups()["settled"] == 1
             assert sweep_groups() == {"expired": 0, "refunded": 0, "settled": 0}
@@ -493,6 +496,75 @@ class TestCommunityThreshold:
         ]
         assert {_status(first.order), _status(second.order)} == {OrderStatus.REFUNDED}
         assert Notice.objects.filter(kind="group_failed").count() == 2
+
+    def test_a_deal_is_decided_at_the_cutoff_of_its_delivery_day_not_at_the_campaign_end(
+        self,
+        clock,
+        shopper,
+        other_shopper,
+        neighbours,
+        point,
+        other_pickup_point,
+        sku,
+        monkeypatch,
+        django_capture_on_commit_callbacks,
+    ):
+        calls = []
+        monkeypatch.setattr(
+            "groupbuy.tasks.settle_deal_task.apply_async",
+            lambda args, eta: calls.append((args, eta)),
+        )
+        # Three days of ordering; it ends 11-27 20:00, the next cutoff is 11-27 23:00.
+        campaign = make_campaign(
+            sku,
+            kind=CampaignKind.THRESHOLD,
+            threshold_quantity=5,
+            ends_at=NOON_ISH + timedelta(days=2, hours=5),
+            per_order_limit=5,
+            per_shopper_limit=5,
+        )
+        cutoff = NOON_ISH + timedelta(days=2, hours=8)
+        with django_capture_on_commit_callbacks(execute=True):
+            short = [
+                join_deal(campaign=campaign, user=u, pickup_point=point, quantity=2)
+                for u in (shopper, other_shopper)
+            ]
+            reached = join_deal(
+                campaign=campaign, user=neighbours[0], pickup_point=other_pickup_point, quantity=5
+            )
+        for deal_order in [*short, reached]:
+            pay(deal_order.order)
+        here = CommunityDeal.objects.get(community=point.community)
+        there = CommunityDeal.objects.get(community=other_pickup_point.community)
+        assert (here.decide_at, here.delivery_date) == (cutoff, TOMORROW + timedelta(days=2))
+        # Every order is for the day after the decision, and each deal's decision is due then.
+        assert {d.order.delivery_date for d in [*short, reached]} == {TOMORROW + timedelta(days=2)}
+        assert sorted(calls) == sorted([([here.pk], cutoff), ([there.pk], cutoff)])
+
+        # The campaign has ended but the cutoff has not come: nothing is decided yet.
+        with time_machine.travel(NOON_ISH + timedelta(days=2, hours=5, minutes=30), tick=False):
+            with django_capture_on_commit_callbacks(execute=True):
+                assert sweep_groups()["settled"] == 0
+            assert settle_deal(deal_id=here.pk) == "not_due"
+        assert not Refund.objects.exists()
+        assert {_status(d.order) for d in [*short, reached]} == {OrderStatus.AWAITING_GROUP}
+
+        with (
+            time_machine.travel(cutoff, tick=False),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            assert sweep_groups()["settled"] == 2
+            assert sweep_groups() == {"expired": 0, "refunded": 0, "settled": 0}
+        here.refresh_from_db()
+        there.refresh_from_db()
+        assert (here.status, there.status) == (DealStatus.FAILED, DealStatus.SUCCEEDED)
+        # Every order of the short community refunded once; the other one's confirmed.
+        assert {_status(d.order) for d in short} == {OrderStatus.REFUNDED}
+        assert Refund.objects.filter(reason=RefundReason.GROUP_FAILED).count() == 2
+        assert not Refund.objects.filter(order=reached.order).exists()
+        assert _status(reached.order) == OrderStatus.CONFIRMED
+        moved = dispatch_orders(delivery_date=TOMORROW + timedelta(days=2))
+        assert [o.pk for o in moved] == [reached.order_id]
 
 
 @pytest.mark.django_db
