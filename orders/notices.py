@@ -1,8 +1,9 @@
 """In-app messages (我的消息) and the outside channels behind them.
 
 A notice is stored as a kind and parameters; its text is rendered when shown,
-in the reader's language. SMS and WeChat template messages go through the
-provider interfaces (tuangou.accounts.sms) after commit, never inside a lock.
+in the reader's language. SMS and WeChat template messages (orders.messaging,
+one table of channels per kind) are sent by a task enqueued after commit,
+never inside a lock.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from tuangou.accounts.sms import send_sms
-
+from .messaging import channels_for
 from .models import Notice, Order
 
 TEXTS = {
@@ -49,9 +49,6 @@ TEXTS = {
     ),
 }
 
-# Kinds that also go out by SMS (the rest stay in the app).
-SMS_KINDS = {"ready", "refunded", "group_failed"}
-
 
 def render(notice: Notice) -> tuple[str, str]:
     title, body = TEXTS.get(notice.kind, (notice.kind, ""))
@@ -62,21 +59,19 @@ def render(notice: Notice) -> tuple[str, str]:
 
 
 def notify(*, order: Order, kind: str, **params) -> Notice:
-    """Record a notice for the order's shopper; SMS after commit where the kind says."""
+    """Record a notice for the order's shopper; after commit, send it by the
+    outside channels its kind has (orders.messaging.CHANNELS)."""
     params = {"number": order.number, **{k: str(v) for k, v in params.items()}}
     notice = Notice.objects.create(user_id=order.user_id, order=order, kind=kind, params=params)
-    if kind in SMS_KINDS:
+    if channels_for(kind):
+        from .tasks import send_notice_task
 
-        def _send() -> None:
-            phone = Order.objects.filter(pk=order.pk).values_list("user__phone", flat=True).first()
-            if phone:
-                send_sms(phone=phone, template=f"order_{kind}", params=params)
-
-        transaction.on_commit(_send)
+        transaction.on_commit(lambda: send_notice_task.delay(notice.pk))
     return notice
 
 
 def notify_many(*, orders, kind: str, **params) -> None:
+    """In-app notices only (a shopper's second order the same day, reminders in bulk)."""
     Notice.objects.bulk_create(
         [
             Notice(

@@ -44,6 +44,14 @@ def find_lost_payments_task() -> int:
 
 
 @shared_task(acks_late=True)
+def send_notice_task(notice_id: int) -> list[str]:
+    """A notice by SMS / WeChat template message, as its kind says (once per channel)."""
+    from .messaging import send_notice
+
+    return send_notice(notice_id=notice_id)
+
+
+@shared_task(acks_late=True)
 def poll_processing_refunds_task() -> int:
     """Refunds the provider took but never reported back on: query and close them."""
     from .services.refunds import poll_processing_refunds
