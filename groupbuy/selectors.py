@@ -125,6 +125,16 @@ def group_for_order(order) -> Group | None:
     return Group.objects.filter(members__order_id=order.pk).select_related("campaign").first()
 
 
+def groups_for_orders(orders) -> dict[int, GroupMember]:
+    """{order id: its group membership (group and campaign joined)} for a page of
+    orders, in one query (none when no order is a 拼团 order)."""
+    ids = [o.pk for o in orders if getattr(o, "kind", None) == "group"]
+    if not ids:
+        return {}
+    members = GroupMember.objects.filter(order_id__in=ids).select_related("group__campaign")
+    return {member.order_id: member for member in members}
+
+
 def member_for_order(order) -> GroupMember | None:
     return GroupMember.objects.select_related("group__campaign").filter(order_id=order.pk).first()
 

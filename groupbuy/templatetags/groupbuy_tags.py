@@ -64,3 +64,28 @@ def group_of_order(order):
     if order is None or getattr(order, "kind", None) != "group":
         return None
     return selectors.member_for_order(order)
+
+
+_UNSET = object()
+
+
+@register.simple_tag
+def group_member_in(order, orders=None):
+    """The group membership of `order`, looked up for all of `orders` at once.
+
+    For order lists: the first call fetches every order's group in one query
+    (groupbuy.selectors.groups_for_orders) and keeps each on its order object,
+    so the other cards of the page cost nothing. None for other orders.
+    """
+    if order is None or getattr(order, "kind", None) != "group":
+        return None
+    cached = getattr(order, "_groupbuy_member", _UNSET)
+    if cached is not _UNSET:
+        return cached
+    batch = [o for o in (orders if orders is not None else []) if o is not None]
+    if not any(o is order for o in batch):
+        batch.append(order)
+    found = selectors.groups_for_orders(batch)
+    for each in batch:
+        each._groupbuy_member = found.get(each.pk)
+    return found.get(order.pk)

@@ -281,6 +281,43 @@ def test_an_order_page_partial_shows_the_group_of_a_waiting_order(clock, shopper
 
 
 @pytest.mark.django_db
+def test_the_waiting_tab_shows_each_orders_group_in_one_query(
+    clock, shopper, neighbours, point, campaign, sku, django_assert_num_queries
+):
+    from django.template import Context, Template
+
+    from groupbuy.selectors import groups_for_orders
+    from orders.services.checkout import Want, place_order
+
+    groups = [_open_paid_group(campaign, user, point) for user in neighbours[:3]]
+    plain = place_order(user=neighbours[0], wants=[Want(sku.pk, 1)], pickup_point=point)
+    orders = list(Order.objects.filter(user__in=neighbours[:3]).order_by("pk"))
+    assert len(orders) == 4
+
+    with django_assert_num_queries(1):
+        found = groups_for_orders(orders)
+    assert {o: m.group.code for o, m in found.items()} == {
+        g.members.get().order_id: g.code for g in groups
+    }
+    assert plain.pk not in found
+
+    # As the orders list will include it: once per card, one query for the page.
+    template = Template(
+        '{% for order in orders %}<div data-card="{{ order.pk }}">'
+        '{% include "groupbuy/_order_card_group.html" with order=order orders=orders %}'
+        "</div>{% endfor %}"
+    )
+    with django_assert_num_queries(1):
+        html = template.render(Context({"orders": orders}))
+    for group in groups:
+        assert f'data-group="{group.code}"' in html
+        assert reverse("groupbuy:group", args=[group.code]) in html
+    assert html.count("还差 1 人") == 3
+    assert html.count("gb-order-card-group") == 3
+    assert f'<div data-card="{plain.pk}"></div>' in html.replace("\n", "")
+
+
+@pytest.mark.django_db
 def test_an_opener_paying_after_an_operator_closed_the_forming_group_is_refunded(
     clock, shopper, operator, point, campaign
 ):
