@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tuangou import timeutils
 from tuangou.accounts.sms import send_sms
@@ -49,6 +50,12 @@ PICKUP_CHANGE_COOLDOWN = timedelta(minutes=10)
 # How far ahead a leader may pause a day.
 PAUSE_HORIZON_DAYS = 60
 SHARE_CODE_BYTES = 9  # 12 URL-safe characters, 72 random bits
+
+# What an illegal status change names in its message (shown to operators).
+_APPLICATION = gettext_lazy("Leader application")
+_LEADER = gettext_lazy("Leader")
+_POINT = gettext_lazy("Pickup point")
+_ADDRESS_CHANGE = gettext_lazy("Address change")
 
 
 # --- opening hours ------------------------------------------------------------
@@ -127,7 +134,7 @@ def submit_application(
         raise ValidationError(_("Your application is already waiting for review."))
     if latest is not None and latest.status == ApplicationStatus.REJECTED:
         application = latest
-        guard(APPLICATION_TRANSITIONS, application.status, ApplicationStatus.PENDING, "application")
+        guard(APPLICATION_TRANSITIONS, application.status, ApplicationStatus.PENDING, _APPLICATION)
         application.status = ApplicationStatus.PENDING
         application.reject_reason = ""
         application.reviewed_by = None
@@ -160,7 +167,7 @@ def approve_application(*, application: LeaderApplication, reviewed_by) -> Leade
     application = LeaderApplication.objects.select_for_update().get(pk=application.pk)
     if application.status == ApplicationStatus.APPROVED:
         return Leader.objects.get(application=application)
-    guard(APPLICATION_TRANSITIONS, application.status, ApplicationStatus.APPROVED, "application")
+    guard(APPLICATION_TRANSITIONS, application.status, ApplicationStatus.APPROVED, _APPLICATION)
     if Leader.objects.filter(user_id=application.user_id).exists():
         raise ValidationError(_("This user is already a leader."))
     now = timeutils.now()
@@ -211,7 +218,7 @@ def reject_application(
     if not reason:
         raise ValidationError(_("Please give a reason for the rejection."))
     application = LeaderApplication.objects.select_for_update().get(pk=application.pk)
-    guard(APPLICATION_TRANSITIONS, application.status, ApplicationStatus.REJECTED, "application")
+    guard(APPLICATION_TRANSITIONS, application.status, ApplicationStatus.REJECTED, _APPLICATION)
     application.status = ApplicationStatus.REJECTED
     application.reject_reason = reason
     application.reviewed_by = reviewed_by
@@ -254,7 +261,7 @@ def _set_leader_status(leader: Leader, status: str, reason: str = "") -> Leader:
     leader = Leader.objects.select_for_update().get(pk=leader.pk)
     if leader.status == status:
         return leader
-    guard(LEADER_TRANSITIONS, leader.status, status, "leader")
+    guard(LEADER_TRANSITIONS, leader.status, status, _LEADER)
     leader.status = status
     leader.suspended_reason = reason
     leader.save(update_fields=["status", "suspended_reason"])
@@ -280,7 +287,7 @@ def _set_point_status(point: PickupPoint, status: str) -> PickupPoint:
     point = PickupPoint.objects.select_for_update().get(pk=point.pk)
     if point.status == status:
         return point
-    guard(POINT_TRANSITIONS, point.status, status, "pickup point")
+    guard(POINT_TRANSITIONS, point.status, status, _POINT)
     point.status = status
     point.save(update_fields=["status"])
     return point
@@ -388,7 +395,7 @@ def approve_address_change(*, change: AddressChange, reviewed_by) -> AddressChan
     change = AddressChange.objects.select_for_update().get(pk=change.pk)
     if change.status == ReviewStatus.APPROVED:
         return change
-    guard(ADDRESS_CHANGE_TRANSITIONS, change.status, ReviewStatus.APPROVED, "address change")
+    guard(ADDRESS_CHANGE_TRANSITIONS, change.status, ReviewStatus.APPROVED, _ADDRESS_CHANGE)
     point = PickupPoint.objects.select_for_update().get(pk=change.point_id)
     point.address, point.latitude, point.longitude = (
         change.address,
@@ -409,7 +416,7 @@ def reject_address_change(*, change: AddressChange, reviewed_by, reason: str) ->
     if not reason:
         raise ValidationError(_("Please give a reason for the rejection."))
     change = AddressChange.objects.select_for_update().get(pk=change.pk)
-    guard(ADDRESS_CHANGE_TRANSITIONS, change.status, ReviewStatus.REJECTED, "address change")
+    guard(ADDRESS_CHANGE_TRANSITIONS, change.status, ReviewStatus.REJECTED, _ADDRESS_CHANGE)
     change.status = ReviewStatus.REJECTED
     change.reject_reason = reason
     change.reviewed_by = reviewed_by

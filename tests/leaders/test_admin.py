@@ -110,6 +110,33 @@ def test_approving_an_approved_application_again_changes_nothing(client, operato
     assert Leader.objects.count() == 1
 
 
+def test_approving_a_rejected_application_says_why_not_in_chinese(client, operator, applications):
+    rejected = applications[0]
+    services.reject_application(application=rejected, reviewed_by=operator, reason="资料不全")
+    client.force_login(operator)
+    response = client.post(
+        reverse(APPLICATIONS),
+        {"action": "approve_selected", "_selected_action": [rejected.pk]},
+        follow=True,
+    )
+    [message] = [str(m) for m in response.context["messages"]]
+    assert message == f"{rejected}: 团长申请：不能从“未通过”变为“已通过”。"
+    assert message in response.content.decode()
+    rejected.refresh_from_db()
+    assert rejected.status == ApplicationStatus.REJECTED
+    assert not Leader.objects.exists()
+
+
+def test_an_illegal_move_keeps_its_parts_for_code(applications, operator):
+    from leaders.models import IllegalTransition
+
+    services.reject_application(application=applications[0], reviewed_by=operator, reason="重复")
+    with pytest.raises(IllegalTransition) as refused:
+        services.approve_application(application=applications[0], reviewed_by=operator)
+    assert (refused.value.current, refused.value.new) == ("rejected", "approved")
+    assert str(refused.value) == "团长申请：不能从“未通过”变为“已通过”。"
+
+
 def test_operators_suspend_a_leader(client, operator, pickup_point):
     client.force_login(operator)
     client.post(
