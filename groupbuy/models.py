@@ -79,7 +79,8 @@ class Campaign(models.Model):
     auto_complete_min_percent = models.PositiveSmallIntegerField(
         _("minimum share of real paid members (%)"), default=60
     )
-    # Threshold deals: the community's paid quantity must reach this by ends_at.
+    # Threshold deals: the community's paid quantity must reach this by the cutoff
+    # of its delivery day (CommunityDeal.decide_at, at or after ends_at).
     threshold_quantity = models.PositiveIntegerField(_("community threshold"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
