@@ -303,7 +303,11 @@ def pay(request, code: str):
 
 @login_required
 def sandbox_pay(request, out_trade_no: str):
-    """模拟支付: confirming sends a signed notification down the real notify path."""
+    """模拟支付. Confirming renders the signed notification (headers and raw
+    body) into a page whose script POSTs exactly that to the notify endpoint,
+    as WeChat Pay would, then comes back here (?sent=1) and on to the order.
+    Without JavaScript a button delivers the same notification in-process.
+    """
     if settings.PAYMENT_PROVIDER != "sandbox":
         raise Http404
     payment = (
@@ -314,6 +318,13 @@ def sandbox_pay(request, out_trade_no: str):
     if payment is None:
         raise Http404
     order = payment.order
+    if request.method == "GET" and request.GET.get("sent"):
+        # Back from the notify endpoint: say how it went.
+        if payment.status == PaymentStatus.PAID:
+            messages.success(request, _("Payment received."))
+        else:
+            messages.error(request, _("The payment could not be confirmed. Please try again."))
+        return redirect("orders:detail", code=order.code)
     if payment.status != PaymentStatus.CREATED or not order.is_open_for_payment:
         return redirect("orders:detail", code=order.code)
     if request.method != "POST":
@@ -323,13 +334,26 @@ def sandbox_pay(request, out_trade_no: str):
     from ..payments.sandbox import build_payment_notification
 
     headers, body = build_payment_notification(payment.out_trade_no, to_fen(payment.amount))
-    # Exactly what the notify endpoint does with WeChat's POST.
-    reply = handle_payment_notification(headers=headers, body=body)
-    if reply.ok:
-        messages.success(request, _("Payment received."))
-    else:
-        messages.error(request, _("The payment could not be confirmed. Please try again."))
-    return redirect("orders:detail", code=order.code)
+    if request.POST.get("deliver") == "server":
+        # The no-JavaScript fallback: the same signed message, handed to the
+        # notify handler here instead of POSTed by the browser.
+        reply = handle_payment_notification(headers=headers, body=body)
+        if reply.ok:
+            messages.success(request, _("Payment received."))
+        else:
+            messages.error(request, _("The payment could not be confirmed. Please try again."))
+        return redirect("orders:detail", code=order.code)
+    notification = {
+        "url": reverse("orders:notify_payment"),
+        "headers": headers,
+        "body": body.decode("utf-8"),
+        "done": f"{reverse('orders:sandbox_pay', args=[payment.out_trade_no])}?sent=1",
+    }
+    return render(
+        request,
+        "orders/shopper/sandbox_send.html",
+        {"order": order, "payment": payment, "notification": notification},
+    )
 
 
 @csrf_exempt

@@ -49,4 +49,25 @@
       autoStart();
     }
   });
+  // 模拟支付: POST the signed notification the server rendered into the page,
+  // byte for byte with its Wechatpay-* headers, to the real notify endpoint
+  // (as WeChat Pay would), then go back to the order.
+  document.addEventListener("DOMContentLoaded", function () {
+    var card = document.querySelector("[data-sandbox-send]");
+    var script = document.getElementById("sandbox-notification");
+    if (!card || !script) return;
+    var note = JSON.parse(script.textContent);
+    var status = card.querySelector("[data-sandbox-status]");
+    fetch(note.url, {
+      method: "POST",
+      headers: note.headers,
+      body: note.body,
+      credentials: "omit",
+      cache: "no-store",
+    })
+      .then(function () { window.location.replace(note.done); })
+      .catch(function () {
+        if (status) status.textContent = card.dataset.failedText || status.textContent;
+      });
+  });
 })();

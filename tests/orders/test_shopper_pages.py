@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from catalog.models import StockRecord
@@ -180,7 +182,15 @@ def test_pay_goes_to_the_sandbox_page_and_a_double_tap_makes_one_prepay(
     assert sandbox_url == f"/orders/pay/sandbox/{order.number}/"
 
 
-def test_confirming_in_the_sandbox_pays_through_the_notify_path(
+def _rendered_notification(response) -> dict:
+    """What the sandbox page's script will POST (its json_script), as the browser reads it."""
+    page = response.content.decode()
+    start = page.index('<script id="sandbox-notification" type="application/json">')
+    raw = page[start:].split(">", 1)[1].split("</script>", 1)[0]
+    return json.loads(raw)
+
+
+def test_confirming_in_the_sandbox_pays_through_the_notify_endpoint(
     clock, shopper_client, bound_shopper, point, sku, django_capture_on_commit_callbacks
 ):
     order = place(bound_shopper, point, (sku, 2))
@@ -191,10 +201,34 @@ def test_confirming_in_the_sandbox_pays_through_the_notify_path(
     page = shopper_client.get(url)
     assert "模拟支付" in page.content.decode()
     assert "确认支付" in page.content.decode()
-    with django_capture_on_commit_callbacks(execute=True):
-        response = shopper_client.post(url)
+    confirm = shopper_client.post(url)
 
-    assert response["Location"] == reverse("orders:detail", args=[order.code])
+    # The server only signs: nothing is paid until the page POSTs to the endpoint.
+    assert confirm.status_code == 200
+    note = _rendered_notification(confirm)
+    assert note["url"] == reverse("orders:notify_payment") == "/orders/notify/payment/"
+    assert note["done"] == f"{url}?sent=1"
+    assert set(note["headers"]) >= {
+        "Wechatpay-Timestamp",
+        "Wechatpay-Nonce",
+        "Wechatpay-Signature",
+        "Wechatpay-Serial",
+    }
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING_PAYMENT
+    assert not PaymentNotificationLog.objects.exists()
+
+    # The browser's fetch: that exact body with those headers, no session, no CSRF token.
+    browser = Client(enforce_csrf_checks=True)
+    headers = {k: v for k, v in note["headers"].items() if k != "Content-Type"}
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = browser.post(
+            note["url"],
+            data=note["body"].encode("utf-8"),
+            content_type="application/json",
+            headers=headers,
+        )
+    assert reply.status_code == 200
     order.refresh_from_db()
     assert order.status == OrderStatus.CONFIRMED
     [log] = PaymentNotificationLog.objects.all()
@@ -203,10 +237,53 @@ def test_confirming_in_the_sandbox_pays_through_the_notify_path(
         NotificationOutcome.ACCEPTED,
         order.number,
     )
+
+    done = shopper_client.get(note["done"], follow=True)
+    assert done.redirect_chain[-1][0] == reverse("orders:detail", args=[order.code])
+    assert "支付成功。" in done.content.decode()
     # Tapping again after paying changes nothing.
     again = shopper_client.post(url)
     assert again.status_code == 302
     assert PaymentNotificationLog.objects.count() == 1
+
+
+def test_a_tampered_sandbox_body_changes_nothing_and_the_page_says_so(
+    clock, shopper_client, bound_shopper, point, sku
+):
+    order = place(bound_shopper, point, (sku, 1))
+    shopper_client.post(reverse("orders:pay", args=[order.code]))
+    payment = Payment.objects.get(order=order)
+    url = reverse("orders:sandbox_pay", args=[payment.out_trade_no])
+    note = _rendered_notification(shopper_client.post(url))
+    headers = {k: v for k, v in note["headers"].items() if k != "Content-Type"}
+    reply = Client().post(
+        note["url"],
+        data=note["body"].replace("encrypt-resource", "encrypt-resourcE").encode("utf-8"),
+        content_type="application/json",
+        headers=headers,
+    )
+    assert reply.status_code == 401
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING_PAYMENT
+    done = shopper_client.get(note["done"], follow=True)
+    assert "支付未能确认" in done.content.decode()
+
+
+def test_without_javascript_the_sandbox_delivers_the_same_notification(
+    clock, shopper_client, bound_shopper, point, sku, django_capture_on_commit_callbacks
+):
+    order = place(bound_shopper, point, (sku, 1))
+    shopper_client.post(reverse("orders:pay", args=[order.code]))
+    payment = Payment.objects.get(order=order)
+    url = reverse("orders:sandbox_pay", args=[payment.out_trade_no])
+    confirm = shopper_client.post(url)
+    assert 'name="deliver" value="server"' in confirm.content.decode()  # inside <noscript>
+    with django_capture_on_commit_callbacks(execute=True):
+        response = shopper_client.post(url, {"deliver": "server"})
+    assert response["Location"] == reverse("orders:detail", args=[order.code])
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CONFIRMED
+    assert PaymentNotificationLog.objects.get().outcome == NotificationOutcome.ACCEPTED
 
 
 def test_the_sandbox_page_does_not_exist_with_wechat_pay(
