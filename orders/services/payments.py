@@ -265,6 +265,9 @@ def cancel_unpaid_order(*, order: Order, actor=None, reason: str = "") -> bool:
     if live is not None and _paid_at_provider(live):
         return False
     with transaction.atomic():
+        # Lock in the order apply_payment does (payment rows by pk, then the
+        # order): a cancel racing a notification waits instead of deadlocking.
+        list(Payment.objects.select_for_update().filter(order_id=order.pk).order_by("pk"))
         order = Order.objects.select_for_update().get(pk=order.pk)
         if order.status != OrderStatus.PENDING_PAYMENT:
             return False

@@ -210,6 +210,67 @@ def test_ten_parallel_notifications_move_the_order_once(shopper, point, sku):
     assert Order.objects.get(pk=order.pk).status == OrderStatus.CONFIRMED
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_racing_a_payment_ends_one_way_and_never_deadlocks(
+    shopper, point, sku, monkeypatch
+):
+    """cancel_unpaid_order and apply_payment lock the same rows in the same order
+    (payments by pk, then the order). Each round starts both together: either
+    the payment wins (confirmed, nothing refunded) or the cancel does (cancelled,
+    the late payment refunded once) - never both, never a deadlock error."""
+    # The provider has not heard of the payment when the cancel asks: a real race.
+    monkeypatch.setattr("orders.services.payments._paid_at_provider", lambda payment: False)
+    outcomes = []
+    with time_machine.travel(NOON_ISH, tick=True):
+        for _round in range(8):
+            order = _order(shopper, point, sku, quantity=1)
+            payment = start_payment(order=order, channel="h5", client_ip="10.0.0.1")
+            headers, body = _paid_notification(payment)
+            barrier = threading.Barrier(2)
+
+            def cancel(order=order, barrier=barrier):
+                barrier.wait()
+                try:
+                    return cancel_unpaid_order(order=order, reason="cancelled")
+                finally:
+                    connection.close()
+
+            def notify(barrier=barrier, headers=headers, body=body):
+                barrier.wait()
+                try:
+                    return handle_payment_notification(headers=headers, body=body)
+                finally:
+                    connection.close()
+
+            with ThreadPoolExecutor(2) as pool:
+                cancelled = pool.submit(cancel)
+                reply = pool.submit(notify)
+                cancelled, reply = cancelled.result(), reply.result()  # raises on a deadlock
+
+            order.refresh_from_db()
+            payment.refresh_from_db()
+            refunds = list(Refund.objects.filter(order=order))
+            assert payment.status == PaymentStatus.PAID
+            assert reply.ok
+            if cancelled:
+                assert order.status == OrderStatus.CANCELLED
+                assert reply.outcome == NotificationOutcome.LATE_PAYMENT
+                assert [(r.reason, r.amount) for r in refunds] == [
+                    (RefundReason.LATE_PAYMENT, payment.amount)
+                ]
+                outcomes.append("cancelled")
+            else:
+                assert order.status == OrderStatus.CONFIRMED
+                assert reply.outcome == NotificationOutcome.ACCEPTED
+                assert refunds == []
+                outcomes.append("paid")
+            assert OrderEvent.objects.filter(order=order, to_status=OrderStatus.PAID).count() == (
+                0 if cancelled else 1
+            )
+    assert len(outcomes) == 8
+    assert _ledger_matches_stock(sku, point)
+
+
 @pytest.mark.django_db
 class TestExpiry:
     def test_an_unpaid_order_is_cancelled_after_fifteen_minutes_and_stock_comes_back(
