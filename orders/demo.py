@@ -203,12 +203,13 @@ class Seeder:
 
     def _cancel_some(self, tomorrow) -> None:
         """Two shoppers never paid: cancelled (stock given back)."""
+        from .notices import CANCEL_BY_SHOPPER
         from .services.payments import cancel_unpaid_order
 
         for binding in self.bindings[2:4]:
             order = self.place(binding, tomorrow, paid=False)
             if order is not None:
-                cancel_unpaid_order(order=order, reason="顾客取消")
+                cancel_unpaid_order(order=order, reason=CANCEL_BY_SHOPPER)
                 self.times[order.pk][OrderStatus.CANCELLED] = self.times[order.pk][
                     "placed"
                 ] + timedelta(minutes=5)

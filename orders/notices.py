@@ -14,6 +14,15 @@ from django.utils.translation import gettext_lazy as _
 from .messaging import channels_for
 from .models import Notice, Order
 
+# Why an order was cancelled: the code is stored with the notice and the
+# sentence chosen when it is shown, in the reader's language.
+CANCEL_NOT_PAID = "not_paid"
+CANCEL_BY_SHOPPER = "by_shopper"
+CANCEL_REASONS = {
+    CANCEL_NOT_PAID: _("not paid in time"),
+    CANCEL_BY_SHOPPER: _("cancelled by you"),
+}
+
 TEXTS = {
     "paid": (_("Payment received"), _("Order {number} is paid. We will deliver on {day}.")),
     "cancelled": (_("Order cancelled"), _("Order {number} was cancelled: {reason}")),
@@ -50,12 +59,32 @@ TEXTS = {
 }
 
 
+def _display_params(params: dict) -> dict:
+    """Stored codes become words in the active language (a reason code → its sentence).
+
+    Older notices stored the reason already written out; it is shown as stored,
+    and so is a free-text reason someone typed.
+    """
+    shown = dict(params)
+    code = params.get("reason_code")
+    if code:
+        shown["reason"] = str(CANCEL_REASONS.get(code, code))
+    return shown
+
+
 def render(notice: Notice) -> tuple[str, str]:
     title, body = TEXTS.get(notice.kind, (notice.kind, ""))
     try:
-        return str(title), str(body).format(**notice.params)
+        return str(title), str(body).format(**_display_params(notice.params))
     except (KeyError, IndexError):
         return str(title), str(body)
+
+
+def cancel_reason_params(reason: str) -> dict[str, str]:
+    """The notice parameters for a cancel reason: a known code, or words typed by a person."""
+    if not reason or reason in CANCEL_REASONS:
+        return {"reason_code": reason or CANCEL_NOT_PAID}
+    return {"reason": reason}
 
 
 def notify(*, order: Order, kind: str, **params) -> Notice:

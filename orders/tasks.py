@@ -26,7 +26,7 @@ def expire_order_task(order_id: int) -> bool:
 
     if order.pay_deadline > timezone.now():
         return False
-    return cancel_unpaid_order(order=order, reason="")
+    return cancel_unpaid_order(order=order)  # reason: not paid in time
 
 
 @shared_task(acks_late=True)

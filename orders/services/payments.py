@@ -28,7 +28,7 @@ from ..models import (
     PaymentStatus,
     RefundReason,
 )
-from ..notices import notify
+from ..notices import CANCEL_NOT_PAID, cancel_reason_params, notify
 from ..payments import (
     MalformedNotification,
     NotificationReplayed,
@@ -255,6 +255,10 @@ def _after_paid(order: Order) -> None:
 def cancel_unpaid_order(*, order: Order, actor=None, reason: str = "") -> bool:
     """Cancel an order that was never paid: stock back, prepay closed.
 
+    `reason` is a code of orders.notices.CANCEL_REASONS (default: not paid in
+    time), translated when the shopper reads the notice; any other text is
+    taken as typed by a person and shown as it is.
+
     The provider is asked first (outside any transaction): a payment whose
     notification is late is applied instead of cancelling. Returns True when
     this call cancelled the order.
@@ -278,7 +282,7 @@ def cancel_unpaid_order(*, order: Order, actor=None, reason: str = "") -> bool:
         release_stock(reference=order.number, actor=actor, note="order cancelled")
         for path in settings.ORDER_CANCELLED_HOOKS:
             import_string(path)(order=order)
-        notify(order=order, kind="cancelled", reason=reason or _("not paid in time"))
+        notify(order=order, kind="cancelled", **cancel_reason_params(reason))
     if live is not None:
         transaction.on_commit(lambda: _close_at_provider(live.out_trade_no))
     return True
@@ -317,7 +321,7 @@ def expire_unpaid_orders(*, now=None, limit: int = 500) -> int:
             "pay_deadline"
         )[:limit]
     )
-    return sum(1 for order in due if cancel_unpaid_order(order=order, reason=_("not paid in time")))
+    return sum(1 for order in due if cancel_unpaid_order(order=order, reason=CANCEL_NOT_PAID))
 
 
 def find_lost_payments(*, older_than_minutes: int = 2, limit: int = 200) -> int:

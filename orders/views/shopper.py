@@ -28,6 +28,7 @@ from tuangou.money import to_fen
 from .. import selectors
 from ..forms import AddToCartForm, CheckoutForm, ClaimForm, QuantityForm
 from ..models import Cart, Order, Payment, PaymentStatus
+from ..notices import CANCEL_BY_SHOPPER
 from ..services.cart import CartError, add_to_cart, remove_from_cart, set_cart_quantity
 from ..services.checkout import CheckoutError, place_order
 from ..services.claims import ClaimError, submit_claim
@@ -425,7 +426,7 @@ def order_detail(request, code: str):
 @require_POST
 def order_cancel(request, code: str):
     order = _order_or_404(request, code)
-    if cancel_unpaid_order(order=order, actor=request.user, reason=_("cancelled by you")):
+    if cancel_unpaid_order(order=order, actor=request.user, reason=CANCEL_BY_SHOPPER):
         messages.success(request, _("The order was cancelled."))
     else:
         messages.error(request, _("This order can no longer be cancelled."))

@@ -87,7 +87,7 @@ def test_long_texts_are_cut_to_what_wechat_accepts(
     order = paid_order(wechat_shopper, point, (sku, 1))
     caplog.set_level(logging.INFO)
     with django_capture_on_commit_callbacks(execute=True):
-        notify(order=order, kind="cancelled", reason="x" * 40)
+        notify(order=order, kind="cancelled", reason="x" * 40)  # typed words, not a code
     (payload,) = _wechat_payloads(caplog)
     body = payload["data"]["thing3"]["value"]
     assert len(body) == 20 and body.endswith("…")
