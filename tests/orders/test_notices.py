@@ -13,7 +13,11 @@ from orders.models import Notice
 from orders.notices import render
 from orders.services.payments import cancel_unpaid_order, expire_unpaid_orders
 
-from .shopper_helpers import bound_shopper, place, shopper_client  # noqa: F401 - fixtures
+from . import shopper_helpers
+from .shopper_helpers import place
+
+bound_shopper = shopper_helpers.bound_shopper
+shopper_client = shopper_helpers.shopper_client
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +50,7 @@ def test_a_shopper_cancelling_stores_the_by_shopper_code(
     shopper_client,
     bound_shopper,
     point,
-    sku,  # noqa: F811 - fixtures
+    sku,
 ):
     order = place(bound_shopper, point, (sku, 1))
     shopper_client.post(reverse("orders:cancel", args=[order.code]))
