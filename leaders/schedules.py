@@ -16,4 +16,11 @@ BEAT_SCHEDULE = {
         "task": "leaders.commission.tasks.close_commission_periods_task",
         "schedule": crontab(hour=2, minute=30),
     },
+    # After the night's settlement: every account's counters (which
+    # withdrawals reserve from) against the ledger; mismatches are logged as
+    # errors and shown on the finance page.
+    "leaders-reconcile-commission-accounts": {
+        "task": "leaders.commission.tasks.reconcile_commission_accounts_task",
+        "schedule": crontab(hour=3, minute=0),
+    },
 }

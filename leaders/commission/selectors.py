@@ -9,11 +9,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from tuangou.money import ZERO, to_money
+from tuangou.money import ZERO, MoneyField, to_money
 from tuangou.timeutils import SHANGHAI, local_datetime, to_local
 
 from .models import (
@@ -367,6 +367,73 @@ def withdrawals_for_finance(*, status: str | None = None):
     if status:
         qs = qs.filter(status=status)
     return qs.order_by("requested_at", "pk")
+
+
+@dataclass(frozen=True)
+class AccountMismatch:
+    """A CommissionAccount counter that does not equal what the ledger says."""
+
+    leader_id: int
+    leader_name: str
+    field: str  # "settled", "reserved" or "withdrawn"
+    counter: Decimal  # what the account row says (withdrawals reserve from it)
+    ledger: Decimal  # what the entries and withdrawals add up to
+
+    @property
+    def difference(self) -> Decimal:
+        return self.counter - self.ledger
+
+
+ACCOUNT_FIELDS = ("settled", "reserved", "withdrawn")
+
+
+def account_mismatches() -> list[AccountMismatch]:
+    """Every account whose counters differ from ledger_balance; one query.
+
+    The available balance (what withdrawals may take) comes from the
+    counters, so finance must see at once when one drifted from the ledger.
+    """
+
+    def total(qs):
+        return Coalesce(
+            Subquery(
+                qs.filter(leader=OuterRef("leader"))
+                .order_by()
+                .values("leader")
+                .annotate(s=Sum("amount"))
+                .values("s")
+            ),
+            Value(ZERO),
+            output_field=MoneyField(),
+        )
+
+    open_statuses = [WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED]
+    rows = (
+        CommissionAccount.objects.select_related("leader")
+        .annotate(
+            ledger_settled=total(CommissionEntry.objects.filter(settlement__isnull=False)),
+            ledger_reserved=total(Withdrawal.objects.filter(status__in=open_statuses)),
+            ledger_withdrawn=total(Withdrawal.objects.filter(status=WithdrawalStatus.PAID)),
+        )
+        .filter(
+            ~Q(settled=F("ledger_settled"))
+            | ~Q(reserved=F("ledger_reserved"))
+            | ~Q(withdrawn=F("ledger_withdrawn"))
+        )
+        .order_by("leader_id")
+    )
+    return [
+        AccountMismatch(
+            leader_id=account.leader_id,
+            leader_name=account.leader.real_name,
+            field=name,
+            counter=to_money(getattr(account, name)),
+            ledger=to_money(getattr(account, f"ledger_{name}")),
+        )
+        for account in rows
+        for name in ACCOUNT_FIELDS
+        if getattr(account, name) != getattr(account, f"ledger_{name}")
+    ]
 
 
 def ledger_balance(*, leader) -> dict[str, Decimal]:

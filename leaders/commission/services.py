@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tuangou.money import ZERO, format_yuan, to_money
-from tuangou.timeutils import to_local
+from tuangou.timeutils import after_sale_deadline, to_local
 
 from .models import (
     WITHDRAWAL_TRANSITIONS,
@@ -60,8 +60,8 @@ class CommissionError(Exception):
 # --- configuration ----------------------------------------------------------------
 
 
-def after_sale_window() -> timedelta:
-    return timedelta(days=getattr(settings, "AFTER_SALE_WINDOW_DAYS", 2))
+# window_open_since searches this far back; the after-sale window is days long.
+MAX_WINDOW_DAYS = 400
 
 
 def period_kind() -> str:
@@ -266,8 +266,10 @@ def eligible_entries(*, now: datetime | None = None):
 
     - adjustments and clawbacks at once;
     - an order line's entries (earned and their reversals) when nothing of
-      the line is still to hand out, the after-sale window after its last
-      hand-out has passed, and the order has no open after-sale claim.
+      the line is still to hand out, the order has no open after-sale claim,
+      and either nothing of the line was handed out (all refunded) or the
+      order's after-sale window has ended: the same rule as claims
+      (`tuangou.timeutils.after_sale_deadline` from `order.completed_at`).
     """
     now = now or timezone.now()
     line_done = Q(
@@ -283,10 +285,29 @@ def eligible_entries(*, now: datetime | None = None):
             Q(order_line__isnull=True)
             | Q(kind=EntryKind.CLAWBACK)
             | Q(picked_at__isnull=True)
-            | Q(picked_at__lte=now - after_sale_window())
+            | Q(order__completed_at__lt=window_open_since(now=now))
         )
     )
     return candidates
+
+
+def window_open_since(*, now: datetime) -> datetime:
+    """The earliest completion whose after-sale window is still open at `now`.
+
+    Orders completed before it are out of the window. Found by bisection over
+    `after_sale_deadline` (a later completion never has an earlier deadline),
+    so the one rule stays in tuangou.timeutils and SQL can still filter on it.
+    """
+    low, high = now - timedelta(days=MAX_WINDOW_DAYS), now
+    if after_sale_deadline(completed_at=low) > now:
+        return low
+    while high - low > timedelta(microseconds=1):
+        middle = low + (high - low) / 2
+        if after_sale_deadline(completed_at=middle) <= now:
+            low = middle
+        else:
+            high = middle
+    return high
 
 
 def _last_handout():
@@ -385,6 +406,33 @@ def _add_to_totals(
 def _account(leader_id: int) -> CommissionAccount:
     account, _created = CommissionAccount.objects.get_or_create(leader_id=leader_id)
     return account
+
+
+def reconcile_commission_accounts() -> list:
+    """Compare every CommissionAccount with its ledger; log each mismatch.
+
+    Withdrawals reserve from the account's counters, so a counter that
+    drifted from the ledger (a bug, a hand edit) would let money out that
+    was never earned, or hold back money that was. Nothing is corrected
+    automatically: finance sees the mismatch on its page and investigates.
+    Logged at ERROR (the logging config turns errors into alerts). Returns
+    the mismatches (selectors.AccountMismatch).
+    """
+    from .selectors import account_mismatches
+
+    mismatches = account_mismatches()
+    for m in mismatches:
+        logger.error(
+            "commission account mismatch: leader %s (%s) %s counter %s, ledger %s",
+            m.leader_id,
+            m.leader_name,
+            m.field,
+            m.counter,
+            m.ledger,
+        )
+    if not mismatches:
+        logger.info("commission accounts reconciled: no mismatch")
+    return mismatches
 
 
 def close_ended_periods(*, today: date | None = None, enqueue: bool = True) -> list[Settlement]:

@@ -1,5 +1,9 @@
 """Thin Celery tasks of leader commission; each is safe to run twice.
 
+acks_late: a worker killed mid-run leaves the message on the broker, so the
+job runs again (every task here is idempotent; settlement resumes where the
+killed run stopped).
+
 Registered with the worker through leaders/commission/models.py (imported by
 leaders/models.py at start-up), so autodiscovery of leaders.tasks is enough.
 """
@@ -9,22 +13,29 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(name="leaders.commission.tasks.settle_commissions_task")
+@shared_task(acks_late=True, name="leaders.commission.tasks.settle_commissions_task")
 def settle_commissions_task() -> int:
     from .services import settle_commissions
 
     return settle_commissions()
 
 
-@shared_task(name="leaders.commission.tasks.close_commission_periods_task")
+@shared_task(acks_late=True, name="leaders.commission.tasks.close_commission_periods_task")
 def close_commission_periods_task() -> int:
     from .services import close_ended_periods
 
     return len(close_ended_periods())
 
 
-@shared_task(name="leaders.commission.tasks.generate_statement_task")
+@shared_task(acks_late=True, name="leaders.commission.tasks.generate_statement_task")
 def generate_statement_task(settlement_id: int) -> str:
     from .services import generate_statement
 
     return generate_statement(settlement_id=settlement_id).verification_code
+
+
+@shared_task(acks_late=True, name="leaders.commission.tasks.reconcile_commission_accounts_task")
+def reconcile_commission_accounts_task() -> int:
+    from .services import reconcile_commission_accounts
+
+    return len(reconcile_commission_accounts())

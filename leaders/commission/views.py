@@ -202,6 +202,7 @@ def finance(request: HttpRequest) -> HttpResponse:
             "periods": selectors.settlement_periods(),
             "waiting": selectors.withdrawals_for_finance(status=WithdrawalStatus.REQUESTED).count(),
             "approved": selectors.withdrawals_for_finance(status=WithdrawalStatus.APPROVED).count(),
+            "mismatches": selectors.account_mismatches(),
         },
     )
 

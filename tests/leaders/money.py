@@ -22,6 +22,9 @@ from tuangou.money import to_fen
 from tuangou.timeutils import SHANGHAI
 
 TOMORROW_10 = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
+# Handed out (and completed) on 26 Nov with a 2-day after-sale window: claims
+# are taken through 28 Nov; the commission settles from 29 Nov 00:00.
+WINDOW_OVER = datetime(2026, 11, 29, 0, 1, tzinfo=SHANGHAI)
 
 
 def paid_order(shopper, point, *wants: tuple) -> Order:
@@ -80,6 +83,7 @@ def make_bulk_entries(*, leader, point, user, sku, count: int, amount=Decimal("0
             goods_total=Decimal("3.70") * per_order,
             payable=Decimal("3.70") * per_order,
             pay_deadline=picked,
+            completed_at=picked,
         )
         for i in range(orders)
     ]
@@ -126,6 +130,7 @@ def make_bulk_entries(*, leader, point, user, sku, count: int, amount=Decimal("0
 
 __all__ = [
     "TOMORROW_10",
+    "WINDOW_OVER",
     "at",
     "deliver",
     "hand_out_all",
@@ -135,7 +140,6 @@ __all__ = [
 ]
 
 
-WINDOW_OVER = TOMORROW_10 + timedelta(days=2, minutes=1)
 NOV_2026 = (date(2026, 11, 1), date(2026, 11, 30))
 
 

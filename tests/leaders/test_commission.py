@@ -43,7 +43,7 @@ from tests.orders.conftest import (  # noqa: F401 - fixtures
     sku,
 )
 
-from .money import TOMORROW_10, at, deliver, hand_out_all, paid_order
+from .money import TOMORROW_10, WINDOW_OVER, at, deliver, hand_out_all, paid_order
 
 pytestmark = pytest.mark.django_db
 
@@ -242,7 +242,7 @@ def test_a_refund_after_settlement_is_a_negative_entry_the_next_settlement_deduc
     with at(TOMORROW_10):
         deliver(point, leader_user, TOMORROW)
         hand_out_all(point, leader_user, order)
-    with at(TOMORROW_10 + timedelta(days=2, minutes=1)):
+    with at(WINDOW_OVER):
         assert settle_commissions() == 1
         line = order.lines.get()
         refund_lines(

@@ -15,6 +15,7 @@ from django.db.models import Sum
 from django.urls import reverse
 
 from leaders.commission.models import (
+    CommissionAccount,
     CommissionEntry,
     EntryKind,
     PayoutBatch,
@@ -282,3 +283,71 @@ def test_from_the_demo_data_every_statement_of_a_closed_period_equals_the_ledger
             assert total_in(text, "Commission earned") == s.earned_total
             assert total_in(text, "Balance carried forward") == s.carried_forward
             assert settlement.verification_code in text
+
+
+# --- nightly reconciliation of the account counters with the ledger ------------------
+
+
+def test_matching_accounts_reconcile_quietly(waiting, leader, finance, client, caplog):
+    from leaders.commission.tasks import reconcile_commission_accounts_task
+
+    assert reconcile_commission_accounts_task.apply().get() == 0
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    client.force_login(finance)
+    assert "data-mismatches" not in client.get(reverse("leaders:finance")).content.decode()
+
+
+def test_a_corrupted_counter_is_logged_and_shown_to_finance(
+    waiting, leader, finance, client, caplog
+):
+    from leaders.commission.selectors import account_mismatches, ledger_balance
+    from leaders.commission.tasks import reconcile_commission_accounts_task
+
+    # Someone edits the row by hand: 10 yuan appear that the ledger never earned.
+    CommissionAccount.objects.filter(leader=leader).update(settled=Decimal("90.00"))
+    assert ledger_balance(leader=leader)["settled"] == Decimal("80.00")
+
+    with caplog.at_level("ERROR", logger="tuangou.commission"):
+        assert reconcile_commission_accounts_task.apply().get() == 1
+    [record] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert record.getMessage() == (
+        f"commission account mismatch: leader {leader.pk} (王丽) "
+        "settled counter 90.00, ledger 80.00"
+    )
+    [mismatch] = account_mismatches()
+    assert (mismatch.field, mismatch.counter, mismatch.ledger, mismatch.difference) == (
+        "settled",
+        Decimal("90.00"),
+        Decimal("80.00"),
+        Decimal("10.00"),
+    )
+    client.force_login(finance)
+    html = client.get(reverse("leaders:finance")).content.decode()
+    assert 'data-mismatches="1"' in html
+    assert f'<tr data-leader="{leader.pk}" data-field="settled"><td>王丽</td>' in html
+    assert "¥90.00" in html and "¥80.00" in html and "¥10.00" in html
+    # Nothing is corrected behind finance's back.
+    assert CommissionAccount.objects.get(leader=leader).settled == Decimal("90.00")
+
+
+def test_the_reconciliation_checks_reserved_and_withdrawn_too_in_one_query(
+    waiting, leader, other_leader, django_assert_num_queries
+):
+    from leaders.commission.selectors import account_mismatches
+
+    CommissionAccount.objects.create(leader=other_leader, withdrawn=Decimal("5.00"))
+    CommissionAccount.objects.filter(leader=leader).update(reserved=Decimal("0.00"))
+    with django_assert_num_queries(1):
+        found = account_mismatches()
+    assert [(m.leader_id, m.field, m.counter, m.ledger) for m in found] == [
+        (leader.pk, "reserved", Decimal("0.00"), Decimal("30.00")),
+        (other_leader.pk, "withdrawn", Decimal("5.00"), Decimal("0.00")),
+    ]
+
+
+def test_the_reconciliation_runs_every_night_after_the_settlement():
+    from leaders.schedules import BEAT_SCHEDULE
+
+    entry = BEAT_SCHEDULE["leaders-reconcile-commission-accounts"]
+    assert entry["task"] == "leaders.commission.tasks.reconcile_commission_accounts_task"
+    assert (entry["schedule"].hour, entry["schedule"].minute) == ({3}, {0})

@@ -249,11 +249,10 @@ def test_a_leader_sees_money_move_from_pending_to_available_and_withdraws_it(
     client, clock, shopper, point, sku, egg_sku, leader_user, settings
 ):
     """The issue's 'done when', on the pages: order → pickup → window → withdrawal."""
-    from datetime import timedelta
 
     from tests.orders.conftest import TOMORROW
 
-    from .money import TOMORROW_10, at, deliver, hand_out_all
+    from .money import TOMORROW_10, WINDOW_OVER, at, deliver, hand_out_all
 
     settings.WITHDRAWAL_MIN_AMOUNT = "1.00"
     order = paid_order(shopper, point, (egg_sku, 5))  # 64.00 → 6.40
@@ -272,7 +271,7 @@ def test_a_leader_sees_money_move_from_pending_to_available_and_withdraws_it(
             "6.40",
             "0.00",
         )
-    with at(TOMORROW_10 + timedelta(days=2, minutes=1)):
+    with at(WINDOW_OVER):
         settle_commissions()  # the nightly job
         assert (balance("frozen"), balance("available")) == ("0.00", "6.40")
         response = client.post(

@@ -5,7 +5,7 @@ settled exactly once under reruns, two workers and a worker killed halfway."""
 from __future__ import annotations
 
 import threading
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -44,10 +44,17 @@ from tests.orders.conftest import (  # noqa: F401 - fixtures
     point,
     sku,
 )
+from tuangou import timeutils
 
-from .money import TOMORROW_10, at, deliver, hand_out_all, make_bulk_entries, paid_order
-
-WINDOW_OVER = TOMORROW_10 + timedelta(days=2, minutes=1)
+from .money import (
+    TOMORROW_10,
+    WINDOW_OVER,
+    at,
+    deliver,
+    hand_out_all,
+    make_bulk_entries,
+    paid_order,
+)
 
 
 @pytest.mark.django_db
@@ -112,6 +119,59 @@ def test_an_open_after_sale_claim_keeps_the_commission_frozen(
         assert settle_commissions() == 0
         assert not CommissionEntry.objects.filter(settlement__isnull=False).exists()
         reject_claim(claim=claim, actor=operator, reason="照片看不出破损")
+        assert settle_commissions() == 1
+
+
+def test_the_after_sale_deadline_is_the_end_of_the_last_calendar_day(settings):
+    settings.AFTER_SALE_WINDOW_DAYS = 2
+    midnight_29 = timeutils.local_datetime(date(2026, 11, 29), time(0, 0))
+    for completed in (time(0, 0), time(10, 0), time(23, 59)):
+        completed_at = timeutils.local_datetime(date(2026, 11, 26), completed)
+        assert timeutils.after_sale_deadline(completed_at=completed_at) == midnight_29
+    # Stored in UTC: 25 Nov 17:00 UTC is 26 Nov 01:00 in Shanghai.
+    utc = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
+    assert timeutils.after_sale_deadline(completed_at=utc) == midnight_29
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 11, 29, 0, 0, tzinfo=timeutils.SHANGHAI),
+        datetime(2026, 11, 29, 13, 27, 5, 123456, tzinfo=timeutils.SHANGHAI),
+        datetime(2026, 11, 28, 23, 59, 59, 999999, tzinfo=timeutils.SHANGHAI),
+    ],
+)
+def test_the_commission_window_edge_is_exactly_the_claim_rules_edge(settings, now):
+    settings.AFTER_SALE_WINDOW_DAYS = 2
+    edge = services.window_open_since(now=now)
+    just_before = edge - timedelta(microseconds=1)
+    assert timeutils.after_sale_deadline(completed_at=just_before) <= now
+    assert timeutils.after_sale_deadline(completed_at=edge) > now
+    assert edge == timeutils.local_datetime(timeutils.to_local(now).date(), time(0)) - timedelta(
+        days=2
+    )
+
+
+@pytest.mark.django_db
+def test_the_commission_stays_frozen_exactly_while_claims_are_taken(
+    clock, shopper, point, sku, leader, leader_user, settings
+):
+    """Completed late in the evening: 48 hours would end before the claim window does."""
+    from orders.selectors import claim_window_open
+
+    settings.AFTER_SALE_WINDOW_DAYS = 2
+    order = paid_order(shopper, point, (sku, 2))
+    with at(TOMORROW_10):
+        deliver(point, leader_user, TOMORROW)
+    with at(timeutils.local_datetime(TOMORROW, time(23, 50))):
+        hand_out_all(point, leader_user, order)
+    order.refresh_from_db()
+    last_claim_moment = timeutils.local_datetime(date(2026, 11, 28), time(23, 59, 59))
+    with at(last_claim_moment):
+        assert claim_window_open(order) is True
+        assert settle_commissions() == 0
+    with at(timeutils.local_datetime(date(2026, 11, 29), time(0, 0))):
+        assert claim_window_open(order) is False
         assert settle_commissions() == 1
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -16,8 +17,13 @@ from pypdf import PdfReader
 
 from leaders.commission.models import CommissionEntry, Settlement
 from leaders.commission.selectors import statement_for
-from leaders.commission.services import generate_statement
+from leaders.commission.services import (
+    close_ended_periods,
+    generate_statement,
+    settle_commissions,
+)
 from tests.orders.conftest import (  # noqa: F401 - fixtures
+    TOMORROW,
     clock,
     community,
     egg_sku,
@@ -29,8 +35,9 @@ from tests.orders.conftest import (  # noqa: F401 - fixtures
     point,
     sku,
 )
+from tuangou.timeutils import SHANGHAI
 
-from .money import make_closed_period
+from .money import TOMORROW_10, at, deliver, hand_out_all, make_closed_period, paid_order
 
 pytestmark = pytest.mark.django_db
 
@@ -140,3 +147,32 @@ def test_a_changed_ledger_would_change_the_verification_code(statement):
     from leaders.commission.selectors import verification_code
 
     assert verification_code(s) != original
+
+
+def test_an_entry_is_on_the_statement_of_the_period_it_became_eligible_in(
+    clock, shopper, point, sku, leader, leader_user, settings
+):
+    """Ordered and picked up in November, out of a 5-day window on 2 December:
+    it is December's commission, and the statement says why."""
+    settings.AFTER_SALE_WINDOW_DAYS = 5
+    order = paid_order(shopper, point, (sku, 2))  # 7.80 → 0.78, confirmed 25 Nov
+    with at(TOMORROW_10):
+        deliver(point, leader_user, TOMORROW)
+        hand_out_all(point, leader_user, order)
+    with at(datetime(2026, 11, 30, 2, 0, tzinfo=SHANGHAI)):
+        assert settle_commissions() == 0
+    with at(datetime(2026, 12, 2, 2, 0, tzinfo=SHANGHAI)):
+        assert settle_commissions() == 1
+    with at(datetime(2027, 1, 1, 2, 30, tzinfo=SHANGHAI)):
+        [december] = close_ended_periods(enqueue=False)
+        december = generate_statement(settlement_id=december.pk)
+    assert (december.period_start, december.period_end) == (date(2026, 12, 1), date(2026, 12, 31))
+    assert not Settlement.objects.filter(leader=leader, period_start=date(2026, 11, 1)).exists()
+
+    text = pdf_text(december.statement.read())
+    compact = re.sub(r"\s+", "", text)
+    assert re.sub(r"\s+", "", label("Settled on")) == "结算日期"
+    assert "结算日期" in compact
+    assert "条目计入其满足结算条件时（取货且售后期结束后的夜间结算）所在的周期" in compact
+    assert f"2026-11-252026-12-02{order.number}" in compact
+    assert total_in(text, "Net commission") == Decimal("0.78")
