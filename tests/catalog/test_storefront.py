@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from datetime import date, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from catalog import services
-from tests.catalog.conftest import TOMORROW
+from tests.catalog.conftest import SHANGHAI, TOMORROW
 from tests.catalog.factories import (
     CategoryFactory,
     ProductFactory,
@@ -359,3 +360,22 @@ def test_the_home_page_of_a_shopper_with_a_point_runs_a_fixed_number_of_queries(
     html = response.content.decode()
     assert "幸福里便利店" in html
     assert len(cards(html)) == min(products, 10)
+
+
+@pytest.mark.parametrize(
+    ("language", "shown", "not_shown"),
+    [("zh-hans", "1月5日", "01月"), ("en", "January 5", "月")],
+)
+def test_the_delivery_day_is_written_in_the_pages_language(
+    client, warehouse, settings, language, shown, not_shown
+):
+    # The one settings line this needs (tuangou/settings.py is not catalog's).
+    settings.FORMAT_MODULE_PATH = ["tuangou.formats"]
+    with time_machine.travel(datetime(2027, 1, 4, 15, 0, tzinfo=SHANGHAI), tick=False):
+        sku = SkuFactory(product__name="西红柿", spec="500g/份")
+        set_stock(sku=sku, warehouse=warehouse, delivery_date=date(2027, 1, 5), quantity=5)
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        html = client.get(reverse("catalog:product", args=[sku.product.code])).content.decode()
+    delivery = re.search(r'<p class="muted small">\s*(.*?)\s*·', html, re.S).group(1)
+    assert shown in delivery
+    assert not_shown not in delivery
