@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -58,6 +58,7 @@ __all__ = [
     "delivery_date_for",
     "order_deadline",
     "release_stock",
+    "release_stock_lines",
     "reserve_stock",
     "roll_stock_forward",
     "sanitize_description",
@@ -349,6 +350,95 @@ def release_stock(*, reference: str, actor=None, note: str = "") -> dict[int, in
         # Another worker released the same reference at the same moment.
         return {}
     return {e.sku_id: -e.delta for e in todo}
+
+
+def release_stock_lines(
+    *, reference: str, lines: dict[int, int], key: str, actor=None, note: str = ""
+) -> dict[int, int]:
+    """Give back part of what `reference` reserved: {sku_id: quantity} (a partial
+    refund before the goods leave). `key` names this release (a refund), so a
+    retry with the same key changes nothing: its ledger rows carry the
+    reference "<reference>/<key>" and the once-per-reference unique index.
+
+    Never more than is still held: per SKU, at most what the reference
+    reserved minus everything released for it so far (whole or in parts);
+    asking for more releases what is left. Returns {sku_id: quantity}
+    released by this call ({} for a repeat or nothing left).
+    """
+    if not reference or not key:
+        raise ValueError("release_stock_lines needs a reference and a key")
+    wanted = {sku_id: q for sku_id, q in lines.items() if q}
+    if any(isinstance(q, bool) or not isinstance(q, int) or q < 0 for q in wanted.values()):
+        raise ValueError("quantities must be whole numbers >= 0")
+    part = f"{reference}/{key}"
+    if not wanted or StockLedger.objects.filter(reference=part).exists():
+        return {}
+    reserved = {e.sku_id: e for e in _entries(reference, StockReason.RESERVE) if e.sku_id in wanted}
+    if not reserved:
+        return {}
+    try:
+        with transaction.atomic():
+            # Lock the stock rows (SKU pk order, like reserve_stock) before
+            # reading what was released, so two partial releases cannot both
+            # see the same remainder.
+            for sku_id in sorted(reserved):
+                e = reserved[sku_id]
+                list(
+                    StockRecord.objects.select_for_update().filter(
+                        sku_id=sku_id, warehouse_id=e.warehouse_id, delivery_date=e.delivery_date
+                    )
+                )
+            released = dict(
+                StockLedger.objects.filter(
+                    Q(reference=reference) | Q(reference__startswith=f"{reference}/"),
+                    reason=StockReason.RELEASE,
+                    sku_id__in=list(reserved),
+                )
+                .values("sku_id")
+                .annotate(total=Sum("delta"))
+                .values_list("sku_id", "total")
+            )
+            todo = {}
+            for sku_id, e in sorted(reserved.items()):
+                left = -e.delta - (released.get(sku_id) or 0)
+                if min(wanted[sku_id], left) > 0:
+                    todo[sku_id] = min(wanted[sku_id], left)
+            if not todo:
+                return {}
+            StockLedger.objects.bulk_create(
+                [
+                    StockLedger(
+                        sku_id=sku_id,
+                        warehouse_id=reserved[sku_id].warehouse_id,
+                        delivery_date=reserved[sku_id].delivery_date,
+                        delta=quantity,
+                        reason=StockReason.RELEASE,
+                        reference=part,
+                        note=note[:200],
+                        actor=actor,
+                    )
+                    for sku_id, quantity in todo.items()
+                ]
+            )
+            stamp = timezone.now()
+            for sku_id, quantity in todo.items():
+                e = reserved[sku_id]
+                moved = StockRecord.objects.filter(
+                    sku_id=sku_id,
+                    warehouse_id=e.warehouse_id,
+                    delivery_date=e.delivery_date,
+                    sold__gte=quantity,
+                ).update(
+                    quantity=F("quantity") + quantity, sold=F("sold") - quantity, updated_at=stamp
+                )
+                if not moved:
+                    raise InvalidStockChange(
+                        f"stock row of SKU {sku_id} cannot take back {quantity}"
+                    )
+    except IntegrityError:
+        # The same key released at the same moment by another worker.
+        return {}
+    return todo
 
 
 # --- operator stock changes --------------------------------------------------

@@ -47,6 +47,9 @@ from .transitions import transition
 
 logger = logging.getLogger("tuangou.refunds")
 
+# Paid but still in the warehouse: a refunded unit can be sold again that day.
+_NOT_YET_LEFT = {OrderStatus.PAID, OrderStatus.AWAITING_GROUP, OrderStatus.CONFIRMED}
+
 # Before the goods leave, a refund of everything closes the order as refunded;
 # after pickup a refund is after-sale and the order stays completed.
 _CLOSE_AS_REFUNDED = {
@@ -137,8 +140,26 @@ def refund_lines(
             )
         Order.objects.filter(pk=order.pk).update(refunded_amount=F("refunded_amount") + total)
         order.refunded_amount += total
-        _close_if_fully_refunded(order, actor=actor)
+        if order.status in _NOT_YET_LEFT and order.delivery_date >= timezone.localdate():
+            # The goods have not left: what was refunded goes back on sale that day.
+            _release_refunded(order, {line.sku_id: q for line, q, _a in plan}, refund, actor)
+        _close_if_fully_refunded(order, actor=actor, refund=refund)
     return refund
+
+
+def _release_refunded(order: Order, by_sku: dict[int, int], refund: Refund, actor) -> None:
+    from catalog.services import release_stock_lines
+
+    merged: dict[int, int] = {}
+    for sku_id, quantity in by_sku.items():
+        merged[sku_id] = merged.get(sku_id, 0) + quantity
+    release_stock_lines(
+        reference=order.number,
+        lines=merged,
+        key=f"R{refund.pk}",
+        actor=actor,
+        note=f"refund {refund.out_refund_no}"[:200],
+    )
 
 
 def _record_refund(*, order, payment, amount, reason, actor=None, note="") -> Refund:
@@ -164,7 +185,7 @@ def _enqueue(refund: Refund) -> None:
     transaction.on_commit(lambda: send_refund_task.delay(refund.pk))
 
 
-def _close_if_fully_refunded(order: Order, *, actor=None) -> None:
+def _close_if_fully_refunded(order: Order, *, actor=None, refund: Refund) -> None:
     remaining = OrderLine.objects.filter(order=order, refunded_quantity__lt=F("quantity")).exists()
     if remaining:
         # Some lines still stand: maybe they are all handed out now.
@@ -173,12 +194,21 @@ def _close_if_fully_refunded(order: Order, *, actor=None) -> None:
         complete_if_done(order=order, actor=actor)
         return
     if order.status in _CLOSE_AS_REFUNDED:
+        was = order.status
         transition(order, OrderStatus.REFUNDED, actor=actor, note="fully refunded")
-        from catalog.services import release_stock
-
-        if order.status == OrderStatus.REFUNDED and order.delivery_date >= timezone.localdate():
-            # Goods not yet delivered go back on sale for that day.
-            release_stock(reference=order.number, actor=actor, note="order refunded")
+        if (
+            was not in _NOT_YET_LEFT
+            and order.status == OrderStatus.REFUNDED
+            and order.delivery_date >= timezone.localdate()
+        ):
+            # Refunded whole on the way or at the point, before the day ends:
+            # back on sale for that day. (Before leaving, refund_lines has
+            # already released each refund's units; never twice: the release
+            # is capped at what the order still holds.)
+            remaining = {}
+            for line in order.lines.all():
+                remaining[line.sku_id] = remaining.get(line.sku_id, 0) + line.quantity
+            _release_refunded(order, remaining, refund, actor)
 
 
 def refund_whole_payment(*, payment: Payment, reason: str) -> Refund | None:

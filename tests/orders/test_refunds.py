@@ -7,13 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from orders.models import Notice, Refund, RefundReason, RefundStatus
+from orders.models import Notice, OrderStatus, Refund, RefundReason, RefundStatus
 from orders.payments import ProviderError, RefundRequest, RefundResult
 from orders.payments import RefundStatus as ProviderRefundStatus
 from orders.services.refunds import poll_processing_refunds, refund_lines
 from orders.tasks import poll_processing_refunds_task
 
-from .pickup_support import paid_order
+from .conftest import TOMORROW
+from .pickup_support import delivery_morning, paid_order
 
 pytestmark = pytest.mark.django_db
 
@@ -148,3 +149,56 @@ def test_the_poller_runs_every_ten_minutes():
     entry = BEAT_SCHEDULE["orders-poll-processing-refunds"]
     assert entry["task"] == "orders.tasks.poll_processing_refunds_task"
     assert entry["schedule"] == timedelta(minutes=10)
+
+
+# --- stock back for refunds before the goods leave --------------------------------------
+
+
+def _stock(sku, point):
+    from catalog.models import StockRecord
+
+    return StockRecord.objects.get(sku=sku, warehouse=point.warehouse, delivery_date=TOMORROW)
+
+
+def _ledger_matches_stock(sku, point) -> bool:
+    from django.db.models import Sum
+
+    from catalog.models import StockLedger
+
+    total = StockLedger.objects.filter(
+        sku=sku, warehouse=point.warehouse, delivery_date=TOMORROW
+    ).aggregate(s=Sum("delta"))["s"]
+    return total == _stock(sku, point).quantity
+
+
+def test_a_partial_refund_before_delivery_puts_those_units_back_on_sale(
+    clock, shopper, point, sku, egg_sku
+):
+    order = paid_order(shopper, point, (sku, 3), (egg_sku, 2))
+    tomato, _eggs = order.lines.order_by("pk")
+    assert (_stock(sku, point).quantity, _stock(egg_sku, point).quantity) == (47, 18)
+
+    refund_lines(order=order, quantities={tomato.pk: 2}, reason=RefundReason.OPERATOR)
+    assert (_stock(sku, point).quantity, _stock(egg_sku, point).quantity) == (49, 18)
+    assert _ledger_matches_stock(sku, point) and _ledger_matches_stock(egg_sku, point)
+
+    # The rest of the order: everything comes back, the first two not a second time.
+    refund_lines(order=order, quantities=None, reason=RefundReason.OPERATOR)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REFUNDED
+    assert (_stock(sku, point).quantity, _stock(egg_sku, point).quantity) == (50, 20)
+    assert _stock(sku, point).sold == 0
+    assert _ledger_matches_stock(sku, point) and _ledger_matches_stock(egg_sku, point)
+
+
+def test_a_refund_after_the_goods_left_gives_no_stock_back(clock, shopper, point, sku):
+    from orders.services.delivery import dispatch_orders
+
+    order = paid_order(shopper, point, (sku, 3))
+    clock.move_to(delivery_morning(7))
+    dispatch_orders(delivery_date=TOMORROW)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.IN_DELIVERY
+    refund_lines(order=order, quantities={order.lines.get().pk: 1}, reason=RefundReason.OPERATOR)
+    assert _stock(sku, point).quantity == 47
+    assert _ledger_matches_stock(sku, point)
