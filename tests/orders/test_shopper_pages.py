@@ -547,3 +547,30 @@ def test_marking_read_never_touches_another_shoppers_messages(
 
     theirs.refresh_from_db()
     assert theirs.read_at is None
+
+
+# --- dates in the reader's language ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "day", "stamp"),
+    [("zh-hans", "11月26日", "11月25日 15:00"), ("en", "November 26", "November 25 15:00")],
+)
+def test_order_dates_are_written_in_the_pages_language(
+    request, clock, shopper_client, bound_shopper, point, sku, settings, language, day, stamp
+):
+    from django.utils import formats
+
+    # The project's formats (tuangou.formats: 1月5日, not Django's 01月5日).
+    settings.FORMAT_MODULE_PATH = ["tuangou.formats"]
+    formats.reset_format_cache()
+    request.addfinalizer(formats.reset_format_cache)
+    order = place(bound_shopper, point, (sku, 1))
+    shopper_client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    detail = shopper_client.get(reverse("orders:detail", args=[order.code])).content.decode()
+    listing = shopper_client.get(reverse("orders:list")).content.decode()
+    assert day in detail
+    assert stamp in detail  # the status timeline
+    assert day in listing
+    if language == "en":
+        assert "月" not in detail and "月" not in listing
