@@ -442,8 +442,15 @@ def add_point_photo(*, point: PickupPoint, image) -> PickupPointPhoto:
 
 @transaction.atomic
 def delete_point_photo(*, photo: PickupPointPhoto) -> None:
-    photo.image.delete(save=False)
+    """Remove the row now and the file once the deletion is committed.
+
+    Deleting the file first would leave a row pointing at nothing if the
+    transaction rolled back (the caller's, or a failure after this call).
+    """
+    storage, name = photo.image.storage, photo.image.name
     photo.delete()
+    if name:
+        transaction.on_commit(lambda: storage.delete(name))
 
 
 @transaction.atomic

@@ -368,3 +368,34 @@ def test_the_customer_search_answers_htmx_with_the_list_only(client, leader, cus
     assert "<html" not in html
     assert "李叔" in html
     assert "王阿姨" not in html
+
+
+def test_a_deleted_photos_file_goes_only_once_the_deletion_is_committed(
+    pickup_point, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    from leaders import services
+    from leaders.models import PickupPointPhoto
+    from tests.catalog.test_images import picture
+
+    photo = services.add_point_photo(point=pickup_point, image=picture())
+    storage, name = photo.image.storage, photo.image.name
+    assert storage.exists(name)
+
+    class Later(Exception):
+        pass
+
+    # Something after the deletion fails: the row comes back and so must the file.
+    with pytest.raises(Later), transaction.atomic():
+        services.delete_point_photo(photo=PickupPointPhoto.objects.get(pk=photo.pk))
+        raise Later
+    assert PickupPointPhoto.objects.filter(pk=photo.pk).exists()
+    assert storage.exists(name)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.delete_point_photo(photo=PickupPointPhoto.objects.get(pk=photo.pk))
+        assert storage.exists(name)  # still there until the commit
+    assert len(callbacks) == 1
+    assert not PickupPointPhoto.objects.filter(pk=photo.pk).exists()
+    assert not storage.exists(name)
