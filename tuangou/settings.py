@@ -285,6 +285,14 @@ if PAYMENT_PROVIDER == "wechatpay" and not (
 ):
     _fail("PAYMENT_PROVIDER=wechatpay needs WECHATPAY_MCH_ID, _API_V3_KEY, _PRIVATE_KEY_PATH")
 
+# WeChat template messages: {notice kind: template id or {"template_id", "fields"}}.
+WECHAT_TEMPLATE_IDS = _read("WECHAT_TEMPLATE_IDS", env.json, {})
+if not isinstance(WECHAT_TEMPLATE_IDS, dict):
+    _fail("WECHAT_TEMPLATE_IDS must be a JSON object of notice kind to template id")
+WECHAT_MESSAGE_PROVIDER = _read(
+    "WECHAT_MESSAGE_PROVIDER", env.str, "orders.messaging.LogWechatMessageProvider"
+)
+
 SMS_PROVIDER = _read("SMS_PROVIDER", env.str, "tuangou.accounts.sms.LogSmsProvider")
 # The log provider writes sign-in codes to the log: fine on a laptop, a hole
 # in production unless someone says so on purpose (a closed trial).
@@ -301,6 +309,7 @@ SMS_SIGN_NAME = env.str("SMS_SIGN_NAME", default="团购")
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["tuangou.formats"]
 USE_I18N = True
 TIME_ZONE = "Asia/Shanghai"
 USE_TZ = True
