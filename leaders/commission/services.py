@@ -415,8 +415,9 @@ def reconcile_commission_accounts() -> list:
     drifted from the ledger (a bug, a hand edit) would let money out that
     was never earned, or hold back money that was. Nothing is corrected
     automatically: finance sees the mismatch on its page and investigates.
-    Logged at ERROR (the logging config turns errors into alerts). Returns
-    the mismatches (selectors.AccountMismatch).
+    Logged at ERROR on the "tuangou.commission" logger (today the console;
+    route that logger to an alerting handler in production). Returns the
+    mismatches (selectors.AccountMismatch).
     """
     from .selectors import account_mismatches
 
