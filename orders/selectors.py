@@ -18,8 +18,9 @@ from django.utils.translation import gettext_lazy
 
 from catalog.cutoff import delivery_date_for
 from catalog.models import ProductImage, Sku, StockRecord
+from tuangou import timeutils
 from tuangou.money import ZERO, to_money
-from tuangou.timeutils import local_datetime, local_today, now, to_local
+from tuangou.timeutils import local_datetime, now, to_local
 
 from .models import (
     AfterSaleClaim,
@@ -152,13 +153,11 @@ class OrderPage:
 
 
 def claim_window_open(order: Order) -> bool:
-    """After-sale claims are taken for a few days after the order was picked up."""
-    from django.conf import settings
-
+    """After-sale claims are taken until the order's after-sale deadline (the
+    same rule that keeps the leader's commission frozen)."""
     if order.status != S.COMPLETED or order.completed_at is None:
         return False
-    days = (local_today() - to_local(order.completed_at).date()).days
-    return days <= settings.AFTER_SALE_WINDOW_DAYS
+    return timeutils.now() < timeutils.after_sale_deadline(completed_at=order.completed_at)
 
 
 def claimable_quantities(*, order: Order, lines: Iterable[OrderLine], claims) -> dict[int, int]:

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tuangou.money import MoneyField
 
@@ -320,7 +321,7 @@ class PeriodKind(models.TextChoices):
 
 
 class SettlementStatus(models.TextChoices):
-    OPEN = "open", _("Open")  # the period is running: the daily job adds entries
+    OPEN = "open", pgettext_lazy("settlement status", "Open")  # running: the daily job adds entries
     CLOSED = "closed", _("Closed")  # the period ended: totals final, statement made
 
 

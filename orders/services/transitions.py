@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tuangou import statemachine
 
@@ -27,7 +28,9 @@ def can_transition(current: str, new: str) -> bool:
 
 
 def guard(order: Order, new: str) -> None:
-    statemachine.guard(ORDER_TRANSITIONS, order.status, new, f"order {order.number}")
+    statemachine.guard(
+        ORDER_TRANSITIONS, order.status, new, _("Order %(number)s") % {"number": order.number}
+    )
 
 
 def transition(order: Order, new: str, *, actor=None, note: str = "") -> bool:
