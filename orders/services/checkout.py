@@ -113,7 +113,11 @@ def place_order(
         delivery_date_for(warehouse=warehouse, at=deliver_at, sku=skus[sku_id])
         for sku_id, _q in lines
     )
-    if PickupPointPause.objects.filter(point=pickup_point, day=delivery_date).exists():
+    # Closed that weekday (opening hours are on the row already: no query), or
+    # paused by the leader for that day.
+    if pickup_point.hours_on(delivery_date.weekday()) is None or (
+        PickupPointPause.objects.filter(point=pickup_point, day=delivery_date).exists()
+    ):
         raise CheckoutError(
             _("The pickup point is closed on %(day)s. Please choose another pickup point.")
             % {"day": f"{delivery_date:%m-%d}"}

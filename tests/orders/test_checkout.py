@@ -187,3 +187,17 @@ def test_a_clashing_order_number_is_drawn_again(clock, shopper, point, sku, monk
     assert second.number == "2611251500000009999"
     assert Order.objects.count() == 2
     assert _stock(sku, point) == 48
+
+
+def test_a_point_closed_on_the_delivery_weekday_takes_no_orders_for_that_day(
+    clock, shopper, point, sku
+):
+    hours = dict(point.opening_hours)
+    hours.pop(str(TOMORROW.weekday()), None)  # closed on Thursdays
+    point.opening_hours = hours
+    point.save(update_fields=["opening_hours"])
+    with pytest.raises(CheckoutError) as info:
+        place_order(user=shopper, wants=[Want(sku.pk, 1)], pickup_point=point)
+    assert "自提点" in info.value.message and "11-26" in info.value.message
+    assert Order.objects.count() == 0
+    assert _stock(sku, point) == 50
