@@ -236,7 +236,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class StockRecordAdmin(ReadOnlyAdmin):
     """Read-only rows; quantities change on the day view, through the service."""
 
-    list_display = ["sku", "warehouse", "delivery_date", "quantity", "sold", "updated_at"]
+    list_display = ["sku", "warehouse", "delivery_date", "quantity", "held", "sold", "updated_at"]
     list_filter = ["warehouse", "delivery_date"]
     search_fields = ["sku__product__name", "sku__spec", "sku__code"]
     list_select_related = ["sku__product", "warehouse"]

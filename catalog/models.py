@@ -297,6 +297,9 @@ class StockRecord(models.Model):
     delivery_date = models.DateField(_("delivery date"))
     quantity = models.IntegerField(_("available"), default=0)
     sold = models.IntegerField(_("sold"), default=0)
+    # Part of `quantity` set aside for group buys (hold_stock): ordinary
+    # orders may take only quantity - held.
+    held = models.IntegerField(_("held for group buys"), default=0)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -314,6 +317,10 @@ class StockRecord(models.Model):
             models.CheckConstraint(
                 condition=models.Q(sold__gte=0), name="catalog_stock_sold_gte_0"
             ),
+            models.CheckConstraint(
+                condition=models.Q(held__gte=0, held__lte=models.F("quantity")),
+                name="catalog_stock_held_within_quantity",
+            ),
         ]
         indexes = [
             models.Index(fields=["warehouse", "delivery_date"], name="catalog_stock_wh_day"),
@@ -328,15 +335,21 @@ class StockReason(models.TextChoices):
     ADJUST = "adjust", _("Operator adjustment")  # an operator raised, lowered or closed it
     RESERVE = "reserve", _("Reserved by an order")  # an order took it
     RELEASE = "release", _("Released")  # a cancelled or unpaid order gave it back
+    HOLD = "hold", _("Held for a group buy")  # set aside (quantity unchanged)
+    UNHOLD = "unhold", _("Hold given back")  # back to general sale (quantity unchanged)
 
 
 class StockLedger(models.Model):
-    """Every change of StockRecord.quantity, append-only: the deltas sum to it."""
+    """Every change of StockRecord.quantity, append-only: the deltas sum to it,
+    and the held_deltas sum to StockRecord.held."""
 
     sku = models.ForeignKey(Sku, verbose_name=_("SKU"), on_delete=models.CASCADE)
     warehouse = models.ForeignKey(Warehouse, verbose_name=_("warehouse"), on_delete=models.CASCADE)
     delivery_date = models.DateField(_("delivery date"))
     delta = models.IntegerField(_("change"))
+    # Change of StockRecord.held: hold/unhold rows, and the reserve/release
+    # rows of an order drawn from the hold (null: the hold did not change).
+    held_delta = models.IntegerField(_("held change"), null=True, blank=True)
     reason = models.CharField(_("reason"), max_length=20, choices=StockReason.choices)
     note = models.CharField(_("note"), max_length=200, blank=True)
     reference = models.CharField(_("reference"), max_length=64, blank=True)

@@ -190,6 +190,7 @@ def reserve_stock(
     actor=None,
     skus: dict[int, Sku] | None = None,
     savepoint: bool = True,
+    from_hold: bool = False,
 ) -> Reservation:
     """Take the lines of one order out of a delivery day's stock, all or nothing.
 
@@ -203,6 +204,11 @@ def reserve_stock(
     an OutOfStock carries available=None (no query is possible in a
     transaction that must roll back; the caller looks it up afterwards with
     `available_stock`), and a repeated reference raises IntegrityError.
+
+    Ordinary orders take only what general sale has (quantity - held). With
+    from_hold (group-buy orders) the units come out of the day's hold
+    (hold_stock) instead; the ledger rows say so (held_delta), and a release
+    before the day's cutoff puts them back into the hold.
     """
     if not reference:
         raise ValueError("reserve_stock needs a reference (the order number)")
@@ -226,6 +232,7 @@ def reserve_stock(
                         warehouse=warehouse,
                         delivery_date=delivery_date,
                         delta=-wanted[sku_id],
+                        held_delta=-wanted[sku_id] if from_hold else None,
                         reason=StockReason.RESERVE,
                         reference=reference,
                         actor=actor,
@@ -239,16 +246,22 @@ def reserve_stock(
                 # The condition lives inside the UPDATE: PostgreSQL re-checks it
                 # after waiting for the row, so two buyers can never both take
                 # the last one. 0 rows = not enough (or no stock that day).
-                updated = StockRecord.objects.filter(
-                    sku_id=sku_id,
-                    warehouse=warehouse,
-                    delivery_date=delivery_date,
-                    quantity__gte=quantity,
-                ).update(
-                    quantity=F("quantity") - quantity,
-                    sold=F("sold") + quantity,
-                    updated_at=stamp,
+                rows = StockRecord.objects.filter(
+                    sku_id=sku_id, warehouse=warehouse, delivery_date=delivery_date
                 )
+                if from_hold:
+                    updated = rows.filter(held__gte=quantity).update(
+                        quantity=F("quantity") - quantity,
+                        held=F("held") - quantity,
+                        sold=F("sold") + quantity,
+                        updated_at=stamp,
+                    )
+                else:
+                    updated = rows.filter(quantity__gte=F("held") + quantity).update(
+                        quantity=F("quantity") - quantity,
+                        sold=F("sold") + quantity,
+                        updated_at=stamp,
+                    )
                 if updated != 1:
                     raise _Short(sku_id)
     except _Short as short:
@@ -291,13 +304,36 @@ def reserve_stock(
     )
 
 
-def available_stock(*, sku_id: int, warehouse: Warehouse, delivery_date: date) -> int:
-    """What is left to sell of an SKU on a delivery day (0 when it has no stock row)."""
-    return (
+def available_stock(
+    *, sku_id: int, warehouse: Warehouse, delivery_date: date, from_hold: bool = False
+) -> int:
+    """What is left to sell of an SKU on a delivery day (0 when it has no stock row):
+    general sale (quantity - held), or with from_hold what the hold has."""
+    row = (
         StockRecord.objects.filter(sku_id=sku_id, warehouse=warehouse, delivery_date=delivery_date)
-        .values_list("quantity", flat=True)
+        .values_list("quantity", "held")
         .first()
-    ) or 0
+    )
+    if row is None:
+        return 0
+    return row[1] if from_hold else row[0] - row[1]
+
+
+def _back_to_hold(entries: Iterable[StockLedger]) -> set[int]:
+    """Ledger rows (of from_hold reservations) whose units go back to the hold:
+    their delivery day's cutoff has not passed yet. Returns their pks."""
+    drawn = [e for e in entries if e.held_delta]
+    if not drawn:
+        return set()
+    warehouses = Warehouse.objects.in_bulk({e.warehouse_id for e in drawn})
+    skus = Sku.objects.in_bulk({e.sku_id for e in drawn})
+    moment = timezone.now()
+    return {
+        e.pk
+        for e in drawn
+        if delivery_date_for(warehouse=warehouses[e.warehouse_id], at=moment, sku=skus[e.sku_id])
+        <= e.delivery_date
+    }
 
 
 def _entries(reference: str, reason: str) -> list[StockLedger]:
@@ -320,6 +356,7 @@ def release_stock(*, reference: str, actor=None, note: str = "") -> dict[int, in
     todo = [e for e in reserved if (e.sku_id, e.warehouse_id, e.delivery_date) not in released]
     if not todo:
         return {}
+    to_hold = _back_to_hold(todo)
     try:
         with transaction.atomic():
             StockLedger.objects.bulk_create(
@@ -329,6 +366,7 @@ def release_stock(*, reference: str, actor=None, note: str = "") -> dict[int, in
                         warehouse_id=e.warehouse_id,
                         delivery_date=e.delivery_date,
                         delta=-e.delta,
+                        held_delta=-e.delta if e.pk in to_hold else None,
                         reason=StockReason.RELEASE,
                         reference=reference,
                         note=note[:200],
@@ -345,6 +383,7 @@ def release_stock(*, reference: str, actor=None, note: str = "") -> dict[int, in
                     quantity=F("quantity") - e.delta,
                     sold=F("sold") + e.delta,
                     updated_at=stamp,
+                    **({"held": F("held") - e.delta} if e.pk in to_hold else {}),
                 )
     except IntegrityError:
         # Another worker released the same reference at the same moment.
@@ -376,6 +415,7 @@ def release_stock_lines(
     reserved = {e.sku_id: e for e in _entries(reference, StockReason.RESERVE) if e.sku_id in wanted}
     if not reserved:
         return {}
+    to_hold = _back_to_hold(reserved.values())
     try:
         with transaction.atomic():
             # Lock the stock rows (SKU pk order, like reserve_stock) before
@@ -412,6 +452,7 @@ def release_stock_lines(
                         warehouse_id=reserved[sku_id].warehouse_id,
                         delivery_date=reserved[sku_id].delivery_date,
                         delta=quantity,
+                        held_delta=quantity if reserved[sku_id].pk in to_hold else None,
                         reason=StockReason.RELEASE,
                         reference=part,
                         note=note[:200],
@@ -429,7 +470,10 @@ def release_stock_lines(
                     delivery_date=e.delivery_date,
                     sold__gte=quantity,
                 ).update(
-                    quantity=F("quantity") + quantity, sold=F("sold") - quantity, updated_at=stamp
+                    quantity=F("quantity") + quantity,
+                    sold=F("sold") - quantity,
+                    updated_at=stamp,
+                    **({"held": F("held") + quantity} if e.pk in to_hold else {}),
                 )
                 if not moved:
                     raise InvalidStockChange(
@@ -439,6 +483,98 @@ def release_stock_lines(
         # The same key released at the same moment by another worker.
         return {}
     return todo
+
+
+# --- holds (units set aside for group buys) -----------------------------------
+
+
+def _check_hold_quantity(quantity) -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+        raise ValueError("a hold moves a whole number of units > 0")
+    return quantity
+
+
+def hold_stock(
+    *,
+    sku: Sku,
+    warehouse: Warehouse,
+    delivery_date: date,
+    quantity: int,
+    reference: str,
+    actor=None,
+) -> None:
+    """Set `quantity` units of a day's stock aside (general sale → hold), all or nothing.
+
+    Only what general sale still has can be held (quantity - held >= n, checked
+    inside the UPDATE); otherwise OutOfStock and nothing changes. The stock
+    quantity does not change: the ledger row has delta 0 and held_delta +n.
+    """
+    quantity = _check_hold_quantity(quantity)
+    if not reference:
+        raise ValueError("hold_stock needs a reference (who holds)")
+    try:
+        with transaction.atomic():
+            StockLedger.objects.create(
+                sku=sku,
+                warehouse=warehouse,
+                delivery_date=delivery_date,
+                delta=0,
+                held_delta=quantity,
+                reason=StockReason.HOLD,
+                reference=reference,
+                actor=actor,
+            )
+            moved = StockRecord.objects.filter(
+                sku=sku,
+                warehouse=warehouse,
+                delivery_date=delivery_date,
+                quantity__gte=F("held") + quantity,
+            ).update(held=F("held") + quantity, updated_at=timezone.now())
+            if moved != 1:
+                raise _Short(sku.pk)
+    except _Short:
+        raise OutOfStock(
+            sku=sku,
+            sku_id=sku.pk,
+            requested=quantity,
+            available=available_stock(
+                sku_id=sku.pk, warehouse=warehouse, delivery_date=delivery_date
+            ),
+        ) from None
+
+
+def unhold_stock(
+    *,
+    sku: Sku,
+    warehouse: Warehouse,
+    delivery_date: date,
+    quantity: int,
+    reference: str,
+    actor=None,
+) -> None:
+    """Give `quantity` held units back to general sale (hold → general sale).
+
+    Raises InvalidStockChange when the hold has fewer units; nothing changes then.
+    """
+    quantity = _check_hold_quantity(quantity)
+    if not reference:
+        raise ValueError("unhold_stock needs a reference (who held)")
+    with transaction.atomic():
+        StockLedger.objects.create(
+            sku=sku,
+            warehouse=warehouse,
+            delivery_date=delivery_date,
+            delta=0,
+            held_delta=-quantity,
+            reason=StockReason.UNHOLD,
+            reference=reference,
+            actor=actor,
+        )
+        moved = StockRecord.objects.filter(
+            sku=sku, warehouse=warehouse, delivery_date=delivery_date, held__gte=quantity
+        ).update(held=F("held") - quantity, updated_at=timezone.now())
+        if moved != 1:
+            raise InvalidStockChange(f"the hold of SKU {sku.pk} has fewer than {quantity} units")
 
 
 # --- operator stock changes --------------------------------------------------
@@ -485,6 +621,11 @@ def set_stock_quantity(
         delta = quantity - record.quantity
         if delta == 0:
             return record
+        if quantity < record.held:
+            raise InvalidStockChange(
+                _("%(n)d units are held for group buys; the quantity cannot be lower.")
+                % {"n": record.held}
+            )
         StockLedger.objects.create(
             sku=sku,
             warehouse=warehouse,

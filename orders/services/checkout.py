@@ -80,6 +80,7 @@ def place_order(
     note: str = "",
     at=None,
     deliver_after: datetime | None = None,
+    from_hold: bool = False,
 ) -> Order:
     """Create an order awaiting payment and hold its stock.
 
@@ -89,7 +90,8 @@ def place_order(
     removed in the same transaction. With `deliver_after` (拼团, threshold
     deals: when the group or deal is decided) the order is for the first
     delivery day whose cutoff comes after that moment; the pay deadline and the
-    order number still use now.
+    order number still use now. With `from_hold` (group-buy orders) the stock
+    comes out of the day's hold (catalog.services.hold_stock).
 
     Query budget (pinned by a test): SKUs, pause check, order, lines, event,
     [cart lines], stock ledger, stock UPDATE. The stock UPDATE comes last: it
@@ -141,6 +143,7 @@ def place_order(
                     note=note,
                     now=now,
                     cart=cart,
+                    from_hold=from_hold,
                 )
                 break
             except IntegrityError:
@@ -155,7 +158,10 @@ def place_order(
             sku_id=short.sku_id,
             requested=short.requested,
             available=available_stock(
-                sku_id=short.sku_id, warehouse=warehouse, delivery_date=delivery_date
+                sku_id=short.sku_id,
+                warehouse=warehouse,
+                delivery_date=delivery_date,
+                from_hold=from_hold,
             ),
         ) from None
     from ..tasks import schedule_payment_expiry
@@ -179,6 +185,7 @@ def _write_order(
     note,
     now,
     cart,
+    from_hold=False,
 ) -> Order:
     order = Order.objects.create(
         number=number,
@@ -241,5 +248,6 @@ def _write_order(
         actor=user,
         skus=skus,
         savepoint=False,
+        from_hold=from_hold,
     )
     return order
