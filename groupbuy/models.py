@@ -57,11 +57,17 @@ class Campaign(models.Model):
     time_limit_hours = models.PositiveSmallIntegerField(_("time limit (hours)"), default=24)
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))
-    # Units set aside for the campaign; every group order takes from it and a
-    # cancelled or refunded one gives back. The day's stock itself is taken
-    # through catalog.services.reserve_stock when the order is placed.
+    # The campaign-wide cap; every group order takes from it and a cancelled
+    # or refunded one gives back. The units themselves are held per delivery
+    # day in the catalog (hold_per_day, hold_stock) and group orders draw
+    # from that hold (place_order(from_hold=True)).
     stock_total = models.PositiveIntegerField(_("units set aside"))
     stock_taken = models.PositiveIntegerField(_("units taken"), default=0)
+    # Units held in the catalog (hold_stock) per delivery day and warehouse;
+    # empty = stock_total. Group orders draw from the hold.
+    hold_per_day = models.PositiveIntegerField(
+        _("units held per delivery day"), null=True, blank=True
+    )
     per_order_limit = models.PositiveSmallIntegerField(_("limit per order"), default=1)
     per_shopper_limit = models.PositiveSmallIntegerField(_("limit per shopper"), default=2)
     allow_many_open = models.BooleanField(
@@ -117,6 +123,10 @@ class Campaign(models.Model):
     @property
     def is_threshold(self) -> bool:
         return self.kind == CampaignKind.THRESHOLD
+
+    @property
+    def hold_target(self) -> int:
+        return self.stock_total if self.hold_per_day is None else self.hold_per_day
 
     @property
     def stock_left(self) -> int:

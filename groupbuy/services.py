@@ -188,7 +188,8 @@ def _place(
 ) -> Order:
     """The group (or deal) order, for the first delivery day whose cutoff comes
     after `deliver_after` (when the group or deal is decided)."""
-    try:
+
+    def place(from_hold: bool) -> Order:
         return place_order(
             user=user,
             wants=[Want(campaign.sku_id, quantity)],
@@ -197,7 +198,16 @@ def _place(
             kind=OrderKind.GROUP,
             note=campaign.title,
             deliver_after=deliver_after,
+            from_hold=from_hold,
         )
+
+    try:
+        try:
+            # The day's hold first (units set aside for group buys) ...
+            return place(True)
+        except OutOfStock:
+            # ... and when it is used up, the day's general stock.
+            return place(False)
     except (CheckoutError, OutOfStock) as exc:
         raise GroupbuyError(exc.message, code="checkout") from exc
 
@@ -613,6 +623,12 @@ def check_campaign(*, campaign: Campaign) -> None:
         taken = Campaign.objects.values_list("stock_taken", flat=True).get(pk=campaign.pk)
         if campaign.stock_total < taken:
             errors["stock_total"] = _("%(n)d units are already taken by orders.") % {"n": taken}
+    if (
+        campaign.hold_per_day is not None
+        and campaign.stock_total is not None
+        and campaign.hold_per_day > campaign.stock_total
+    ):
+        errors["hold_per_day"] = _("Cannot hold more per day than the units set aside.")
     if campaign.kind == CampaignKind.THRESHOLD and not campaign.threshold_quantity:
         errors["threshold_quantity"] = _("A community threshold deal needs a threshold.")
     if errors:
@@ -635,7 +651,128 @@ def save_campaign(*, campaign: Campaign, actor=None) -> Campaign:
         else:
             campaign.save()
     logger.info("campaign %s saved by %s", campaign.code, actor)
+    hold_campaign_stock(campaign=campaign, actor=actor)
+    release_campaign_holds(campaign=campaign, actor=actor)
     return campaign
+
+
+# --- the campaign's per-day hold in the catalog ----------------------------------------------
+
+
+def hold_reference(campaign: Campaign) -> str:
+    """The stock ledger reference of a campaign's holds."""
+    return f"campaign:{campaign.code}"
+
+
+def _hold_days(campaign: Campaign, warehouse, now: datetime) -> list:
+    """Delivery days a group (or deal) order of the campaign placed from now on can be for."""
+    from catalog.cutoff import delivery_date_for
+
+    first = delivery_date_for(warehouse=warehouse, at=max(now, campaign.starts_at))
+    last_decided = campaign.ends_at
+    if campaign.kind == CampaignKind.GROUP:
+        last_decided += timedelta(hours=campaign.time_limit_hours)
+    last = delivery_date_for(warehouse=warehouse, at=last_decided)
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def hold_campaign_stock(*, campaign: Campaign, actor=None, now: datetime | None = None) -> int:
+    """Set the campaign's units aside (hold_per_day) for each active warehouse and each
+    delivery day its orders can be for, on days whose stock is open. Each (warehouse,
+    day) is held once: a second run (save again, the nightly task) changes nothing, and
+    holds only what general sale still has. Returns the number of holds made."""
+    from catalog.models import StockLedger, StockReason, StockRecord, Warehouse
+    from catalog.services import hold_stock
+
+    now = now or timezone.now()
+    if not campaign.is_active or campaign.ends_at <= now or campaign.hold_target <= 0:
+        return 0
+    reference = hold_reference(campaign)
+    made = 0
+    for warehouse in Warehouse.objects.filter(is_active=True).order_by("pk"):
+        days = _hold_days(campaign, warehouse, now)
+        done = set(
+            StockLedger.objects.filter(
+                reference=reference,
+                reason=StockReason.HOLD,
+                sku_id=campaign.sku_id,
+                warehouse=warehouse,
+                delivery_date__in=days,
+            ).values_list("delivery_date", flat=True)
+        )
+        rows = StockRecord.objects.filter(
+            sku_id=campaign.sku_id, warehouse=warehouse, delivery_date__in=days
+        ).order_by("delivery_date")
+        for row in rows:
+            amount = min(campaign.hold_target, row.quantity - row.held)
+            if row.delivery_date in done or amount <= 0:
+                continue
+            try:
+                hold_stock(
+                    sku=campaign.sku,
+                    warehouse=warehouse,
+                    delivery_date=row.delivery_date,
+                    quantity=amount,
+                    reference=reference,
+                    actor=actor,
+                )
+            except OutOfStock:
+                continue  # shoppers bought them meanwhile: the next run tries again
+            made += 1
+    return made
+
+
+def release_campaign_holds(
+    *, campaign: Campaign | None = None, actor=None, now: datetime | None = None
+) -> int:
+    """Give what is left of campaigns' holds back to general sale: for days whose
+    cutoff has passed, and for every day of a campaign that is switched off.
+    Idempotent. Returns the number of unholds made."""
+    from catalog.cutoff import delivery_date_for
+    from catalog.models import StockLedger, StockReason, StockRecord, Warehouse
+    from catalog.services import InvalidStockChange, unhold_stock
+
+    now = now or timezone.now()
+    campaigns = [campaign] if campaign else Campaign.objects.select_related("sku")
+    warehouses = {w.pk: w for w in Warehouse.objects.all()}
+    made = 0
+    for c in campaigns:
+        reference = hold_reference(c)
+        nets = (
+            StockLedger.objects.filter(
+                reference=reference, reason__in=[StockReason.HOLD, StockReason.UNHOLD]
+            )
+            .values("warehouse_id", "delivery_date")
+            .annotate(net=Sum("held_delta"))
+            .filter(net__gt=0)
+            .order_by("warehouse_id", "delivery_date")
+        )
+        for net in nets:
+            warehouse = warehouses[net["warehouse_id"]]
+            day = net["delivery_date"]
+            if c.is_active and delivery_date_for(warehouse=warehouse, at=now, sku=c.sku) <= day:
+                continue  # orders can still be placed for that day
+            held = (
+                StockRecord.objects.filter(sku_id=c.sku_id, warehouse=warehouse, delivery_date=day)
+                .values_list("held", flat=True)
+                .first()
+            ) or 0
+            amount = min(net["net"], held)
+            if amount <= 0:
+                continue
+            try:
+                unhold_stock(
+                    sku=c.sku,
+                    warehouse=warehouse,
+                    delivery_date=day,
+                    quantity=amount,
+                    reference=reference,
+                    actor=actor,
+                )
+            except InvalidStockChange:
+                continue  # a group order drew from it meanwhile: the next run
+            made += 1
+    return made
 
 
 # --- community threshold deals ------------------------------------------------------------

@@ -42,3 +42,20 @@ def sweep_groups_task() -> dict:
     from .services import sweep_groups
 
     return sweep_groups()
+
+
+@shared_task(acks_late=True)
+def hold_campaign_stock_task() -> dict:
+    """Nightly after the catalog rolls stock forward: hold the running campaigns'
+    units on the newly opened days; give back what is left on days past their cutoff."""
+    from django.utils import timezone
+
+    from .models import Campaign
+    from .services import hold_campaign_stock, release_campaign_holds
+
+    now = timezone.now()
+    held = sum(
+        hold_campaign_stock(campaign=c, now=now)
+        for c in Campaign.objects.filter(is_active=True, ends_at__gt=now).select_related("sku")
+    )
+    return {"held": held, "released": release_campaign_holds(now=now)}

@@ -11,6 +11,7 @@ from groupbuy.models import Campaign, CampaignKind
 from orders.payments import sandbox
 from orders.services.payments import handle_payment_notification, start_payment
 from tests.catalog.factories import SkuFactory, set_stock
+from tests.catalog.test_hold_stock import ledger_matches_stock
 from tests.leaders.factories import UserFactory
 from tests.orders.conftest import (  # noqa: F401 - fixtures
     NOON_ISH,
@@ -28,6 +29,17 @@ from tests.orders.conftest import (  # noqa: F401 - fixtures
 from tuangou.money import to_fen
 
 __all__ = ["NOON_ISH", "TOMORROW", "make_campaign", "pay"]
+
+
+@pytest.fixture(autouse=True)
+def _ledger_matches_stock(request):
+    """After every test that used the database: the stock ledger still sums to
+    each row's quantity, and its held changes to the row's hold."""
+    yield
+    if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
+        request.fixturenames
+    ):
+        ledger_matches_stock()
 
 
 def make_campaign(sku, **fields) -> Campaign:
