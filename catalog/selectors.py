@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.contrib.postgres.search import TrigramSimilarity
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 
 from tuangou.timeutils import now as _now
 from tuangou.timeutils import to_local
@@ -217,7 +217,8 @@ def _card(product: Product, storefront: Storefront) -> ProductCard:
             SkuOption(
                 sku=sku,
                 delivery_date=day,
-                remaining=record.quantity if record else 0,
+                # What an ordinary shopper can buy: campaign holds are not for sale.
+                remaining=record.quantity - record.held if record else 0,
                 sold=record.sold if record else 0,
             )
         )
@@ -332,9 +333,11 @@ def stock_for_day(*, warehouse: Warehouse, delivery_date: date) -> list[StockRow
 
 
 def available_quantity(*, sku: Sku | int, warehouse: Warehouse, delivery_date: date) -> int:
+    """What ordinary orders can still take that day (campaign holds excluded)."""
     value = (
         StockRecord.objects.filter(sku=sku, warehouse=warehouse, delivery_date=delivery_date)
-        .values_list("quantity", flat=True)
+        .annotate(sellable=F("quantity") - F("held"))
+        .values_list("sellable", flat=True)
         .first()
     )
     return value or 0

@@ -364,8 +364,9 @@ def _basket(*, pairs: list[tuple[Sku, int]], pickup_point, at: datetime | None) 
             warehouse=warehouse,
             sku_id__in=[sku.pk for sku, _q in pairs],
             delivery_date__in=set(days.values()),
-        ).values_list("sku_id", "delivery_date", "quantity")
-        stock = {(sku_id, day): quantity for sku_id, day, quantity in rows}
+        ).values_list("sku_id", "delivery_date", "quantity", "held")
+        # Units held for 拼团 campaigns are not for sale in the cart.
+        stock = {(sku_id, day): quantity - held for sku_id, day, quantity, held in rows}
     for sku, quantity in pairs:
         images = getattr(sku.product, "cart_images", None) or []
         day = days.get(sku.pk)

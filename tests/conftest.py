@@ -36,6 +36,17 @@ def _isolated_cache(request):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in zh-hans: a request with Accept-Language: en leaves
+    English active in the thread (LocaleMiddleware activates, nobody resets)."""
+    from django.utils import translation
+
+    translation.activate("zh-hans")
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _media_root(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
 
