@@ -41,9 +41,17 @@ def _read(name: str, cast, default):
 DEBUG = _read("DEBUG", env.bool, False)
 TESTING = "pytest" in sys.modules or env.bool("TESTING", default=False)
 
+# Code-only commands (no request served, no data read) run without secrets,
+# so a fresh checkout can check its migrations and catalogues.
+CODE_ONLY_COMMAND = len(sys.argv) > 1 and sys.argv[1] in {
+    "makemigrations",
+    "makemessages",
+    "compilemessages",
+}
+
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not DEBUG and not TESTING:
+    if not DEBUG and not TESTING and not CODE_ONLY_COMMAND:
         _fail("SECRET_KEY must be set when DEBUG is off")
     SECRET_KEY = "insecure-dev-only-key-do-not-use-in-production"
 elif not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("insecure")):
@@ -53,7 +61,7 @@ ALLOWED_HOSTS = _read("ALLOWED_HOSTS", env.list, ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = _read("CSRF_TRUSTED_ORIGINS", env.list, [])
 # Share links, QR codes and payment notify URLs are absolute: production
 # must say where it lives.
-if not DEBUG and not TESTING and "SITE_URL" not in os.environ:
+if not DEBUG and not TESTING and not CODE_ONLY_COMMAND and "SITE_URL" not in os.environ:
     _fail("SITE_URL must be set when DEBUG is off (e.g. https://tuan.example.cn)")
 SITE_URL = _read("SITE_URL", env.str, "http://127.0.0.1:8000").rstrip("/")
 
@@ -299,6 +307,7 @@ SMS_PROVIDER = _read("SMS_PROVIDER", env.str, "tuangou.accounts.sms.LogSmsProvid
 if (
     not DEBUG
     and not TESTING
+    and not CODE_ONLY_COMMAND
     and SMS_PROVIDER.endswith("LogSmsProvider")
     and not _read("SMS_LOG_IN_PRODUCTION", env.bool, False)
 ):

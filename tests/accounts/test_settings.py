@@ -136,3 +136,9 @@ def test_production_settings_pass_check_deploy_with_nothing_silenced():
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_code_only_commands_run_on_a_fresh_checkout_without_secrets():
+    result = _manage("makemigrations", "--check", "--dry-run", DEBUG="false")
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
