@@ -100,3 +100,31 @@ def test_a_wrong_password_does_not_sign_in(client, operator):
     response = client.post(reverse("account_login"), {"login": "13900000101", "password": "nope"})
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
+
+
+def test_a_new_phone_gets_an_account_and_is_signed_in_by_its_code(client, caplog):
+    caplog.set_level(logging.INFO, logger="tuangou.sms")
+    response = client.post(
+        reverse("account_request_login_code") + "?next=/me/", {"phone": "13655556666"}
+    )
+    assert response.status_code == 302
+    user = User.objects.get(phone="+8613655556666")
+    assert user.phone_verified is False
+    assert user.has_usable_password() is False
+    [code] = _codes_sent(caplog, "+8613655556666")
+    confirm_url = response["Location"]  # carries ?next= along
+    assert confirm_url.startswith(reverse("account_confirm_login_code"))
+    response = client.post(confirm_url, {"code": code})
+    assert response.status_code == 302
+    assert response["Location"] == "/me/"
+    assert client.session["_auth_user_id"] == str(user.pk)
+    user.refresh_from_db()
+    assert user.phone_verified is True
+
+
+def test_a_rate_limited_new_phone_gets_no_account(settings, caplog):
+    settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "request_login_code": "1/h/ip"}
+    Client().post(reverse("account_request_login_code"), {"phone": "13655550001"})
+    Client().post(reverse("account_request_login_code"), {"phone": "13655550002"})
+    assert User.objects.filter(phone="+8613655550001").exists()
+    assert not User.objects.filter(phone="+8613655550002").exists()

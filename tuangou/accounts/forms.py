@@ -54,11 +54,15 @@ class StaffPasswordLoginForm(LoginForm):
 
 
 class SmsCodeRequestForm(RequestLoginCodeForm):
-    """allauth's code request, with an SMS-specific message when rate-limited."""
+    """allauth's code request, as Chinese shops do it: one phone + code step
+    signs a shopper in, and a number we have not seen yet becomes an account
+    (未注册的手机号验证后自动注册) — its phone counts as verified only once the
+    code is entered. Rate limits come first, with an SMS-specific message.
+    """
 
     def clean_phone(self) -> str:
         try:
-            return super().clean_phone()
+            phone = super().clean_phone()
         except ValidationError as exc:
             if exc.code == "too_many_login_attempts":
                 raise ValidationError(
@@ -66,3 +70,8 @@ class SmsCodeRequestForm(RequestLoginCodeForm):
                     code="sms_rate_limited",
                 ) from exc
             raise
+        if phone and self._user is None:
+            from .services import create_shopper_for_phone
+
+            self._user = create_shopper_for_phone(phone=phone)
+        return phone
