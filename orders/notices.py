@@ -99,9 +99,14 @@ def notify(*, order: Order, kind: str, **params) -> Notice:
     return notice
 
 
-def notify_many(*, orders, kind: str, **params) -> None:
-    """In-app notices only (a shopper's second order the same day, reminders in bulk)."""
-    Notice.objects.bulk_create(
+def notify_many(*, orders, kind: str, channels: bool = True, **params) -> list[Notice]:
+    """Notices for many orders at once (a day's delivery leaves, bulk reminders).
+
+    One INSERT for the in-app notices; with `channels`, one outside message
+    per shopper (not per order) goes out after commit by the kind's channels.
+    Pass channels=False where another notice already told the shopper.
+    """
+    notices = Notice.objects.bulk_create(
         [
             Notice(
                 user_id=o.user_id,
@@ -112,3 +117,12 @@ def notify_many(*, orders, kind: str, **params) -> None:
             for o in orders
         ]
     )
+    if channels and channels_for(kind):
+        from .tasks import send_notice_task
+
+        first_per_shopper = {}
+        for notice in notices:
+            first_per_shopper.setdefault(notice.user_id, notice.pk)
+        for pk in first_per_shopper.values():
+            transaction.on_commit(lambda pk=pk: send_notice_task.delay(pk))
+    return notices

@@ -274,4 +274,4 @@ def _tell_ready(orders: list[Order], codes: dict, *, point_name: str) -> None:
         texted.add(order.user_id)
         notify(order=order, kind="ready", point=point_name, code=code)
     for code, rest in sorted(in_app.items()):
-        notify_many(orders=rest, kind="ready", point=point_name, code=code)
+        notify_many(orders=rest, kind="ready", point=point_name, code=code, channels=False)

@@ -27,6 +27,7 @@ from tuangou.money import to_fen
 
 from .. import selectors
 from ..forms import AddToCartForm, CheckoutForm, ClaimForm, QuantityForm
+from ..messaging import wechat_openid
 from ..models import Cart, Order, Payment, PaymentStatus
 from ..notices import CANCEL_BY_SHOPPER
 from ..services.cart import CartError, add_to_cart, remove_from_cart, set_cart_quantity
@@ -245,23 +246,11 @@ def checkout(request):
 # --- paying ------------------------------------------------------------------------
 
 
-def _wechat_openid(user) -> str | None:
-    """The shopper's openid for our WeChat official account, when they signed in with WeChat."""
-    try:
-        from allauth.socialaccount.models import SocialAccount
-    except ImportError:  # pragma: no cover - allauth is installed
-        return None
-    account = SocialAccount.objects.filter(user=user, provider="weixin").first()
-    if account is None:
-        return None
-    return (account.extra_data or {}).get("openid") or account.uid or None
-
-
 def _channel(request) -> tuple[str, str | None]:
     if settings.PAYMENT_PROVIDER == "sandbox":
         return "sandbox", None
     if "MicroMessenger" in request.headers.get("User-Agent", ""):
-        openid = _wechat_openid(request.user)
+        openid = wechat_openid(request.user.pk)
         if openid:
             return "jsapi", openid
     return "h5", None

@@ -172,3 +172,25 @@ def test_the_real_provider_gets_a_token_once_and_posts_the_template_body(setting
     assert len(send_calls) == 2
     assert "access_token=TOKEN-1" in send_calls[0].request.url
     assert json.loads(send_calls[0].request.body) == message.payload()
+
+
+@pytest.mark.django_db
+def test_bulk_reminders_send_one_outside_message_per_shopper(
+    clock, shopper, point, sku, django_capture_on_commit_callbacks, monkeypatch
+):
+    from orders.notices import notify_many
+    from orders.services.checkout import Want, place_order
+    from orders.tasks import send_notice_task
+
+    first = place_order(user=shopper, wants=[Want(sku.pk, 1)], pickup_point=point)
+    second = place_order(user=shopper, wants=[Want(sku.pk, 2)], pickup_point=point)
+    sent: list[int] = []
+    monkeypatch.setattr(send_notice_task, "delay", lambda pk: sent.append(pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        notices = notify_many(orders=[first, second], kind="uncollected", point=point.name)
+    assert len(notices) == 2
+    assert sent == [notices[0].pk]
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        notify_many(orders=[first, second], kind="ready", point="x", code="1", channels=False)
+    assert sent == []
