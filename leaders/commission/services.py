@@ -563,21 +563,28 @@ def _require(actor, perm: str) -> None:
         raise PermissionDenied(f"{perm} required")
 
 
-def _move(withdrawal: Withdrawal, new: str, **fields) -> bool:
-    """Compare-and-set on the status: False when another click moved it first."""
-    allowed = [old for old, targets in WITHDRAWAL_TRANSITIONS.items() if new in targets]
-    return bool(
-        Withdrawal.objects.filter(pk=withdrawal.pk, status__in=allowed).update(status=new, **fields)
+def _move(withdrawal: Withdrawal, new: str, *, also=None, **fields) -> bool:
+    """Compare-and-set along WITHDRAWAL_TRANSITIONS: False when another click
+    moved it first (or it may not move to `new` from where it is)."""
+    sources = [old for old, targets in WITHDRAWAL_TRANSITIONS.items() if new in targets]
+    rows = Withdrawal.objects.filter(pk=withdrawal.pk, status__in=sources)
+    if also is not None:
+        rows = rows.filter(also)
+    return bool(rows.update(status=new, **fields))
+
+
+def _release_reserved(withdrawal: Withdrawal, **counters) -> None:
+    amount = Withdrawal.objects.values_list("amount", flat=True).get(pk=withdrawal.pk)
+    CommissionAccount.objects.filter(leader_id=withdrawal.leader_id).update(
+        reserved=F("reserved") - amount, **{k: F(k) + amount for k in counters}
     )
 
 
 def approve_withdrawal(*, withdrawal: Withdrawal, actor) -> bool:
     _require(actor, "leaders.approve_withdrawal")
     with transaction.atomic():
-        return bool(
-            Withdrawal.objects.filter(pk=withdrawal.pk, status=WithdrawalStatus.REQUESTED).update(
-                status=WithdrawalStatus.APPROVED, decided_by=actor, decided_at=timezone.now()
-            )
+        return _move(
+            withdrawal, WithdrawalStatus.APPROVED, decided_by=actor, decided_at=timezone.now()
         )
 
 
@@ -588,22 +595,18 @@ def reject_withdrawal(*, withdrawal: Withdrawal, actor, reason: str) -> bool:
     if not reason:
         raise CommissionError(_("Give the reason for the rejection."))
     with transaction.atomic():
-        moved = Withdrawal.objects.filter(
-            pk=withdrawal.pk,
-            status__in=[WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED],
-            batch__isnull=True,
-        ).update(
-            status=WithdrawalStatus.REJECTED,
+        # Not once it is in a payout batch: the money may be on its way.
+        moved = _move(
+            withdrawal,
+            WithdrawalStatus.REJECTED,
+            also=Q(batch__isnull=True),
             decided_by=actor,
             decided_at=timezone.now(),
             reject_reason=reason[:200],
         )
         if moved:
-            amount = Withdrawal.objects.values_list("amount", flat=True).get(pk=withdrawal.pk)
-            CommissionAccount.objects.filter(leader_id=withdrawal.leader_id).update(
-                reserved=F("reserved") - amount
-            )
-    return bool(moved)
+            _release_reserved(withdrawal)
+    return moved
 
 
 def mark_withdrawal_paid(*, withdrawal: Withdrawal, actor, reference: str) -> bool:
@@ -613,20 +616,16 @@ def mark_withdrawal_paid(*, withdrawal: Withdrawal, actor, reference: str) -> bo
     if not reference:
         raise CommissionError(_("Enter the transfer reference."))
     with transaction.atomic():
-        moved = Withdrawal.objects.filter(
-            pk=withdrawal.pk, status=WithdrawalStatus.APPROVED
-        ).update(
-            status=WithdrawalStatus.PAID,
+        moved = _move(
+            withdrawal,
+            WithdrawalStatus.PAID,
             paid_by=actor,
             paid_at=timezone.now(),
             transfer_reference=reference[:64],
         )
         if moved:
-            amount = Withdrawal.objects.values_list("amount", flat=True).get(pk=withdrawal.pk)
-            CommissionAccount.objects.filter(leader_id=withdrawal.leader_id).update(
-                reserved=F("reserved") - amount, withdrawn=F("withdrawn") + amount
-            )
-    return bool(moved)
+            _release_reserved(withdrawal, withdrawn=True)
+    return moved
 
 
 def create_payout_batch(*, withdrawals, actor, provider=None) -> PayoutBatch:
