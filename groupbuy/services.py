@@ -28,6 +28,7 @@ from orders.pricing import SpecialUnitPrices
 from orders.services.checkout import CheckoutError, Want, place_order
 from orders.services.lifecycle import confirm_orders
 from orders.services.refunds import refund_order
+from tuangou import statemachine
 from tuangou.timeutils import local_datetime
 
 from .models import (
@@ -214,8 +215,9 @@ def _place(
 
 def _set_status(group: Group, new: str, **fields) -> bool:
     """Compare-and-set a group's status along GROUP_TRANSITIONS."""
-    if new not in GROUP_TRANSITIONS[group.status]:
-        raise ValueError(f"group {group.code}: {group.status} -> {new} is not allowed")
+    statemachine.guard(
+        GROUP_TRANSITIONS, group.status, new, _("Group %(code)s") % {"code": group.code}
+    )
     moved = Group.objects.filter(pk=group.pk, status=group.status).update(status=new, **fields)
     if moved:
         group.status = new
