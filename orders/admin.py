@@ -39,8 +39,7 @@ from .models import (
 )
 from .services.checkout import CheckoutError
 from .services.delivery import dispatch_selected_orders
-from .services.operations import retry_refund
-from .services.refunds import refund_lines, refund_order
+from .services.refunds import refund_lines, refund_order, retry_refund
 
 try:  # the shopper side's claim reviews (orders/services/claims.py)
     from .services.claims import ClaimError, approve_claim, reject_claim
