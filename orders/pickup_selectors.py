@@ -13,6 +13,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Subquery, Sum
 from django.urls import reverse
 
 from leaders.models import PickupPoint
+from tuangou.timeutils import local_today
 
 from .models import DeliverySignoff, Order, OrderLine, OrderStatus, PickupCode
 
@@ -27,6 +28,12 @@ BOARD_STATUSES = [
     OrderStatus.REFUNDED,
 ]
 ARRIVING_STATUSES = [OrderStatus.CONFIRMED, OrderStatus.IN_DELIVERY]
+
+
+def delivery_has_arrived(delivery_date: date) -> bool:
+    """Whether a day's delivery can be signed for yet: on its day or later
+    (Shanghai). The one rule sign_for_delivery enforces and the pages follow."""
+    return delivery_date <= local_today()
 
 
 def pickup_scan_path(*, code: str) -> str:
@@ -82,11 +89,13 @@ class DayBoard:
         return sum(r.units for r in self.shoppers)
 
     @property
+    def arriving(self) -> int:
+        """Orders still to be signed for (on the way, or confirmed)."""
+        return sum(self.counts.get(status, 0) for status in ARRIVING_STATUSES)
+
+    @property
     def can_sign(self) -> bool:
-        return self.signoff is None and (
-            self.counts.get(OrderStatus.CONFIRMED, 0) + self.counts.get(OrderStatus.IN_DELIVERY, 0)
-            > 0
-        )
+        return self.signoff is None and self.arriving > 0 and delivery_has_arrived(self.day)
 
 
 def day_board(*, pickup_point: PickupPoint, day: date) -> DayBoard:

@@ -21,7 +21,6 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from tuangou.money import ZERO
-from tuangou.timeutils import local_today
 
 from ..models import (
     DeliverySignoff,
@@ -33,6 +32,7 @@ from ..models import (
     ShortageLine,
 )
 from ..notices import notify, notify_many
+from ..pickup_selectors import delivery_has_arrived
 from .pickup import PickupError, issue_pickup_codes
 from .refunds import refund_lines
 from .transitions import transition_many
@@ -160,7 +160,7 @@ def sign_for_delivery(
     messages. A refused sign-off writes nothing.
     """
     shortages = _clean_shortages(shortages)
-    if delivery_date > local_today():
+    if not delivery_has_arrived(delivery_date):
         raise PickupError(_("This delivery has not arrived yet: sign for it on its day."))
     try:
         with transaction.atomic():

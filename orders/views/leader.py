@@ -156,6 +156,7 @@ def signoff(request: HttpRequest) -> HttpResponse:
             "day": day,
             "skus": skus,
             "signoff": selectors.signoff_for(pickup_point=point, day=day),
+            "arrived": selectors.delivery_has_arrived(day),
             "errors": errors,
             "posted": request.POST if request.method == "POST" else {},
         },
