@@ -11,7 +11,7 @@ COPY . .
 # collectstatic runs with DEBUG off, so the hashed manifest production reads exists.
 RUN DEBUG=true python manage.py compilemessages --ignore '.venv/*' --ignore 'var/*' \
     && SECRET_KEY=build-only-not-a-secret-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
-       SITE_URL=http://build.invalid SMS_LOG_IN_PRODUCTION=true STATIC_ROOT=/app/var/static \
+       SITE_URL=http://build.invalid SMS_LOG_IN_PRODUCTION=true EMAIL_LOG_IN_PRODUCTION=true STATIC_ROOT=/app/var/static \
        python manage.py collectstatic --noinput
 EXPOSE 8000
 CMD ["gunicorn", "tuangou.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4"]

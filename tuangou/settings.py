@@ -239,6 +239,8 @@ ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 ACCOUNT_FORMS = {
     "login": "tuangou.accounts.forms.StaffPasswordLoginForm",
     "request_login_code": "tuangou.accounts.forms.SmsCodeRequestForm",
+    "confirm_login_code": "tuangou.accounts.forms.SmsLoginCodeForm",
+    "verify_phone": "tuangou.accounts.forms.SmsVerifyPhoneForm",
 }
 ACCOUNT_PHONE_VERIFICATION_ENABLED = True
 ACCOUNT_PHONE_VERIFICATION_SUPPORTS_RESEND = True
@@ -313,6 +315,39 @@ if (
 ):
     _fail("SMS_PROVIDER writes codes to the log; set a real provider or SMS_LOG_IN_PRODUCTION=true")
 SMS_SIGN_NAME = env.str("SMS_SIGN_NAME", default="团购")
+
+# Email reaches staff only (password resets); shoppers sign in by phone. Like
+# SMS: development prints mail to the console, production names a server
+# (EMAIL_URL=smtp+tls://user:password@smtp.example.cn:587) or says on purpose
+# that reset links may go to the log.
+_email_url = env.str("EMAIL_URL", default="") or "consolemail://"
+try:
+    _email = environ.Env.email_url_config(_email_url)
+except ImproperlyConfigured as exc:
+    _fail(f"EMAIL_URL is invalid: {exc}")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+if EMAIL_BACKEND.endswith("smtp.EmailBackend"):
+    if not _email.get("EMAIL_HOST"):
+        _fail("EMAIL_URL needs a host, e.g. smtp+tls://user:password@smtp.example.cn:587")
+    EMAIL_HOST = _email["EMAIL_HOST"]
+    EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+    EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+    EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+    EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+    EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+    EMAIL_TIMEOUT = 10
+elif EMAIL_BACKEND.endswith("filebased.EmailBackend"):
+    EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@localhost")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+if (
+    not DEBUG
+    and not TESTING
+    and not CODE_ONLY_COMMAND
+    and EMAIL_BACKEND.endswith("console.EmailBackend")
+    and not _read("EMAIL_LOG_IN_PRODUCTION", env.bool, False)
+):
+    _fail("EMAIL_URL is not set (mail would go to the log); set it or EMAIL_LOG_IN_PRODUCTION=true")
 
 # --- i18n / time ------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

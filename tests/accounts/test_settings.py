@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "k3Q9-production-secret-" + "x7" * 20
 
@@ -27,6 +29,11 @@ def _clean_env() -> dict[str, str]:
             "SITE_URL",
             "SMS_PROVIDER",
             "SMS_LOG_IN_PRODUCTION",
+            "EMAIL_URL",
+            "EMAIL_LOG_IN_PRODUCTION",
+            "WECHAT_APP_ID",
+            "WECHAT_APP_SECRET",
+            "WECHAT_LOGIN_SANDBOX",
             "STATIC_ROOT",
         }
     }
@@ -94,6 +101,7 @@ def test_production_static_files_are_built_with_a_manifest(tmp_path):
         "SECRET_KEY": STRONG_KEY,
         "SITE_URL": "https://tuangou.example.cn",
         "SMS_LOG_IN_PRODUCTION": "true",
+        "EMAIL_LOG_IN_PRODUCTION": "true",
         "STATIC_ROOT": str(tmp_path / "static"),
     }
     built = _manage("collectstatic", "--noinput", "-v0", **prod)
@@ -133,6 +141,7 @@ def test_production_settings_pass_check_deploy_with_nothing_silenced():
         ALLOWED_HOSTS="tuangou.example.cn",
         SITE_URL="https://tuangou.example.cn",
         SMS_LOG_IN_PRODUCTION="true",
+        EMAIL_URL="smtp+tls://ops:pw@smtp.example.cn:587",
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "System check identified no issues (0 silenced)." in result.stdout
@@ -142,3 +151,70 @@ def test_code_only_commands_run_on_a_fresh_checkout_without_secrets():
     result = _manage("makemigrations", "--check", "--dry-run", DEBUG="false")
     assert result.returncode == 0, result.stderr
     assert "No changes detected" in result.stdout
+
+
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": STRONG_KEY,
+    "SITE_URL": "https://tuangou.example.cn",
+    "SMS_LOG_IN_PRODUCTION": "true",
+}
+
+
+def _setting(name: str, **env: str) -> subprocess.CompletedProcess:
+    """Print one setting as the web process would see it with this environment."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import django; django.setup(); from django.conf import settings; "
+            f"print(repr(getattr(settings, {name!r}, None)))",
+        ],
+        cwd=ROOT,
+        env={**_clean_env(), **env, "DJANGO_SETTINGS_MODULE": "tuangou.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_development_prints_mail_to_the_console_instead_of_calling_localhost_smtp():
+    result = _setting("EMAIL_BACKEND", DEBUG="true")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "'django.core.mail.backends.console.EmailBackend'"
+
+
+def test_production_refuses_to_write_mail_to_the_log_unless_told_to():
+    result = _manage("check", **PRODUCTION)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Tuangou configuration error: EMAIL_URL is not set (mail would go to the log); "
+        "set it or EMAIL_LOG_IN_PRODUCTION=true"
+    )
+    told = _setting("EMAIL_BACKEND", **PRODUCTION, EMAIL_LOG_IN_PRODUCTION="true")
+    assert told.returncode == 0, told.stderr
+    assert told.stdout.strip() == "'django.core.mail.backends.console.EmailBackend'"
+
+
+def test_production_sends_mail_through_the_smtp_server_of_email_url():
+    env = {**PRODUCTION, "EMAIL_URL": "smtp+tls://ops:pw@smtp.example.cn:587"}
+    result = _setting("EMAIL_HOST", **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "'smtp.example.cn'"
+    assert _setting("EMAIL_USE_TLS", **env).stdout.strip() == "True"
+    assert _setting("EMAIL_BACKEND", **env).stdout.strip() == (
+        "'django.core.mail.backends.smtp.EmailBackend'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("pigeon://loft", "EMAIL_URL is invalid: Invalid email schema pigeon"),
+        ("smtp://", "EMAIL_URL needs a host, e.g. smtp+tls://user:password@smtp.example.cn:587"),
+    ],
+)
+def test_a_malformed_email_url_stops_start_up(url, reason):
+    result = _manage("check", DEBUG="true", EMAIL_URL=url)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Tuangou configuration error: {reason}"

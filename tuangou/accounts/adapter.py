@@ -7,18 +7,28 @@ from typing import Any
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 
 from .forms import MainlandPhoneField
 from .phone import normalize_phone
-from .sms import send_sms
+from .sms import record_code_sent, send_sms
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    error_messages = {
+        **DefaultAccountAdapter.error_messages,
+        # allauth's own words read like a machine translation in Chinese
+        # (错误代码): these are the ones shoppers meet on the SMS pages.
+        "incorrect_code": _("Wrong or expired verification code."),
+        "rate_limited": _("Too many requests. Please wait a minute and try again."),
+    }
+
     def phone_form_field(self, **kwargs: Any) -> Any:
         return MainlandPhoneField(**kwargs)
 
     def send_verification_code_sms(self, user, phone: str, code: str, **kwargs: Any) -> None:
         send_sms(phone=phone, template="verification_code", params={"code": code})
+        record_code_sent(phone=phone)
 
     def set_phone(self, user, phone: str, verified: bool) -> None:
         user.phone = phone

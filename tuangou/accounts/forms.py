@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from allauth.account.forms import LoginForm, RequestLoginCodeForm
+from allauth.account.forms import (
+    ConfirmLoginCodeForm,
+    LoginForm,
+    RequestLoginCodeForm,
+    VerifyPhoneForm,
+)
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -58,7 +63,19 @@ class SmsCodeRequestForm(RequestLoginCodeForm):
     signs a shopper in, and a number we have not seen yet becomes an account
     (未注册的手机号验证后自动注册) — its phone counts as verified only once the
     code is entered. Rate limits come first, with an SMS-specific message.
+
+    Shoppers sign in by phone only: allauth adds an optional email field when
+    email is a login method (it is, for staff passwords) and then lets both be
+    empty, which it cannot handle. Here the phone is the one required field.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields.pop("email", None)
+        phone = self.fields["phone"]
+        phone.required = True
+        phone.error_messages["required"] = _("Enter your phone number.")
+        self._user = None
 
     def clean_phone(self) -> str:
         try:
@@ -75,3 +92,30 @@ class SmsCodeRequestForm(RequestLoginCodeForm):
 
             self._user = create_shopper_for_phone(phone=phone)
         return phone
+
+
+class _SmsCodeField:
+    """allauth's code field, worded as Chinese apps word it (验证码, not 代码)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        code = self.fields["code"]
+        code.label = _("Verification code")
+        code.error_messages["required"] = _("Enter the verification code.")
+        code.widget.attrs.update(
+            {
+                "placeholder": _("6-digit code"),
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "maxlength": "6",
+                "autofocus": True,
+            }
+        )
+
+
+class SmsLoginCodeForm(_SmsCodeField, ConfirmLoginCodeForm):
+    pass
+
+
+class SmsVerifyPhoneForm(_SmsCodeField, VerifyPhoneForm):
+    pass

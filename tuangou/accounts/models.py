@@ -4,6 +4,8 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .phone import mask_phone
+
 
 class User(AbstractUser):
     """One person: shopper, leader, driver or staff. Roles are groups.
@@ -28,11 +30,13 @@ class User(AbstractUser):
 
     @property
     def display_name(self) -> str:
-        if self.nickname:
-            return self.nickname
-        if self.phone:
-            return f"{self.phone[-11:-8]}****{self.phone[-4:]}"
-        return self.username
+        return self.public_name or self.username
+
+    @property
+    def public_name(self) -> str:
+        """What people are shown: the nickname or the masked phone (138****8000),
+        never the internal username; '' when there is neither."""
+        return self.nickname or mask_phone(self.phone or "")
 
     @property
     def phone_last4(self) -> str:
@@ -40,3 +44,8 @@ class User(AbstractUser):
 
     def has_role(self, role: str) -> bool:
         return self.is_superuser or self.groups.filter(name=role).exists()
+
+
+def public_name(user) -> str:
+    """ACCOUNT_USER_DISPLAY: how allauth's pages and messages name a person."""
+    return getattr(user, "public_name", "")

@@ -22,3 +22,25 @@ def normalize_phone(raw: str) -> str | None:
     if not _MAINLAND.match(digits):
         return None
     return f"+86{digits}"
+
+
+def _local(phone: str) -> str:
+    """The 11 digits of a stored (E.164) mainland number, or '' for anything else."""
+    normalized = normalize_phone(phone)
+    return normalized[3:] if normalized else ""
+
+
+def format_phone(phone: str) -> str:
+    """'+8613800138000' -> '138 0013 8000', the way Chinese apps print a number."""
+    digits = _local(phone)
+    if not digits:
+        return phone or ""
+    return f"{digits[:3]} {digits[3:7]} {digits[7:]}"
+
+
+def mask_phone(phone: str) -> str:
+    """'+8613800138000' -> '138****8000': enough for its owner to recognise it."""
+    digits = _local(phone)
+    if not digits:
+        return ""
+    return f"{digits[:3]}****{digits[7:]}"
