@@ -15,7 +15,7 @@ import calendar
 import logging
 import secrets
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tuangou.money import ZERO, format_yuan, to_money
-from tuangou.timeutils import after_sale_deadline, to_local
+from tuangou.timeutils import after_sale_deadline, local_datetime, to_local
 
 from .models import (
     WITHDRAWAL_TRANSITIONS,
@@ -262,33 +262,148 @@ def add_adjustment(
 
 
 def eligible_entries(*, now: datetime | None = None):
-    """Unsettled entries that may be settled now (derived, never stored):
+    """Unsettled entries that were eligible at `now` (derived, never stored).
 
-    - adjustments and clawbacks at once;
-    - an order line's entries (earned and their reversals) when nothing of
-      the line is still to hand out, the order has no open after-sale claim,
-      and either nothing of the line was handed out (all refunded) or the
-      order's after-sale window has ended: the same rule as claims
-      (`tuangou.timeutils.after_sale_deadline` from `order.completed_at`).
+    Everything is judged as it stood at `now`, from the dated facts (the
+    entry's own date, hand-outs, refunds, claims, the order's completion),
+    so a run for a past moment (late, a rerun, the demo's history) settles
+    exactly what was eligible then, never what became eligible afterwards:
+
+    - an adjustment or a clawback once it exists (occurred_at <= now);
+    - an order line's entries (earned and their reversals) once they exist
+      and nothing of the line was left to hand out at `now` (hand-outs plus
+      refunds made by then cover it), no after-sale claim of the order was
+      open at `now` (nor is open today), and either nothing of the line had
+      been handed out (all refunded) or the order's after-sale window had
+      ended: the same rule as claims (`tuangou.timeutils.after_sale_deadline`
+      from `order.completed_at`).
+
+    `eligible_since()` gives the moment each one became eligible.
     """
+    from django.apps import apps
+    from django.db.models import Exists, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    Handout = apps.get_model("orders", "Handout")
+    RefundLine = apps.get_model("orders", "RefundLine")
+    AfterSaleClaim = apps.get_model("orders", "AfterSaleClaim")
     now = now or timezone.now()
-    line_done = Q(
-        order_line__quantity__lte=F("order_line__handed_out_quantity")
-        + F("order_line__refunded_quantity")
-    )
-    candidates = (
-        CommissionEntry.objects.filter(settlement__isnull=True)
-        .filter(Q(order_line__isnull=True) | Q(kind=EntryKind.CLAWBACK) | line_done)
-        .exclude(order__claims__status="open")
-        .annotate(picked_at=_last_handout())
+
+    def line_sum(rows):
+        return Coalesce(
+            Subquery(
+                rows.filter(order_line=OuterRef("order_line"))
+                .values("order_line")
+                .annotate(s=Sum("quantity"))
+                .values("s")[:1]
+            ),
+            Value(0),
+        )
+
+    claims = AfterSaleClaim.objects.filter(order=OuterRef("order"))
+    standalone = Q(order_line__isnull=True) | Q(kind=EntryKind.CLAWBACK)
+    return (
+        CommissionEntry.objects.filter(settlement__isnull=True, occurred_at__lte=now)
+        .annotate(
+            handed_then=line_sum(Handout.objects.filter(created_at__lte=now)),
+            refunded_then=line_sum(RefundLine.objects.filter(refund__created_at__lte=now)),
+            claim_open_then=Exists(
+                claims.filter(created_at__lte=now).filter(Q(status="open") | Q(reviewed_at__gt=now))
+            ),
+            claim_open_now=Exists(claims.filter(status="open")),
+        )
         .filter(
-            Q(order_line__isnull=True)
-            | Q(kind=EntryKind.CLAWBACK)
-            | Q(picked_at__isnull=True)
-            | Q(order__completed_at__lt=window_open_since(now=now))
+            standalone
+            | (
+                Q(order_line__quantity__lte=F("handed_then") + F("refunded_then"))
+                & Q(claim_open_then=False, claim_open_now=False)
+                & (Q(handed_then__lte=0) | Q(order__completed_at__lt=window_open_since(now=now)))
+            )
         )
     )
-    return candidates
+
+
+def eligible_since(entries: list[CommissionEntry], *, now: datetime) -> dict[int, datetime]:
+    """The moment each entry (eligible at `now`) became eligible: its period.
+
+    - an adjustment or a clawback: when it was made (occurred_at);
+    - an order line's entry: the latest of its own date, the moment nothing
+      of the line was left to hand out (the hand-out or refund that covered
+      the last unit), the end of the order's after-sale window when anything
+      was handed out, and the review of any claim open at that moment.
+
+    Three queries for the whole list (hand-outs, refunds, claims); never
+    later than `now`.
+    """
+    from django.apps import apps
+
+    Handout = apps.get_model("orders", "Handout")
+    RefundLine = apps.get_model("orders", "RefundLine")
+    OrderLine = apps.get_model("orders", "OrderLine")
+    AfterSaleClaim = apps.get_model("orders", "AfterSaleClaim")
+    line_ids = {
+        e.order_line_id for e in entries if e.order_line_id and e.kind != EntryKind.CLAWBACK
+    }
+    events: dict[int, list[tuple[datetime, int, bool]]] = defaultdict(list)
+    for line_id, at, quantity in Handout.objects.filter(
+        order_line_id__in=line_ids, created_at__lte=now
+    ).values_list("order_line_id", "created_at", "quantity"):
+        events[line_id].append((at, quantity, True))
+    for line_id, at, quantity in RefundLine.objects.filter(
+        order_line_id__in=line_ids, refund__created_at__lte=now
+    ).values_list("order_line_id", "refund__created_at", "quantity"):
+        events[line_id].append((at, quantity, False))
+    lines = {
+        row[0]: row[1:]
+        for row in OrderLine.objects.filter(pk__in=line_ids).values_list(
+            "pk", "quantity", "order_id", "order__completed_at"
+        )
+    }
+    claims: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
+    for order_id, created, reviewed in (
+        AfterSaleClaim.objects.filter(order_id__in={v[1] for v in lines.values()})
+        .order_by("created_at")
+        .values_list("order_id", "created_at", "reviewed_at")
+    ):
+        claims[order_id].append((created, reviewed))
+
+    since: dict[int, datetime] = {}
+    for entry in entries:
+        moment = entry.occurred_at
+        if entry.order_line_id in line_ids and entry.order_line_id in lines:
+            quantity, order_id, completed_at = lines[entry.order_line_id]
+            moment = max(
+                moment,
+                _line_eligible_at(
+                    quantity=quantity,
+                    events=events[entry.order_line_id],
+                    completed_at=completed_at,
+                    claims=claims[order_id],
+                    now=now,
+                ),
+            )
+        since[entry.pk] = min(moment, now)
+    return since
+
+
+def _line_eligible_at(*, quantity, events, completed_at, claims, now) -> datetime:
+    done_at: datetime | None = None
+    covered = handed = 0
+    # Hand-outs (an undo is a negative one) and refunds in time order: the
+    # line is done from the event that covered its last unit, as long as it
+    # stays covered.
+    for at, units, is_handout in sorted(events, key=lambda e: e[0]):
+        covered += units
+        handed += units if is_handout else 0
+        done_at = (done_at or at) if covered >= quantity else None
+    moment = done_at or now
+    if handed > 0 and completed_at is not None:
+        moment = max(moment, after_sale_deadline(completed_at=completed_at))
+    # A claim open at that moment holds it until it was reviewed.
+    for created, reviewed in claims:
+        if created <= moment and (reviewed is None or reviewed > moment):
+            moment = max(moment, reviewed or now)
+    return moment
 
 
 def window_open_since(*, now: datetime) -> datetime:
@@ -310,25 +425,22 @@ def window_open_since(*, now: datetime) -> datetime:
     return high
 
 
-def _last_handout():
-    from django.apps import apps
-    from django.db.models import OuterRef, Subquery
-
-    Handout = apps.get_model("orders", "Handout")
-    return Subquery(
-        Handout.objects.filter(order_line=OuterRef("order_line"), quantity__gt=0)
-        .order_by("-created_at")
-        .values("created_at")[:1]
-    )
-
-
 def _after_batch(settled_so_far: int) -> None:
     """A seam for tests: called inside each batch's transaction before it commits."""
 
 
 def settle_commissions(*, now: datetime | None = None, batch_size: int = SETTLE_BATCH_SIZE) -> int:
-    """Move every eligible entry into its leader's settlement for the current
-    period. Returns how many entries this run settled.
+    """Move every entry eligible at `now` into its leader's settlement for the
+    period in which it became eligible. Returns how many entries this run
+    settled.
+
+    A period's settlement therefore holds exactly the entries that became
+    eligible within it, whenever the job runs: a late run (or one for a past
+    moment, as the demo's history does) leaves what became eligible after
+    `now` for the next one, and puts what became eligible before the current
+    period into the earlier period's settlement. Only if that settlement was
+    already closed (its statement made) does the entry go into the next
+    period still open; its "settled on" date is then that period's first day.
 
     Batches of entries, one transaction each: the batch's rows are locked
     with SKIP LOCKED (a second worker takes other rows), set from
@@ -337,7 +449,6 @@ def settle_commissions(*, now: datetime | None = None, batch_size: int = SETTLE_
     halfway loses only its open batch; a rerun takes what is left.
     """
     now = now or timezone.now()
-    start, end = period_for(to_local(now).date())
     kind = period_kind()
     done = 0
     while True:
@@ -351,36 +462,58 @@ def settle_commissions(*, now: datetime | None = None, batch_size: int = SETTLE_
                 CommissionEntry.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(pk__in=ids, settlement__isnull=True)
                 .order_by("pk")
-                .only("pk", "leader_id", "kind", "amount")
+                .only("pk", "leader_id", "kind", "amount", "occurred_at", "order_line_id")
             )
             if not locked:
                 break  # another worker holds these; it will settle them
-            by_leader: dict[int, list[CommissionEntry]] = defaultdict(list)
+            since = eligible_since(locked, now=now)
+            by_period: dict[tuple[int, date], list[CommissionEntry]] = defaultdict(list)
             for entry in locked:
-                by_leader[entry.leader_id].append(entry)
-            for leader_id in sorted(by_leader):
-                entries = by_leader[leader_id]
-                settlement = _open_settlement(leader_id=leader_id, start=start, end=end, kind=kind)
-                moved = CommissionEntry.objects.filter(
-                    pk__in=[e.pk for e in entries], settlement__isnull=True
-                ).update(settlement=settlement, settled_at=now)
+                start, _end = period_for(to_local(since[entry.pk]).date(), kind)
+                by_period[(entry.leader_id, start)].append(entry)
+            # Settlement rows are locked in (leader, period) order: no deadlock
+            # between workers, and none with close_ended_periods.
+            for leader_id, start in sorted(by_period):
+                entries = by_period[(leader_id, start)]
+                settlement = _open_settlement(leader_id=leader_id, day=start, kind=kind)
+                opens = local_datetime(settlement.period_start, time(0, 0))
+                # One UPDATE per distinct date (most entries of a night share
+                # the midnight their window ended).
+                by_moment: dict[datetime, list[int]] = defaultdict(list)
+                for entry in entries:
+                    by_moment[max(since[entry.pk], opens)].append(entry.pk)
+                moved = sum(
+                    CommissionEntry.objects.filter(pk__in=pks, settlement__isnull=True).update(
+                        settlement=settlement, settled_at=moment
+                    )
+                    for moment, pks in sorted(by_moment.items())
+                )
                 if moved != len(entries):  # impossible under our locks; refuse to miscount
                     raise RuntimeError("settlement lost a race it should not have")
                 _add_to_totals(settlement=settlement, leader_id=leader_id, entries=entries)
-                done += moved
-                _after_batch(done)
+                done += len(entries)
+            _after_batch(done)
     if done:
         logger.info("settled %d commission entries", done)
     return done
 
 
-def _open_settlement(*, leader_id: int, start: date, end: date, kind: str) -> Settlement:
-    settlement, _created = Settlement.objects.get_or_create(
-        leader_id=leader_id,
-        period_start=start,
-        defaults={"period_end": end, "period_kind": kind},
-    )
-    return settlement
+def _open_settlement(*, leader_id: int, day: date, kind: str) -> Settlement:
+    """The leader's open settlement for the period of `day`, locked; the next
+    period's when that one is already closed (its statement is final)."""
+    while True:
+        start, end = period_for(day, kind)
+        Settlement.objects.get_or_create(
+            leader_id=leader_id,
+            period_start=start,
+            defaults={"period_end": end, "period_kind": kind},
+        )
+        settlement = Settlement.objects.select_for_update().get(
+            leader_id=leader_id, period_start=start
+        )
+        if settlement.status == SettlementStatus.OPEN:
+            return settlement
+        day = settlement.period_end + timedelta(days=1)
 
 
 def _add_to_totals(
@@ -439,8 +572,14 @@ def reconcile_commission_accounts() -> list:
 def close_ended_periods(*, today: date | None = None, enqueue: bool = True) -> list[Settlement]:
     """Close every open settlement whose period has ended (compare-and-set)
     and have its statement made after commit (enqueue=False: the caller makes
-    them). Safe to run every day."""
+    them). Safe to run every day.
+
+    Whatever became eligible before `today` is settled first (as of
+    midnight, never later than now), so a period is never closed without
+    the entries of its last day, even when the nightly settlement run was
+    missed or failed."""
     today = today or to_local(timezone.now()).date()
+    settle_commissions(now=min(local_datetime(today, time(0, 0)), timezone.now()))
     closed: list[Settlement] = []
     with transaction.atomic():
         due = list(
@@ -475,7 +614,9 @@ def generate_statement(*, settlement_id: int) -> Settlement:
         raise CommissionError(_("A statement is made when the period is closed."))
     statement = statement_for(settlement=settlement)
     pdf = render_statement_pdf(statement=statement)
-    name = f"statement-{settlement.leader_id}-{settlement.period_start:%Y%m%d}.pdf"
+    # The field's upload_to gives the file a random private name (never the
+    # leader id and date, which anyone could guess); only ".pdf" is kept.
+    name = "statement.pdf"
     with transaction.atomic():
         settlement = Settlement.objects.select_for_update().get(pk=settlement_id)
         old = settlement.statement.name

@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from django.utils import timezone
@@ -35,10 +36,16 @@ def test_the_nightly_tasks_settle_close_and_make_the_statement_once(
     celery_worker, leader, other_leader, operator
 ):
     # Last month's settlement, still open (its close was missed).
-    add_adjustment(
-        leader=leader, amount="12.30", reason="上月奖励", entered_by=operator, approved_by=operator
-    )
-    settle_commissions(now=timezone.now() - timedelta(days=40))
+    forty_days_ago = timezone.now() - timedelta(days=40)
+    with time_machine.travel(forty_days_ago, tick=False):
+        add_adjustment(
+            leader=leader,
+            amount="12.30",
+            reason="上月奖励",
+            entered_by=operator,
+            approved_by=operator,
+        )
+    settle_commissions(now=forty_days_ago)
     # Tonight's work: an entry eligible now.
     add_adjustment(
         leader=other_leader, amount="4.56", reason="奖励", entered_by=operator, approved_by=operator
