@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
@@ -36,6 +37,8 @@ from .models import (
 )
 from .notices import render as render_notice
 from .pricing import Item, OrderPrice, price_lines
+from .services import cancellation
+from .services.cancellation import CancelCheck, check_paid_cancel
 from .services.checkout import Want
 
 S = OrderStatus
@@ -84,13 +87,27 @@ class Tab:
     is_current: bool
 
 
-def order_tabs(*, user, current: str) -> list[Tab]:
-    """The status tabs with counts of orders waiting for the shopper (one query)."""
-    counts = Order.objects.filter(user=user).aggregate(
-        unpaid=Count("pk", filter=Q(status=S.PENDING_PAYMENT)),
-        group=Count("pk", filter=Q(status=S.AWAITING_GROUP)),
-        pickup=Count("pk", filter=Q(status=S.READY_FOR_PICKUP)),
+# The tabs whose badge counts the orders the tab lists (waiting on the shopper
+# or on the platform); "all", "done" and "aftersale" carry no badge.
+BADGE_TABS = ("unpaid", "group", "pickup")
+
+
+def order_counts(*, user) -> dict[str, int]:
+    """{tab: how many orders that tab lists} for the badge tabs, in one query.
+
+    Counted with the very filter the tab lists by (`_tab_filter`), so a badge
+    never disagrees with its tab. Also used by 我的 for its order shortcuts.
+    """
+    if not getattr(user, "is_authenticated", False):
+        return dict.fromkeys(BADGE_TABS, 0)
+    return Order.objects.filter(user=user).aggregate(
+        **{key: Count("pk", filter=_tab_filter(key)) for key in BADGE_TABS}
     )
+
+
+def order_tabs(*, user, current: str) -> list[Tab]:
+    """The status tabs with their badges (one query)."""
+    counts = order_counts(user=user)
     return [
         Tab(key=key, label=str(label), count=counts.get(key) or None, is_current=key == current)
         for key, label, _statuses in ORDER_TABS
@@ -113,7 +130,7 @@ def order_for_shopper(*, user, code: str) -> Order | None:
     """One of the shopper's own orders by its public code; None for anybody else's."""
     if not user.is_authenticated or not code:
         return None
-    return Order.objects.filter(user=user, code=code).first()
+    return Order.objects.filter(user=user, code=code).select_related("warehouse").first()
 
 
 @dataclass
@@ -139,6 +156,22 @@ class OrderPage:
     def can_claim(self) -> bool:
         return bool(self.claimable) and claim_window_open(self.order)
 
+    @cached_property
+    def paid_cancel(self) -> CancelCheck | None:
+        """取消并退款: allowed, or why not (None for unpaid and closed orders,
+        which show no such thing)."""
+        check = check_paid_cancel(order=self.order, lines=self.lines)
+        if check.code in {cancellation.UNPAID, cancellation.CLOSED}:
+            return None
+        return check
+
+    @property
+    def progress(self) -> list[ProgressStep]:
+        """The order's way from placement to pickup: the steps passed (with
+        their times), the one it is at, and those still to come (greyed on the
+        page). A cancelled or refunded order ends at that step instead."""
+        return order_progress(order=self.order, events=self.events)
+
     @property
     def timeline(self) -> list[dict]:
         """Status changes as the shopper reads them (placement first)."""
@@ -150,6 +183,59 @@ class OrderPage:
                 label = OrderStatus(event.to_status).label
             steps.append({"label": str(label), "at": event.created_at, "note": event.note})
         return steps
+
+
+@dataclass(frozen=True)
+class ProgressStep:
+    key: str  # the order status the step stands for ("placed" for placement)
+    label: str
+    at: datetime | None  # when it was reached (None: not yet, or not recorded)
+    state: str  # "done", "current" or "todo"
+
+
+PLACED = "placed"
+_WAY = (PLACED, S.PAID, S.CONFIRMED, S.IN_DELIVERY, S.READY_FOR_PICKUP, S.COMPLETED)
+_GROUP_WAY = (*_WAY[:2], S.AWAITING_GROUP, *_WAY[2:])
+_ENDS = (S.CANCELLED, S.REFUNDED)
+
+
+def order_progress(*, order: Order, events: list[OrderEvent]) -> list[ProgressStep]:
+    """See OrderPage.progress (no queries: the events are loaded)."""
+    reached: dict[str, datetime] = {}
+    for event in events:
+        key = PLACED if event.from_status == event.to_status else event.to_status
+        reached.setdefault(key, event.created_at)
+    reached.setdefault(PLACED, order.created_at)
+    way = _GROUP_WAY if order.kind == "group" else _WAY
+    furthest = max((i for i, key in enumerate(way) if key in reached), default=0)
+    if order.status in way:
+        furthest = max(furthest, way.index(order.status))
+    ended = order.status in _ENDS
+
+    def label(key: str) -> str:
+        return str(_("Order placed") if key == PLACED else OrderStatus(key).label)
+
+    steps = []
+    for i, key in enumerate(way):
+        if ended and i > furthest:
+            break
+        if i < furthest or (ended and i == furthest):
+            state = "done"
+        elif i == furthest:
+            state = "current"
+        else:
+            state = "todo"
+        steps.append(ProgressStep(key=key, label=label(key), at=reached.get(key), state=state))
+    if ended:
+        steps.append(
+            ProgressStep(
+                key=order.status,
+                label=label(order.status),
+                at=reached.get(order.status) or order.closed_at,
+                state="current",
+            )
+        )
+    return steps
 
 
 def claim_window_open(order: Order) -> bool:
@@ -197,7 +283,7 @@ def pickup_code_for(order: Order) -> str | None:
 
 def order_page(*, order: Order) -> OrderPage:
     """The detail page of an order already checked to be the shopper's (4-5 queries)."""
-    lines = list(order.lines.order_by("pk"))
+    lines = list(order.lines.select_related("sku").order_by("pk"))
     events = list(order.events.order_by("created_at", "pk"))
     claims = list(
         order.claims.prefetch_related(

@@ -5,5 +5,6 @@
 - transitions.py: the guarded state machine
 - payments.py: prepay, notifications, expiry and lost payments
 - refunds.py: refunds recorded, then sent by one task each
+- cancellation.py: the shopper cancels a paid order before its cutoff (取消并退款)
 - lifecycle.py: confirmation and completion
 """

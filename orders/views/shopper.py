@@ -28,8 +28,9 @@ from tuangou.money import to_fen
 from .. import selectors
 from ..forms import AddToCartForm, CheckoutForm, ClaimForm, QuantityForm
 from ..messaging import wechat_openid
-from ..models import Cart, Order, Payment, PaymentStatus
+from ..models import Cart, Order, OrderStatus, Payment, PaymentStatus
 from ..notices import CANCEL_BY_SHOPPER
+from ..services.cancellation import CLOSED, CancelRefused, cancel_paid_order
 from ..services.cart import CartError, add_to_cart, remove_from_cart, set_cart_quantity
 from ..services.checkout import CheckoutError, place_order
 from ..services.claims import ClaimError, submit_claim
@@ -423,6 +424,30 @@ def order_cancel(request, code: str):
 
 
 @login_required
+@require_POST
+def order_cancel_refund(request, code: str):
+    """取消并退款: a paid order, before its cutoff (its own URL, so that a tap on
+    the unpaid order's 取消订单 can never refund a payment that just arrived)."""
+    order = _order_or_404(request, code)
+    try:
+        refund = cancel_paid_order(order=order, actor=request.user)
+    except CancelRefused as exc:
+        order.refresh_from_db(fields=["status"])
+        if exc.code == CLOSED and order.status == OrderStatus.REFUNDED:
+            # A second tap: the first one cancelled it.
+            messages.info(request, _("The order is cancelled; the refund is on its way."))
+        else:
+            messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("The order is cancelled. ¥%(amount)s goes back to where you paid from.")
+            % {"amount": refund.amount},
+        )
+    return redirect("orders:detail", code=order.code)
+
+
+@login_required
 def order_claim(request, code: str):
     """售后: claim lines of a picked-up order (refund only, no return)."""
     order = _order_or_404(request, code)
@@ -489,6 +514,7 @@ urlpatterns = [
     path("o/<str:code>/", order_detail, name="detail"),
     path("o/<str:code>/pay/", pay, name="pay"),
     path("o/<str:code>/cancel/", order_cancel, name="cancel"),
+    path("o/<str:code>/cancel-refund/", order_cancel_refund, name="cancel_refund"),
     path("o/<str:code>/claim/", order_claim, name="claim"),
     path("pay/sandbox/<str:out_trade_no>/", sandbox_pay, name="sandbox_pay"),
     path("notify/payment/", notify_payment, name="notify_payment"),

@@ -1,11 +1,21 @@
-// Orders pages: keep pay buttons from double submits, start WeChat JSAPI payments.
+// Orders pages: confirm a cancel, keep pay and cancel buttons from double submits,
+// start WeChat JSAPI payments.
 (function () {
   "use strict";
 
-  // A pay or confirm button is disabled once tapped (the server is double-tap safe too).
+  // A form with data-confirm asks first (取消并退款); a "no" sends nothing.
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (!form.matches || !form.matches("[data-pay-form], [data-checkout-form]")) return;
+    if (!form.matches || !form.matches("[data-confirm]")) return;
+    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+
+  // A pay, confirm or cancel button is disabled once tapped (the server is
+  // double-tap safe too).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented) return;
+    if (!form.matches || !form.matches("[data-pay-form], [data-checkout-form], [data-cancel-refund-form]")) return;
     form.querySelectorAll("button[type=submit]").forEach(function (button) {
       setTimeout(function () { button.disabled = true; }, 0);
     });
