@@ -61,6 +61,32 @@ class Warehouse(models.Model):
         return f"{self.city} · {self.name}"
 
 
+class ServicePromise(models.Model):
+    """A service promise shown on a product page (服务承诺: 坏果包赔, 缺货必赔, 次日达).
+
+    Set on a category or a product: a product shows its own promises if it has
+    any, else its category's, else its top category's (Product.promise_source).
+    """
+
+    name = models.CharField(_("name"), max_length=12, unique=True)
+    description = models.CharField(
+        _("what it means"),
+        max_length=120,
+        blank=True,
+        help_text=_("One sentence for the shopper, e.g. how a bad item is refunded."),
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("service promise")
+        verbose_name_plural = _("service promises")
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Category(models.Model):
     """Two levels: a top category (蔬菜) and its children (叶菜, 根茎)."""
 
@@ -82,6 +108,15 @@ class Category(models.Model):
     )
     position = models.PositiveIntegerField(_("position"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
+    promises = models.ManyToManyField(
+        ServicePromise,
+        verbose_name=_("service promises"),
+        blank=True,
+        related_name="categories",
+        help_text=_(
+            "Shown on the pages of this category's products that have no promises of their own."
+        ),
+    )
 
     class Meta:
         verbose_name = _("category")
@@ -156,6 +191,18 @@ class Product(models.Model):
     tags = ArrayField(
         models.CharField(max_length=20), verbose_name=_("tags"), default=list, blank=True
     )
+    promises = models.ManyToManyField(
+        ServicePromise,
+        verbose_name=_("service promises"),
+        blank=True,
+        related_name="products",
+        help_text=_("Empty to show the category's promises."),
+    )
+    # Search keys of the name (catalog/pinyin.py), written by save_product.
+    name_pinyin = models.CharField(_("name in pinyin"), max_length=360, blank=True, editable=False)
+    name_initials = models.CharField(
+        _("initials of the name"), max_length=60, blank=True, editable=False
+    )
     is_on_shelf = models.BooleanField(_("on shelf"), default=False)
     position = models.PositiveIntegerField(_("position"), default=0)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -171,6 +218,11 @@ class Product(models.Model):
             GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="catalog_product_name_trgm"),
             GinIndex(
                 OpClass(Upper("subtitle"), name="gin_trgm_ops"), name="catalog_product_sub_trgm"
+            ),
+            # Stored lower-case: LIKE '%pingguo%' and word similarity (%>) use them.
+            GinIndex(OpClass("name_pinyin", name="gin_trgm_ops"), name="catalog_product_py_trgm"),
+            GinIndex(
+                OpClass("name_initials", name="gin_trgm_ops"), name="catalog_product_ini_trgm"
             ),
         ]
 

@@ -9,17 +9,39 @@ together in Python into plain cards, so templates stay dumb.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.contrib.postgres.search import TrigramSimilarity
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
+from django.db.models import (
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
 
 from tuangou.timeutils import now as _now
 from tuangou.timeutils import to_local
 
+from . import pinyin
 from .cutoff import OrderDeadline, delivery_date_for, order_deadline
-from .models import Category, Product, ProductImage, Sku, StockLedger, StockRecord, Warehouse
+from .models import (
+    Category,
+    Product,
+    ProductImage,
+    ServicePromise,
+    Sku,
+    StockLedger,
+    StockRecord,
+    Warehouse,
+)
 from .richtext import sanitize_description
 
 PAGE_SIZE = 10
@@ -129,6 +151,7 @@ class ProductCard:
     options: list[SkuOption]
     images: list[ProductImage] = field(default_factory=list)
     description_html: str = ""
+    promises: list[ServicePromise] = field(default_factory=list)
 
     @property
     def code(self) -> str:
@@ -256,39 +279,105 @@ def clean_query(raw: str | None) -> str:
     return " ".join((raw or "").split())[:MAX_QUERY_LENGTH]
 
 
+def _word_match(word: str) -> Q:
+    """One word of a query: the characters, their sound, the initials, or close to them.
+
+    - the characters in the name or subtitle (ILIKE, served by the trigram
+      indexes), a tag, or the category's name: the search as it always was;
+    - the sound: 苹裹 and "pingguo" both read "pingguo", which the name 红富士苹果
+      contains in its pinyin ("hongfushipingguo");
+    - the initials: "pg" in "hfspg";
+    - close but not equal: a Chinese name within trigram similarity (西红杮 ~
+      西红柿, pg_trgm.similarity_threshold) and a pinyin within trigram word
+      similarity ("xihongsi" ~ "xihongshi", pg_trgm.word_similarity_threshold).
+    """
+    match = (
+        Q(name__icontains=word)
+        | Q(subtitle__icontains=word)
+        | Q(tags__contains=[word])
+        | Q(category__name=word)
+    )
+    keys = pinyin.query_keys(word)
+    if pinyin.has_han(word) and len(word) >= 2:
+        match |= Q(name__trigram_similar=word)
+    if keys.pinyin:
+        match |= Q(name_pinyin__contains=keys.pinyin) | Q(
+            name_pinyin__trigram_word_similar=keys.pinyin
+        )
+    if keys.initials:
+        match |= Q(name_initials__contains=keys.initials)
+    return match
+
+
 def search_products(*, storefront: Storefront, query: str, page: int = 1) -> CardPage:
-    """Chinese-friendly search: substring match served by the pg_trgm GIN index,
-    best trigram similarity first.
+    """Chinese-friendly search: characters, pinyin, initials and near misses
+    (_word_match), every word of the query must match; best name first.
 
     Trigram similarity alone misses short CJK queries (鸡蛋 is two characters,
-    one trigram), so matching is ILIKE '%q%' (which gin_trgm_ops indexes) and
-    similarity only orders the hits.
+    one trigram), so matching starts from ILIKE '%q%' (which gin_trgm_ops
+    indexes) and similarity orders the hits: the name's, then its pinyin's.
+    One query for the products, like the other storefront pages.
     """
     query = clean_query(query)
     if not query:
         return CardPage(cards=[], page=1, has_next=False)
     match = Q()
     for word in query.split():
-        match &= (
-            Q(name__icontains=word)
-            | Q(subtitle__icontains=word)
-            | Q(tags__contains=[word])
-            | Q(category__name=word)
-        )
+        match &= _word_match(word)
+    sound = pinyin.query_keys(query.replace(" ", "")).pinyin
     products = (
         on_shelf_products()
         .filter(match)
-        .annotate(similarity=TrigramSimilarity("name", query))
-        .order_by("-similarity", "position", "pk")
+        .annotate(
+            similarity=TrigramSimilarity("name", query),
+            sound_similarity=(
+                TrigramWordSimilarity(Value(sound), "name_pinyin") if sound else Value(0.0)
+            ),
+        )
+        .order_by("-similarity", "-sound_similarity", "position", "pk")
     )
     return _page(products, storefront, page)
+
+
+POPULAR_DAYS = 7  # "popular" = most units sold for the last week's delivery days
+POPULAR_LIMIT = 6
+
+
+def popular_products(*, storefront: Storefront, limit: int = POPULAR_LIMIT) -> list[ProductCard]:
+    """The best sellers at the shopper's warehouse, offered when a search finds
+    nothing (four queries: products, SKUs, stock, images).
+
+    Units sold for the delivery days of the last week up to the coming one;
+    sold-out products are left out (nothing to buy), ties by shelf position.
+    """
+    if storefront.warehouse is None:
+        return []
+    last = storefront.delivery_date
+    sold = (
+        StockRecord.objects.filter(
+            sku__product=OuterRef("pk"),
+            warehouse=storefront.warehouse,
+            delivery_date__gt=last - timedelta(days=POPULAR_DAYS),
+            delivery_date__lte=last,
+        )
+        .order_by()
+        .values("sku__product")
+        .annotate(total=Sum("sold"))
+        .values("total")
+    )
+    products = on_shelf_products().annotate(
+        popularity=Coalesce(Subquery(sold, output_field=IntegerField()), 0)
+    )
+    rows = list(_with_stock(products.order_by("-popularity", "position", "pk"), storefront)[:50])
+    cards = [_card(p, storefront) for p in rows]
+    return [c for c in cards if not c.is_sold_out][:limit]
 
 
 # --- product detail ----------------------------------------------------------
 
 
 def product_detail(*, code: str, storefront: Storefront) -> ProductCard | None:
-    """An on-shelf product by its public code, with SKUs, stock and images (4 queries)."""
+    """An on-shelf product by its public code, with SKUs, stock, images and promises (5 queries)."""
     products = on_shelf_products().filter(code=code).select_related("category", "supplier")
     product = _with_stock(products, storefront).first()
     if product is None:
@@ -296,7 +385,38 @@ def product_detail(*, code: str, storefront: Storefront) -> ProductCard | None:
     card = _card(product, storefront)
     # Sanitized on save too; cleaning again on the way out costs microseconds.
     card.description_html = sanitize_description(product.description)
+    card.promises = promises_for_product(product=product)
     return card
+
+
+def promises_for_product(*, product: Product) -> list[ServicePromise]:
+    """The service promises a product's page shows (one query).
+
+    The product's own, if it has any; else its category's; else its top
+    category's. A product of a category without promises shows none: a
+    promise such as 坏果包赔 is made only where an operator set it.
+    """
+    through = {
+        "product": Product.promises.through.objects.filter(
+            product_id=product.pk, servicepromise_id=OuterRef("pk")
+        ),
+        "category": Category.promises.through.objects.filter(
+            category_id=product.category_id, servicepromise_id=OuterRef("pk")
+        ),
+        "parent": Category.promises.through.objects.filter(
+            category_id=product.category.parent_id, servicepromise_id=OuterRef("pk")
+        ),
+    }
+    rows = list(
+        ServicePromise.objects.filter(is_active=True)
+        .annotate(**{f"on_{level}": Exists(rows) for level, rows in through.items()})
+        .filter(Q(on_product=True) | Q(on_category=True) | Q(on_parent=True))
+    )
+    for level in through:
+        chosen = [p for p in rows if getattr(p, f"on_{level}")]
+        if chosen:
+            return chosen
+    return []
 
 
 def sku_by_code(*, code: str) -> Sku | None:

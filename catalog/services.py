@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from tuangou.timeutils import local_today
 
+from . import pinyin
 from .cutoff import OrderDeadline, delivery_date_for, order_deadline
 from .images import ImageRejected, process_upload
 from .models import (
@@ -729,8 +730,15 @@ def roll_stock_forward(
 
 
 def save_product(*, product: Product, actor=None) -> Product:
-    """Create or update a product as edited by an operator (description sanitized)."""
+    """Create or update a product as edited by an operator.
+
+    The description is sanitized and the name's pinyin search keys written
+    (catalog/pinyin.py): every writer of products goes through here, so search
+    by pinyin and initials finds a product as soon as it is saved.
+    """
     product.description = sanitize_description(product.description)
+    product.name_pinyin = pinyin.full_pinyin(product.name)
+    product.name_initials = pinyin.initials(product.name)
     product.full_clean()
     product.save()
     return product

@@ -97,10 +97,17 @@ def search(request):
     storefront = _storefront(request)
     query = selectors.clean_query(request.GET.get("q"))
     page = selectors.search_products(storefront=storefront, query=query, page=_page_number(request))
+    # Nothing found: what the neighbours buy most, instead of an empty page.
+    popular = selectors.CardPage(
+        cards=selectors.popular_products(storefront=storefront) if query and not page.cards else [],
+        page=1,
+        has_next=False,
+    )
     context = {
         **_base_context(storefront, request),
         "query": query,
         "page": page,
+        "popular": popular,
         "more_url": _more_url(reverse("catalog:search"), page, q=query),
     }
     return _render_cards(request, "catalog/search.html", context)

@@ -217,10 +217,13 @@ def test_search_finds_products_by_chinese_words(clock, client, warehouse, query,
     offer(warehouse, "鸡蛋挂面", subtitle="筋道")
     offer(warehouse, "黄瓜", subtitle="脆嫩")
     html = client.get(reverse("catalog:search"), {"q": query}).content.decode()
-    found = re.findall(r'<h3 class="product-name">([^<]+)</h3>', html)
+    results, _sep, suggestions = html.partition('id="popular-grid"')
+    found = re.findall(r'<h3 class="product-name">([^<]+)</h3>', results)
     assert sorted(found) == sorted(expected)
     if not expected:
         assert f"没有找到与“{query}”相关的商品。" in html
+        assert "大家都在买" in html
+        assert len(re.findall(r'<h3 class="product-name">', suggestions)) == 4
 
 
 def test_the_closest_name_comes_first(clock, client, warehouse):
