@@ -22,6 +22,7 @@ from .models import (
     Category,
     Product,
     ProductImage,
+    ServicePromise,
     Sku,
     StockLedger,
     StockRecord,
@@ -48,12 +49,34 @@ class WarehouseAdmin(admin.ModelAdmin):
     search_fields = ["name", "city", "address"]
 
 
+@admin.register(ServicePromise)
+class ServicePromiseAdmin(admin.ModelAdmin):
+    list_display = ["name", "description", "position", "is_active", "where"]
+    list_editable = ["position", "is_active"]
+    search_fields = ["name", "description"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("categories")
+
+    @admin.display(description=_("categories"))
+    def where(self, obj):
+        return "、".join(c.name for c in obj.categories.all()) or "—"
+
+
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "parent", "icon", "position", "is_active"]
-    list_filter = ["is_active", "parent"]
+    list_display = ["name", "parent", "icon", "position", "is_active", "promise_names"]
+    list_filter = ["is_active", "parent", "promises"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["promises"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("parent").prefetch_related("promises")
+
+    @admin.display(description=_("service promises"))
+    def promise_names(self, obj):
+        return "、".join(p.name for p in obj.promises.all()) or "—"
 
 
 @admin.register(Supplier)
@@ -106,13 +129,14 @@ class ProductAdmin(admin.ModelAdmin):
         "position",
     ]
     list_display_links = ["thumbnail", "name"]
-    list_filter = ["category", "supplier", "is_on_shelf", "storage_class"]
-    search_fields = ["name", "subtitle", "code", "skus__barcode"]
+    list_filter = ["category", "supplier", "is_on_shelf", "storage_class", "promises"]
+    search_fields = ["name", "subtitle", "code", "skus__barcode", "name_pinyin", "name_initials"]
     list_select_related = ["category", "category__parent", "supplier"]
     # On and off shelf only through the bulk actions (set_on_shelf checks for
     # an active SKU and opens the coming days' stock).
     readonly_fields = ["code", "is_on_shelf", "created_at", "updated_at"]
     inlines = [SkuInline, ProductImageInline]
+    filter_horizontal = ["promises"]
     actions = ["put_on_shelf", "take_off_shelf"]
     fieldsets = [
         (None, {"fields": ["name", "subtitle", "category", "supplier", "is_on_shelf", "position"]}),
@@ -127,6 +151,15 @@ class ProductAdmin(admin.ModelAdmin):
                     "tags",
                     "description",
                 ]
+            },
+        ),
+        (
+            _("Service promises"),
+            {
+                "fields": ["promises"],
+                "description": _(
+                    "Shown on the product page. Leave empty to show the category's promises."
+                ),
             },
         ),
         (_("Record"), {"fields": ["code", "created_at", "updated_at"]}),

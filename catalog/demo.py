@@ -15,7 +15,7 @@ from django.core.files.base import ContentFile
 from PIL import Image, ImageDraw, ImageFont
 
 from . import services
-from .models import Category, Product, Sku, StorageClass, Supplier, Warehouse
+from .models import Category, Product, ServicePromise, Sku, StorageClass, Supplier, Warehouse
 
 FONT_PATH = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 
@@ -122,12 +122,24 @@ PRODUCTS = [
      [], "#80deea", "rect", None, [("1.29kg/瓶", "9.90", "15.90", "6.00", 80, 5)]),
 ]  # fmt: skip
 
+PROMISES = [
+    # name, what it means, category slugs that make it (top categories cover their children)
+    ("坏果包赔", "收货后发现坏果、烂果，拍照申请售后，按坏的数量退款。", ["fruit", "vegetables"]),
+    ("缺货必赔", "截单后缺货的商品自动全额退款，不用申请。", ["fruit", "vegetables", "meat-eggs",
+     "seafood", "dairy", "grain-oil", "snacks", "household"]),
+    ("次日达", "今晚截单前下单，明天送到自提点。", ["fruit", "vegetables", "meat-eggs", "seafood",
+     "dairy", "grain-oil", "snacks", "household"]),
+    ("冷链配送", "全程冷藏运输，到店即入冷柜。", ["seafood", "dairy", "meat-eggs"]),
+    ("死鱼包退", "取货时鱼不新鲜，拍照申请售后，全额退款。", ["fish"]),
+]  # fmt: skip
+
 SOLD_OUT_DEMO = "cherry"  # one closed item shows the sold-out state
 
 
 def seed(*, stdout) -> None:
     warehouses = _warehouses()
     categories = _categories()
+    _promises(categories)
     suppliers = _suppliers()
     drawn = 0
     for position, row in enumerate(PRODUCTS):
@@ -197,6 +209,24 @@ def _categories() -> dict[str, Category]:
     return found
 
 
+def _promises(categories: dict[str, Category]) -> None:
+    """Promises per category: 坏果包赔 for fruit and vegetables only, never for
+    fish, tissues or dish soap (a child category with its own overrides its top's)."""
+    by_category: dict[str, list[ServicePromise]] = {}
+    for position, (name, description, slugs) in enumerate(PROMISES):
+        promise, _created = ServicePromise.objects.update_or_create(
+            name=name,
+            defaults={"description": description, "position": position, "is_active": True},
+        )
+        for slug in slugs:
+            by_category.setdefault(slug, []).append(promise)
+    for slug, promises in by_category.items():
+        category = categories[slug]
+        # Fish keeps its top category's promises beside its own.
+        inherited = by_category.get(category.parent.slug, []) if category.parent_id else []
+        category.promises.set([*inherited, *promises])
+
+
 def _suppliers() -> list[Supplier]:
     return [
         Supplier.objects.update_or_create(
@@ -209,26 +239,26 @@ def _suppliers() -> list[Supplier]:
 def _product(position, row, categories, suppliers) -> Product:
     (code, name, subtitle, category, supplier, unit, origin, storage, shelf_life, tags,
      _colour, _shape, cutoff, skus) = row  # fmt: skip
-    product, _created = Product.objects.update_or_create(
-        code=code,
-        defaults={
-            "name": name,
-            "subtitle": subtitle,
-            "description": (
-                f"<p>{subtitle}。</p><p>产地：{origin}，由{suppliers[supplier].name}供货，"
-                "次日送达自提点，坏果包赔。</p>"
-            ),
-            "category": categories[category],
-            "supplier": suppliers[supplier],
-            "unit": unit,
-            "origin": origin,
-            "storage_class": storage,
-            "shelf_life_days": shelf_life,
-            "tags": tags,
-            "is_on_shelf": True,
-            "position": position,
-        },
-    )
+    product = Product.objects.filter(code=code).first() or Product(code=code)
+    for name_, value in {
+        "name": name,
+        "subtitle": subtitle,
+        "description": (
+            f"<p>{subtitle}。</p><p>产地：{origin}，由{suppliers[supplier].name}供货。</p>"
+        ),
+        "category": categories[category],
+        "supplier": suppliers[supplier],
+        "unit": unit,
+        "origin": origin,
+        "storage_class": storage,
+        "shelf_life_days": shelf_life,
+        "tags": tags,
+        "is_on_shelf": True,
+        "position": position,
+    }.items():
+        setattr(product, name_, value)
+    # Through the service, like an operator's edit: sanitized and indexed for pinyin search.
+    services.save_product(product=product)
     for sku_position, (spec, price, market, cost, quota, limit) in enumerate(skus):
         Sku.objects.update_or_create(
             code=f"{code}-{sku_position + 1}",
