@@ -343,6 +343,24 @@ def finance_withdrawals(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _done_message(action: str, withdrawal: Withdrawal) -> str:
+    """What a finance action changed, in words: the number, the money, what comes next."""
+    values = {
+        "number": withdrawal.number,
+        "amount": withdrawal.amount,
+        "leader": withdrawal.leader.real_name,
+        "reference": withdrawal.transfer_reference,
+    }
+    if action == "approve":
+        return _("Approved withdrawal %(number)s (¥%(amount)s); it waits to be paid.") % values
+    if action == "reject":
+        return (
+            _("Rejected withdrawal %(number)s; ¥%(amount)s is back in %(leader)s's balance.")
+            % values
+        )
+    return _("Withdrawal %(number)s (¥%(amount)s) marked paid, reference %(reference)s.") % values
+
+
 @finance_required
 @require_POST
 def finance_withdrawal_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
@@ -368,13 +386,14 @@ def finance_withdrawal_action(request: HttpRequest, number: str, action: str) ->
     except services.CommissionError as exc:
         messages.error(request, exc.message)
     else:
+        withdrawal.refresh_from_db()
         if moved:
-            messages.success(request, _("Withdrawal %(number)s updated.") % {"number": number})
+            messages.success(request, _done_message(action, withdrawal))
         else:
             messages.warning(
                 request,
-                _("Withdrawal %(number)s had already been handled; nothing changed.")
-                % {"number": number},
+                _("Withdrawal %(number)s was already %(status)s; nothing changed.")
+                % {"number": number, "status": withdrawal.get_status_display()},
             )
     back = request.POST.get("back", "")
     status = back if back in WithdrawalStatus.values else WithdrawalStatus.REQUESTED
