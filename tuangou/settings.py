@@ -236,6 +236,9 @@ SOCIALACCOUNT_ADAPTER = "tuangou.accounts.adapter.SocialAccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"phone", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["phone*", "email"]
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+# A new code once a minute (the rate limits below), each valid 5 minutes.
+ACCOUNT_LOGIN_BY_CODE_SUPPORTS_RESEND = 5
+ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 5 * 60
 ACCOUNT_FORMS = {
     "login": "tuangou.accounts.forms.StaffPasswordLoginForm",
     "request_login_code": "tuangou.accounts.forms.SmsCodeRequestForm",
@@ -246,6 +249,8 @@ ACCOUNT_PHONE_VERIFICATION_ENABLED = True
 ACCOUNT_PHONE_VERIFICATION_SUPPORTS_RESEND = True
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
+# Usernames are internal ids: people are named by nickname or masked phone.
+ACCOUNT_USER_DISPLAY = "tuangou.accounts.models.public_name"
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_LOGOUT_ON_GET = False
 ALLAUTH_USER_CODE_FORMAT = {"numeric": True, "dashed": False, "length": 6}

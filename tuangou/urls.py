@@ -11,6 +11,7 @@ urlpatterns = [
     path("favicon.ico", pwa.favicon, name="favicon"),
     path("manifest.webmanifest", pwa.manifest, name="manifest"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("tuangou.accounts.sign_in_urls")),
     path("accounts/", include("allauth.urls")),
     path("me/", include("tuangou.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -1,0 +1,11 @@
+"""Sign-in pages of our own, mounted under /accounts/ before allauth's."""
+
+from django.urls import path
+
+from . import sign_in
+
+urlpatterns = [
+    # Replaces allauth's view of the same name and path.
+    path("login/code/confirm/", sign_in.confirm_login_code, name="account_confirm_login_code"),
+    path("login/code/change/", sign_in.change_login_phone, name="account_change_login_phone"),
+]
