@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
 import time_machine
@@ -86,20 +85,22 @@ def test_without_a_pickup_point_the_default_warehouse_is_used_and_the_shopper_in
     assert "选择自提点" in html
 
 
-def test_with_a_pickup_point_its_warehouse_and_cutoff_are_used(
-    clock, client, warehouse, monkeypatch
-):
+def test_with_a_pickup_point_its_warehouse_and_cutoff_are_used(clock, client, warehouse, shopper):
+    from tests.leaders.factories import PickupPointFactory, bind
+
     zhuzhou = WarehouseFactory(name="株洲仓", cutoff_time=time(14, 0), pickup_time=time(9, 0))
     sku = offer(warehouse, "西红柿", quantity=20)
     # 15:00 is after 株洲's 14:00 cutoff: the day after tomorrow's stock counts.
     set_stock(sku=sku, warehouse=zhuzhou, delivery_date=date(2026, 11, 27), quantity=7)
-    point = SimpleNamespace(name="幸福里小区自提点", warehouse=zhuzhou)
-    monkeypatch.setattr(
-        "leaders.context_processors.pickup_point", lambda request: {"current_pickup_point": point}
-    )
-    html = client.get(reverse("catalog:home")).content.decode()
+    point = PickupPointFactory(name="幸福里小区自提点", community__warehouse=zhuzhou)
+    bind(user=shopper, point=point)
+    client.force_login(shopper)
+    response = client.get(reverse("catalog:home"))
+    html = response.content.decode()
+    assert response.context["storefront"].warehouse == zhuzhou
     assert "幸福里小区自提点" in html
     assert "仅剩 7 件" in html
+    assert "仅剩 20 件" not in html  # the default warehouse's stock is not this shopper's
     assert "明天 14:00 前下单，后天 09:00 后到自提点取货" in html
     assert "选择自提点" not in html
 
@@ -108,13 +109,22 @@ def test_off_shelf_products_and_inactive_categories_are_not_shown(clock, client,
     shown = offer(warehouse, "西红柿")
     off = offer(warehouse, "黄瓜")
     services.set_on_shelf(product_ids=[off.product_id], is_on_shelf=False)
-    hidden = offer(warehouse, "冬瓜", category=CategoryFactory(is_active=False))
+    hidden = offer(warehouse, "冬瓜", category=CategoryFactory(name="停用分类", is_active=False))
     no_sku = ProductFactory(name="空商品")
     html = client.get(reverse("catalog:home")).content.decode()
     assert cards(html) == [shown.product.code]
-    for name in ("黄瓜", "冬瓜", "空商品"):
+    for name in ("黄瓜", "冬瓜", "空商品", "停用分类"):
         assert name not in html
-    assert hidden and no_sku
+    # Nor anywhere else a shopper could reach them: search, category, product page.
+    for name in ("黄瓜", "冬瓜", "空商品"):
+        found = client.get(reverse("catalog:search"), {"q": name}).content.decode()
+        results, _popular, suggestions = found.partition('id="popular-grid"')
+        assert cards(results) == []
+        assert cards(suggestions) == [shown.product.code]
+    category_page = reverse("catalog:category", args=[hidden.product.category.slug])
+    assert client.get(category_page).status_code == 404
+    for product in (off.product, hidden.product, no_sku):
+        assert client.get(reverse("catalog:product", args=[product.code])).status_code == 404
 
 
 @pytest.mark.parametrize("products", [3, 25])
@@ -163,10 +173,23 @@ def test_more_products_load_as_the_shopper_scrolls(clock, client, warehouse):
     assert "hx-get" not in third
 
 
-@pytest.mark.parametrize("page", ["abc", "-5", "0", "99999999999999999999"])
-def test_a_strange_page_number_does_not_break_the_page(clock, client, warehouse, page):
+@pytest.mark.parametrize("page", ["abc", "-5", "0", "1.5", ""])
+def test_a_strange_page_number_shows_the_first_page(clock, client, warehouse, page):
+    skus = [offer(warehouse, f"商品{n:02d}") for n in range(12)]
+    response = client.get(f"/?page={page}")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert cards(html) == [s.product.code for s in skus[:10]]
+    assert 'hx-get="/?page=2"' in html
+
+
+def test_a_page_number_past_the_end_shows_no_cards_and_no_more_link(clock, client, warehouse):
     offer(warehouse, "西红柿")
-    assert client.get(f"/?page={page}").status_code == 200
+    for page in ("7", "99999999999999999999"):
+        response = client.get(f"/?page={page}", HTTP_HX_REQUEST="true")
+        assert response.status_code == 200
+        assert cards(response.content.decode()) == []
+        assert "hx-get" not in response.content.decode()
 
 
 def test_the_category_page_includes_its_subcategories(clock, client, warehouse):
@@ -327,18 +350,60 @@ def test_the_pages_are_english_on_request(clock, client, warehouse):
     assert "Order before tonight 23:00" in html
 
 
+def _close(point):
+    from leaders.services import close_pickup_point
+
+    close_pickup_point(point=point)
+
+
+def _suspend_leader(point):
+    from leaders.services import suspend_leader
+
+    suspend_leader(leader=point.leader, reason="违规")
+
+
+@pytest.mark.parametrize(
+    "stop", [_close, _suspend_leader], ids=["point closed", "leader suspended"]
+)
 def test_a_shopper_whose_point_stopped_taking_orders_is_asked_to_choose_again(
-    clock, client, warehouse, monkeypatch
+    clock, client, warehouse, shopper, stop
 ):
-    offer(warehouse, "西红柿", quantity=20)
-    monkeypatch.setattr(
-        "leaders.context_processors.pickup_point",
-        lambda request: {"current_pickup_point": None, "pickup_point_needs_change": True},
-    )
-    html = client.get(reverse("catalog:home")).content.decode()
+    from tests.leaders.factories import PickupPointFactory, bind
+
+    zhuzhou = WarehouseFactory(name="株洲仓")
+    sku = offer(warehouse, "西红柿", quantity=20)
+    set_stock(sku=sku, warehouse=zhuzhou, delivery_date=TOMORROW, quantity=7)
+    point = PickupPointFactory(name="幸福里小区自提点", community__warehouse=zhuzhou)
+    bind(user=shopper, point=point)
+    stop(point)
+    client.force_login(shopper)
+    response = client.get(reverse("catalog:home"))
+    html = response.content.decode()
+    assert response.context["current_pickup_point"] is None
     assert "您的自提点暂停接单，请重新选择一个自提点。" in html
     assert 'href="/leader/points/choose/"' in html
-    assert "仅剩 20 件" in html  # the default warehouse meanwhile
+    assert "幸福里小区自提点" not in html
+    assert "仅剩 20 件" in html  # the default warehouse meanwhile, not the point's
+
+
+def test_a_paused_delivery_day_keeps_the_point_and_warns_on_the_storefront(
+    clock, client, warehouse, shopper
+):
+    from leaders.services import pause_pickup_point_for_day
+    from tests.leaders.factories import PickupPointFactory, bind
+
+    offer(warehouse, "西红柿", quantity=20)
+    point = PickupPointFactory(name="幸福里小区自提点", community__warehouse=warehouse)
+    bind(user=shopper, point=point)
+    pause_pickup_point_for_day(point=point, day=TOMORROW, reason="家里有事")
+    client.force_login(shopper)
+    response = client.get(reverse("catalog:home"))
+    html = response.content.decode()
+    assert response.context["storefront"].pickup_problem == "paused"
+    assert "幸福里小区自提点" in html
+    assert 'data-pickup-problem="paused"' in html
+    assert "您的自提点暂停接单" not in html  # the point still takes orders for other days
+    assert "仅剩 20 件" in html
 
 
 # Signed in with a pickup point: session, user, then the point with its
