@@ -5,11 +5,15 @@ the period is closed."""
 
 from __future__ import annotations
 
+import io
+import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
+from pypdf import PdfReader
 
 from leaders.commission.models import (
     CommissionAccount,
@@ -276,3 +280,64 @@ def test_a_claim_open_at_the_end_of_the_period_keeps_the_entry_for_the_next_one(
         (order.number, EntryKind.EARNED, Decimal("1.28"), sh(12, 1, 9))
     ]
     assert not Settlement.objects.filter(period_start=NOVEMBER).exists()
+
+
+# --- the demo's history -------------------------------------------------------------------
+
+
+def _seed_demo(moment: datetime) -> None:
+    from catalog import demo as catalog_demo
+    from leaders import demo as leaders_demo
+    from orders import demo as orders_demo
+    from tuangou.accounts import demo as accounts_demo
+
+    with time_machine.travel(moment, tick=True):
+        out = io.StringIO()
+        for app_demo in (accounts_demo, catalog_demo, leaders_demo, orders_demo):
+            app_demo.seed(stdout=out)
+
+
+def _pdf_text(settlement: Settlement) -> str:
+    with settlement.statement.open("rb") as handle:
+        data = handle.read()
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+@pytest.mark.parametrize(
+    "today",
+    [
+        datetime(2026, 11, 25, 15, 0, tzinfo=SHANGHAI),
+        # The day the issue was seen: October's statement listed November.
+        datetime(2026, 11, 30, 15, 0, tzinfo=SHANGHAI),
+    ],
+    ids=["25-nov", "30-nov"],
+)
+def test_the_demos_settlements_hold_only_entries_of_their_own_period(today):
+    _seed_demo(today)
+
+    settlements = list(Settlement.objects.select_related("leader").order_by("period_start", "pk"))
+    assert settlements, "the demo made no settlement"
+    for settlement in settlements:
+        first = local_datetime(settlement.period_start, time(0, 0))
+        after = local_datetime(settlement.period_end + timedelta(days=1), time(0, 0))
+        for entry in settlement.entries.all():
+            assert first <= entry.settled_at < after, (settlement, entry.pk, entry.settled_at)
+            assert entry.occurred_at < after, (settlement, entry.pk, entry.occurred_at)
+    # Everything the ledger holds today that was eligible is settled, and
+    # nothing dated after the night of the last run is.
+    assert not eligible_entries(now=local_datetime(today.date(), time(2, 0))).exists()
+
+    closed = [s for s in settlements if s.status == SettlementStatus.CLOSED]
+    october = [s for s in closed if s.period_start == date(2026, 10, 1)]
+    if today.day == 25:
+        # Orders from 28 October on: October's statements have entries.
+        assert october and sum(s.entry_count for s in october) > 0
+    for settlement in closed:
+        text = _pdf_text(settlement)
+        dates = {date.fromisoformat(d) for d in re.findall(r"\d{4}-\d{2}-\d{2}", text)}
+        assert settlement.period_end in dates  # the period is printed
+        later = sorted(d for d in dates if d > settlement.period_end)
+        assert later == [], f"{settlement} prints later dates {later}"
+        # The PDF's rows are the settlement's entries.
+        for entry in settlement.entries.exclude(order=None).select_related("order"):
+            assert entry.order.number in text

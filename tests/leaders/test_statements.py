@@ -173,6 +173,7 @@ def test_an_entry_is_on_the_statement_of_the_period_it_became_eligible_in(
     compact = re.sub(r"\s+", "", text)
     assert re.sub(r"\s+", "", label("Settled on")) == "结算日期"
     assert "结算日期" in compact
-    assert "条目计入其满足结算条件时（取货且售后期结束后的夜间结算）所在的周期" in compact
+    assert "条目计入其满足结算条件时所在的周期" in compact
+    assert "“结算日期”即其满足结算条件的日期" in compact
     assert f"2026-11-252026-12-02{order.number}" in compact
     assert total_in(text, "Net commission") == Decimal("0.78")
