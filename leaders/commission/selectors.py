@@ -143,22 +143,15 @@ def eligible_ids_for(*, leader, ids) -> set[int]:
     )
 
 
-@dataclass
-class ChartBar:
+@dataclass(frozen=True)
+class DayAmount:
     day: date
     amount: Decimal
-    x: int
-    y: int
-    height: int
-    label: str
 
 
-CHART_WIDTH = 300
-CHART_HEIGHT = 120
-
-
-def daily_commission(*, leader, days: int = 30, now: datetime | None = None) -> list[ChartBar]:
-    """Net commission per Shanghai day, the last `days` days, as SVG bars."""
+def daily_commission(*, leader, days: int = 30, now: datetime | None = None) -> list[DayAmount]:
+    """Net commission per Shanghai day, the last `days` days, oldest first
+    (every day present, 0.00 when nothing happened)."""
     now = now or timezone.now()
     today = to_local(now).date()
     first = today - timedelta(days=days - 1)
@@ -173,23 +166,10 @@ def daily_commission(*, leader, days: int = 30, now: datetime | None = None) -> 
         .annotate(total=Sum("amount"))
     )
     by_day = {row["day"]: to_money(row["total"]) for row in rows}
-    amounts = [by_day.get(first + timedelta(days=i), ZERO) for i in range(days)]
-    top = max([a for a in amounts if a > 0] or [Decimal("1")])
-    width = CHART_WIDTH // days
-    bars = []
-    for i, amount in enumerate(amounts):
-        height = int((max(amount, ZERO) / top) * (CHART_HEIGHT - 10)) if amount > 0 else 0
-        bars.append(
-            ChartBar(
-                day=first + timedelta(days=i),
-                amount=amount,
-                x=i * width,
-                y=CHART_HEIGHT - height,
-                height=height,
-                label=(first + timedelta(days=i)).strftime("%m-%d"),
-            )
-        )
-    return bars
+    return [
+        DayAmount(day=day, amount=by_day.get(day, ZERO))
+        for day in (first + timedelta(days=i) for i in range(days))
+    ]
 
 
 def statements_for_leader(*, leader):

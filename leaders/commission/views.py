@@ -20,10 +20,12 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from tuangou.accounts.roles import FINANCE
+from tuangou.money import ZERO
 
 from ..views import leader_required
 from . import selectors, services
@@ -55,21 +57,37 @@ def _with_states(leader, entries):
     return entries
 
 
+def _chart(days: list[selectors.DayAmount]) -> dict:
+    """The 30-day chart's data for money.js (rendered with json_script): amounts
+    as strings, to the fen; the words the chart shows, in the reader's language."""
+    total = sum((d.amount for d in days), ZERO)
+    return {
+        "dates": [d.day.isoformat() for d in days],
+        "labels": [f"{d.day:%m-%d}" for d in days],
+        "amounts": [f"{d.amount:.2f}" for d in days],
+        "total": f"{total:.2f}",
+        "locale": "ZH" if (get_language() or "").startswith("zh") else "EN",
+        "text": {
+            "series": _("Commission"),
+            "max": _("Best day"),
+            "average": _("Daily average"),
+            "empty": _("No commission in the last 30 days yet."),
+        },
+    }
+
+
 @leader_required
 @require_GET
 def money(request: HttpRequest) -> HttpResponse:
     leader = request.leader
-    bars = selectors.daily_commission(leader=leader)
+    days = selectors.daily_commission(leader=leader)
     return render(
         request,
         "leaders/money/home.html",
         {
             "summary": selectors.money_summary(leader=leader),
-            "bars": bars,
-            "bars_total": sum(b.amount for b in bars),
-            "chart_width": selectors.CHART_WIDTH,
-            "chart_height": selectors.CHART_HEIGHT,
-            "bar_width": selectors.CHART_WIDTH // len(bars) - 2,
+            "chart": _chart(days),
+            "chart_days": [d for d in reversed(days) if d.amount],
             "entries": _with_states(leader, selectors.entries_for_leader(leader=leader)[:10]),
             "statements": selectors.statements_for_leader(leader=leader)[:3],
             "withdrawals": selectors.withdrawals_for_leader(leader=leader)[:3],

@@ -100,7 +100,9 @@ def test_the_money_page_shows_estimates_and_balances(
     assert "data-today>¥0.78" in html
     assert 'data-balance="pending">¥0.78' in html
     assert 'data-balance="available">¥0.00' in html
-    assert html.count("<g data-day=") == 30
+    chart = response.context["chart"]
+    assert len(chart["amounts"]) == 30 and chart["amounts"][-1] == "0.78"
+    assert 'data-chart-day="2026-11-25"' in html
     assert "西红柿 500g/份" in html
 
 
