@@ -129,6 +129,8 @@ def cart_add(request):
 def _render_cart(request, *, error: str = "", status: int = 200):
     point = _pickup_point(request)
     basket = selectors.cart_for_shopper(user=request.user, pickup_point=point)
+    # The tab bar's count is the basket's (orders_shopper.cart_count): no second query.
+    _known_cart_count(request, basket.count)
     template = "orders/shopper/_cart.html" if request.htmx else "orders/shopper/cart.html"
     context = {"basket": basket, "error": error, "choose_point_url": _choose_point_url(request)}
     return render(request, template, context, status=status)
@@ -174,14 +176,21 @@ def cart_remove(request, sku_code: str):
     return redirect("orders:cart")
 
 
+def _known_cart_count(request, count: int) -> None:
+    from ..templatetags.orders_shopper import _CACHE_ATTR
+
+    setattr(request, _CACHE_ATTR, count)
+
+
 def _cart_badge(request):
     count = selectors.cart_count(user=request.user)
-    return render(request, "orders/shopper/_cart_badge.html", {"cart_count": count})
+    context = {"cart_count": count, "oob": bool(request.htmx)}
+    return render(request, "orders/shopper/_cart_badge.html", context)
 
 
 @require_GET
 def cart_badge(request):
-    """The cart count for a header or tab badge (htmx: hx-get, hx-trigger="load")."""
+    """The tab bar's cart count (htmx swaps it out of band into #cart-tab-count)."""
     return _cart_badge(request)
 
 
@@ -214,6 +223,7 @@ def checkout(request):
         )
     else:
         basket = selectors.cart_for_shopper(user=request.user, pickup_point=point)
+        _known_cart_count(request, basket.count)
     form = CheckoutForm(request.POST if request.method == "POST" else None)
     error = ""
     if request.method == "POST":
@@ -376,7 +386,6 @@ def order_list(request):
         "orders": selectors.orders_for_shopper(user=request.user, tab=tab),
         "tab": tab,
         "unread_count": selectors.unread_notice_count(user=request.user),
-        "cart_count": selectors.cart_count(user=request.user),
     }
     return render(request, "orders/list.html", context)
 

@@ -407,9 +407,9 @@ def test_a_paused_delivery_day_keeps_the_point_and_warns_on_the_storefront(
 
 
 # Signed in with a pickup point: session, user, then the point with its
-# warehouse and upcoming pauses (one query, in place of the default warehouse)
-# and the same reads as for a visitor.
-SIGNED_IN_HOME_QUERIES = HOME_QUERIES + 2
+# warehouse and upcoming pauses (one query, in place of the default warehouse),
+# the same reads as for a visitor, and the tab bar's cart count.
+SIGNED_IN_HOME_QUERIES = HOME_QUERIES + 3
 
 
 @pytest.mark.parametrize("products", [3, 25])
