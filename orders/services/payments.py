@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -259,13 +258,16 @@ def cancel_unpaid_order(*, order: Order, actor=None, reason: str = "") -> bool:
     time), translated when the shopper reads the notice; any other text is
     taken as typed by a person and shown as it is.
 
-    The provider is asked first (outside any transaction): a payment whose
-    notification is late is applied instead of cancelling. Returns True when
-    this call cancelled the order.
+    The provider is asked first (outside any transaction), by out_trade_no
+    whatever the channel: a payment whose notification is late is applied
+    instead of cancelling. An H5 prepay answers only an h5_url (no
+    prepay_id), so the trade number is the one handle every channel has.
+    After the cancel commits, the trade is closed at the provider, so it
+    can no longer be paid. Returns True when this call cancelled the order.
     """
     if order.status != OrderStatus.PENDING_PAYMENT:
         return False
-    live = order.payments.filter(status=PaymentStatus.CREATED).exclude(prepay_id="").first()
+    live = order.payments.filter(status=PaymentStatus.CREATED).order_by("pk").first()
     if live is not None and _paid_at_provider(live):
         return False
     with transaction.atomic():
@@ -325,10 +327,12 @@ def expire_unpaid_orders(*, now=None, limit: int = 500) -> int:
 
 
 def find_lost_payments(*, older_than_minutes: int = 2, limit: int = 200) -> int:
-    """Ask the provider about live prepays whose notification never came."""
+    """Ask the provider about live prepays whose notification never came
+    (by out_trade_no: JSAPI, H5 and sandbox alike)."""
     cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
     live = Payment.objects.filter(
-        Q(status=PaymentStatus.CREATED) & ~Q(prepay_id="") & Q(created_at__lte=cutoff),
+        status=PaymentStatus.CREATED,
+        created_at__lte=cutoff,
         order__status=OrderStatus.PENDING_PAYMENT,
     ).order_by("created_at")[:limit]
     return sum(1 for payment in live if _paid_at_provider(payment))
