@@ -406,8 +406,24 @@ class ClaimLineInline(ReadOnlyInline):
 
 
 class ClaimPhotoInline(ReadOnlyInline):
+    """Thumbnails through the checked view (the file itself is private)."""
+
     model = ClaimPhoto
-    fields = ("image",)
+    fields = ("thumbnail",)
+    extra_readonly = ("thumbnail",)
+
+    @admin.display(description=_("photo"))
+    def thumbnail(self, obj):
+        if not obj.pk:
+            return "—"
+        url = reverse("orders:claim_photo", args=[obj.pk])
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="{}" loading="lazy"'
+            ' style="max-width:160px;max-height:160px;object-fit:cover;border-radius:4px"></a>',
+            url,
+            url,
+            obj,
+        )
 
 
 class RejectClaimForm(forms.Form):

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from tuangou.money import MoneyField
+from tuangou.private_files import PrivateName, private_storage
 from tuangou.statemachine import IllegalTransition  # noqa: F401 - part of this module's API
 
 
@@ -474,14 +475,19 @@ class ClaimLine(models.Model):
 
 class ClaimPhoto(models.Model):
     claim = models.ForeignKey(AfterSaleClaim, on_delete=models.CASCADE, related_name="photos")
-    image = models.ImageField(_("photo"), upload_to="orders/claims/%Y/%m/")
+    # Private (tuangou/private_files.py): only the shopper, the pickup point's
+    # leader and staff who review claims see it, through orders:claim_photo.
+    image = models.ImageField(
+        _("photo"), storage=private_storage, upload_to=PrivateName("orders/claims")
+    )
 
     class Meta:
         verbose_name = _("claim photo")
         verbose_name_plural = _("claim photos")
 
     def __str__(self) -> str:
-        return self.image.name
+        # Never the file's path: that is private.
+        return str(_("Claim photo %(n)s") % {"n": self.pk})
 
 
 # --- delivery and pickup -----------------------------------------------------

@@ -369,8 +369,29 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "static
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
+# Private files (statements, claim photos, exports) live apart from public
+# media, behind views that check the reader (tuangou/private_files.py). In
+# production the view answers with X-Accel-Redirect to this nginx location
+# (internal; see deploy/nginx.conf); empty: Django streams the file itself.
+PRIVATE_MEDIA_ROOT = Path(
+    env.str("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "var" / "private"))
+).resolve()
+for _public_name, _public_root in (("MEDIA_ROOT", MEDIA_ROOT), ("STATIC_ROOT", STATIC_ROOT)):
+    _public_root = _public_root.resolve()
+    if PRIVATE_MEDIA_ROOT.is_relative_to(_public_root) or _public_root.is_relative_to(
+        PRIVATE_MEDIA_ROOT
+    ):
+        _fail(f"PRIVATE_MEDIA_ROOT must lie outside {_public_name}: private files are never public")
+PRIVATE_MEDIA_ACCEL_PREFIX = env.str("PRIVATE_MEDIA_ACCEL_PREFIX", default="")
+if PRIVATE_MEDIA_ACCEL_PREFIX and not (
+    PRIVATE_MEDIA_ACCEL_PREFIX.startswith("/")
+    and PRIVATE_MEDIA_ACCEL_PREFIX.endswith("/")
+    and not PRIVATE_MEDIA_ACCEL_PREFIX.startswith((MEDIA_URL, STATIC_URL))
+):
+    _fail("PRIVATE_MEDIA_ACCEL_PREFIX must be an internal nginx path like /_private/")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "private": {"BACKEND": "tuangou.private_files.PrivateFileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"

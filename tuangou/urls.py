@@ -2,9 +2,9 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
-from django.views.static import serve
 
 from . import pwa, views
+from .private_files import serve_public_media
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -25,8 +25,9 @@ urlpatterns = [
 ]
 
 if settings.DEBUG or settings.TESTING:
-    # Production serves media from the web server or object storage.
-    urlpatterns.insert(0, path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))
+    # Production serves media from the web server or object storage. Private
+    # files are not under MEDIA_ROOT; their views check the reader.
+    urlpatterns.insert(0, path("media/<path:path>", serve_public_media))
 
 admin.site.site_header = _("Neighbourhood Buy operations")
 admin.site.site_title = _("Neighbourhood Buy")

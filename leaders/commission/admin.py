@@ -151,9 +151,38 @@ class SettlementAdmin(admin.ModelAdmin):
     search_fields = ("leader__real_name", "leader__phone", "code", "verification_code")
     list_select_related = ("leader",)
     actions = ["download_statements", "make_statements_again"]
+    # The PDF is private: shown as a link to the checked view below, never as
+    # a path (a private file has no public URL).
+    exclude = ("statement",)
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        fields = [f.name for f in self.model._meta.fields if f.name != "statement"]
+        return [*fields, "statement_link"]
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [
+            path(
+                "<path:object_id>/statement.pdf",
+                self.admin_site.admin_view(self.statement_pdf_view),
+                name="leaders_settlement_statement_pdf",
+            ),
+            *super().get_urls(),
+        ]
+
+    def statement_pdf_view(self, request, object_id):
+        """Staff who may view settlements (finance, operators) get the PDF."""
+        from django.http import Http404
+
+        from .views import statement_pdf_response
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        settlement = self.get_object(request, object_id)
+        if settlement is None or settlement.status != SettlementStatus.CLOSED:
+            raise Http404("no such statement")
+        return statement_pdf_response(settlement)
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -171,7 +200,8 @@ class SettlementAdmin(admin.ModelAdmin):
         from django.urls import reverse
 
         return format_html(
-            '<a href="{}">PDF</a>', reverse("leaders:finance_statement_pdf", args=[obj.code])
+            '<a href="{}">PDF</a>',
+            reverse("admin:leaders_settlement_statement_pdf", args=[obj.pk]),
         )
 
     @admin.action(description=_("Download statements (ZIP)"), permissions=["view"])

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from tuangou.money import MoneyField
+from tuangou.private_files import PrivateName, private_storage
 
 
 def new_statement_code() -> str:
@@ -361,7 +362,14 @@ class Settlement(models.Model):
     code = models.CharField(
         _("statement code"), max_length=24, unique=True, default=new_statement_code
     )
-    statement = models.FileField(_("statement"), upload_to="statements/%Y/%m/", blank=True)
+    # Private (tuangou/private_files.py): a random name, served only to the
+    # leader and to staff who may view settlements.
+    statement = models.FileField(
+        _("statement"),
+        storage=private_storage,
+        upload_to=PrivateName("statements"),
+        blank=True,
+    )
     statement_generated_at = models.DateTimeField(_("statement made at"), null=True, blank=True)
     verification_code = models.CharField(_("verification code"), max_length=24, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

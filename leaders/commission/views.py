@@ -18,7 +18,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tuangou.accounts.roles import FINANCE
 from tuangou.money import ZERO
+from tuangou.private_files import serve_private_file
 
 from ..views import leader_required
 from . import selectors, services
@@ -117,25 +118,32 @@ def money_statements(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _pdf_response(settlement: Settlement) -> FileResponse:
-    if not settlement.statement:
+def _with_statement(settlement: Settlement) -> Settlement:
+    """The settlement with its PDF on disk: made first when missing (never
+    made yet, or its file was lost)."""
+    field = settlement.statement
+    if not field or not field.storage.exists(field.name):
         settlement = services.generate_statement(settlement_id=settlement.pk)
+    return settlement
+
+
+def statement_pdf_response(settlement: Settlement) -> HttpResponse:
+    """The statement of a settlement the caller has already checked (its
+    leader, or staff who may view settlements)."""
+    settlement = _with_statement(settlement)
     name = f"statement-{settlement.period_start:%Y%m%d}-{settlement.leader_id}.pdf"
-    return FileResponse(
-        settlement.statement.open("rb"),
-        as_attachment=True,
-        filename=name,
-        content_type="application/pdf",
+    return serve_private_file(
+        settlement.statement, content_type="application/pdf", filename=name, as_attachment=True
     )
 
 
 @leader_required
 @require_GET
-def money_statement_pdf(request: HttpRequest, code: str) -> FileResponse:
+def money_statement_pdf(request: HttpRequest, code: str) -> HttpResponse:
     settlement = selectors.statement_for_leader(leader=request.leader, code=code)
     if settlement is None:
         raise Http404("no such statement")
-    return _pdf_response(settlement)
+    return statement_pdf_response(settlement)
 
 
 @leader_required
@@ -291,11 +299,11 @@ def finance_period_csv(request: HttpRequest, start: str) -> HttpResponse:
 
 @finance_required
 @require_GET
-def finance_statement_pdf(request: HttpRequest, code: str) -> FileResponse:
+def finance_statement_pdf(request: HttpRequest, code: str) -> HttpResponse:
     settlement = selectors.settlement_by_code(code=code)
     if settlement is None or settlement.status != SettlementStatus.CLOSED:
         raise Http404("no such statement")
-    return _pdf_response(settlement)
+    return statement_pdf_response(settlement)
 
 
 def statements_zip(*, settlements) -> bytes:
@@ -305,8 +313,7 @@ def statements_zip(*, settlements) -> bytes:
         for settlement in settlements:
             if settlement.status != SettlementStatus.CLOSED:
                 continue
-            if not settlement.statement:
-                settlement = services.generate_statement(settlement_id=settlement.pk)
+            settlement = _with_statement(settlement)
             with settlement.statement.open("rb") as fh:
                 archive.writestr(
                     f"{settlement.period_start:%Y%m%d}-{settlement.leader.real_name}-"

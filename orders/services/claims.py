@@ -9,16 +9,15 @@ strip EXIF and GPS data from phone pictures.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.images import ImageRejected, process_upload
+from tuangou.private_files import new_private_name, private_storage
 
 from ..models import (
     AfterSaleClaim,
@@ -133,15 +132,15 @@ def submit_claim(
                 ]
             )
             for data in files:
-                name = default_storage.save(
-                    f"orders/claims/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.jpg",
-                    ContentFile(data),
+                # Private storage, random name: only the checked view serves it.
+                name = private_storage().save(
+                    new_private_name("orders/claims", ".jpg"), ContentFile(data)
                 )
                 saved.append(name)
                 ClaimPhoto.objects.create(claim=claim, image=name)
     except BaseException:
         for name in saved:
-            default_storage.delete(name)
+            private_storage().delete(name)
         raise
     return claim
 
