@@ -79,6 +79,21 @@ def deal_schedule(*, campaign: Campaign, warehouse) -> tuple[date, datetime]:
     return day, local_datetime(day - timedelta(days=1), cutoff)
 
 
+# Who a group page shows: everyone who took a seat and did not leave unpaid
+# (a failed group still shows the neighbours who paid, now refunded).
+SHOWN_MEMBER = [MemberStatus.HOLDING, MemberStatus.PAID, MemberStatus.REFUNDED]
+
+
+def _shown_members() -> Prefetch:
+    return Prefetch(
+        "members",
+        queryset=GroupMember.objects.filter(status__in=SHOWN_MEMBER)
+        .select_related("user", "order")
+        .order_by("-is_opener", "joined_at", "pk"),
+        to_attr="shown_members",
+    )
+
+
 def campaign_by_code(*, code: str) -> Campaign | None:
     return Campaign.objects.select_related("sku__product").filter(code=code).first()
 
@@ -86,36 +101,40 @@ def campaign_by_code(*, code: str) -> Campaign | None:
 def open_groups_to_join(
     *, campaign: Campaign, pickup_point=None, user=None, limit: int = 5
 ) -> list[Group]:
-    """Open groups with a free seat, nearest first (same point, same community, others),
-    the shopper's own groups left out, scope rules applied. Members prefetched."""
+    """附近正在拼的团: open groups with a free seat at the shopper's pickup point or
+    in its community (the same point first), the shopper's own groups left out,
+    scope rules applied. None without a point: "near" means nothing then.
+    Members prefetched."""
+    if pickup_point is None:
+        return []
     now = timezone.now()
     groups = Group.objects.filter(
         campaign=campaign, status=GroupStatus.OPEN, deadline__gt=now, seats_taken__lt=F("size")
     )
     if user is not None and user.is_authenticated:
         groups = groups.exclude(members__user=user, members__status__in=LIVE_MEMBER)
-    if pickup_point is not None:
-        if campaign.scope == CampaignScope.PICKUP_POINT:
-            groups = groups.filter(pickup_point=pickup_point)
-        elif campaign.scope == CampaignScope.COMMUNITY:
-            groups = groups.filter(community_id=pickup_point.community_id)
-        groups = groups.annotate(
-            nearness=Count("pk", filter=Q(pickup_point=pickup_point))
-            + Count("pk", filter=Q(community_id=pickup_point.community_id))
-        ).order_by("-nearness", "deadline", "pk")
+    if campaign.scope == CampaignScope.PICKUP_POINT:
+        groups = groups.filter(pickup_point=pickup_point)
     else:
-        groups = groups.order_by("deadline", "pk")
+        # A group across town is no neighbour's group, whatever the campaign allows.
+        groups = groups.filter(
+            Q(pickup_point=pickup_point) | Q(community_id=pickup_point.community_id)
+        )
+    groups = groups.annotate(
+        nearness=Count("pk", filter=Q(pickup_point=pickup_point))
+    ).order_by("-nearness", "deadline", "pk")
     return list(
         groups.select_related("pickup_point", "opener").prefetch_related(_live_members())[:limit]
     )
 
 
 def group_by_code(*, code: str) -> Group | None:
-    """A group as its page shows it (never one that did not open)."""
+    """A group as its page shows it (never one that did not open), with the
+    members it shows (`shown_members`, their users and orders)."""
     return (
         Group.objects.filter(code=code, status__in=PUBLIC_STATUSES)
         .select_related("campaign__sku__product", "pickup_point__leader", "community", "opener")
-        .prefetch_related(_live_members())
+        .prefetch_related(_shown_members())
         .first()
     )
 

@@ -75,12 +75,20 @@ def _quantity(request: HttpRequest) -> int:
 def group_page(request: HttpRequest, code: str) -> HttpResponse:
     group = _group_or_404(code)
     point = pickup_point_for_shopper(user=request.user) if request.user.is_authenticated else None
-    mine = selectors.membership(group=group, user=request.user)
+    members = group.shown_members
+    mine = next(
+        (m for m in members if request.user.is_authenticated and m.user_id == request.user.pk),
+        None,
+    )
     others = (
         []
         if group.is_open and group.seats_left
         else selectors.open_groups_to_join(
-            campaign=group.campaign, pickup_point=point, user=request.user, limit=3
+            # Near the shopper; for a visitor without a point, near this group.
+            campaign=group.campaign,
+            pickup_point=point or group.pickup_point,
+            user=request.user,
+            limit=3,
         )
     )
     url = absolute(share_path(group))
@@ -88,8 +96,9 @@ def group_page(request: HttpRequest, code: str) -> HttpResponse:
         "group": group,
         "campaign": group.campaign,
         "sku": group.campaign.sku,
-        "members": group.live_members,
-        "empty_seats": range(group.seats_left),
+        "members": members,
+        # Only an open group has seats to fill; a closed one shows who was in it.
+        "empty_seats": range(group.seats_left if group.is_open else 0),
         "mine": mine,
         "pay_url": _pay_url(mine.order) if mine and mine.status == "holding" else "",
         "share_url": url,

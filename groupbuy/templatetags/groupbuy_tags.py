@@ -7,6 +7,8 @@ need to know about campaigns: one `{% include %}` of groupbuy/_product_block.htm
 from __future__ import annotations
 
 from django import template
+from django.utils import timezone
+from django.utils.translation import pgettext
 
 from .. import selectors
 
@@ -51,6 +53,23 @@ def campaign_for_product(context, product):
             campaign=campaign, pickup_point=point, user=user, limit=3
         )
     return block
+
+
+@register.filter
+def time_left(deadline) -> str:
+    """A countdown's text before the script ticks it (static/js/app.js writes
+    the same each second): "23:59:09", or "5天23:59:09" beyond a day, never
+    "143:59:09"."""
+    if not deadline:
+        return ""
+    left = max(0, int((deadline - timezone.now()).total_seconds()))
+    days, rest = divmod(left, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    clock = f"{hours:02d}:{minutes:02d}:{seconds:02d}"
+    if not days:
+        return clock
+    return pgettext("countdown", "{days}d {clock}").format(days=days, clock=clock)
 
 
 @register.inclusion_tag("groupbuy/_avatars.html")

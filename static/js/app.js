@@ -9,8 +9,12 @@
       var end = Date.parse(el.getAttribute("data-countdown"));
       var left = Math.max(0, Math.floor((end - now) / 1000));
       if (left === 0 && el.dataset.doneText) { el.textContent = el.dataset.doneText; return; }
-      var h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
-      el.textContent = pad(h) + ":" + pad(m) + ":" + pad(s);
+      var d = Math.floor(left / 86400), h = Math.floor((left % 86400) / 3600);
+      var m = Math.floor((left % 3600) / 60), s = left % 60;
+      var clock = pad(h) + ":" + pad(m) + ":" + pad(s);
+      // Beyond a day: "5天23:59:09", never "143:59:09" (the format is on <body>).
+      el.textContent = d ? (document.body.dataset.countdownDays || "{days}d {clock}")
+        .replace("{days}", d).replace("{clock}", clock) : clock;
     });
   }
   document.addEventListener("DOMContentLoaded", function () { tick(); setInterval(tick, 1000); });
