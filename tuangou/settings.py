@@ -279,6 +279,20 @@ if WECHAT_APP_ID and WECHAT_APP_SECRET:
         )
 elif WECHAT_APP_ID or WECHAT_APP_SECRET:
     _fail("WECHAT_APP_ID and WECHAT_APP_SECRET must be set together")
+# The demo's WeChat: a 模拟微信授权 page and an in-process stand-in for WeChat's
+# API (tuangou/accounts/weixin/sandbox.py) drive the real allauth callback and
+# phone binding. On by default in development without a real AppID; with DEBUG
+# off only when set on purpose: anyone may then be any simulated WeChat user,
+# the seeded demo personas included.
+WECHAT_LOGIN_SANDBOX = _read("WECHAT_LOGIN_SANDBOX", env.bool, DEBUG and not WECHAT_APP_ID)
+if WECHAT_LOGIN_SANDBOX and WECHAT_APP_ID:
+    _fail("WECHAT_LOGIN_SANDBOX=true and WECHAT_APP_ID exclude each other: pick one")
+if WECHAT_LOGIN_SANDBOX:
+    SOCIALACCOUNT_PROVIDERS["weixin"] = {
+        "APPS": [{"client_id": "wxsandbox0000demo", "secret": "sandbox-secret", "key": ""}],
+        "SCOPE": ["snsapi_userinfo"],
+        "SANDBOX": True,
+    }
 
 # WeChat Pay v3 (merchant). Empty values keep the sandbox provider.
 PAYMENT_PROVIDER = _read("PAYMENT_PROVIDER", env.str, "sandbox")

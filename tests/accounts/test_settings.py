@@ -218,3 +218,34 @@ def test_a_malformed_email_url_stops_start_up(url, reason):
     result = _manage("check", DEBUG="true", EMAIL_URL=url)
     assert result.returncode == 1
     assert result.stderr.strip() == f"Tuangou configuration error: {reason}"
+
+
+def test_development_signs_in_with_the_wechat_sandbox_and_production_does_not():
+    expr = "SOCIALACCOUNT_PROVIDERS"
+    dev = _setting(expr, DEBUG="true")
+    assert dev.returncode == 0, dev.stderr
+    assert "'SANDBOX': True" in dev.stdout
+    assert "'client_id': 'wxsandbox0000demo'" in dev.stdout
+    prod = _setting(expr, **PRODUCTION, EMAIL_LOG_IN_PRODUCTION="true")
+    assert prod.returncode == 0, prod.stderr
+    assert prod.stdout.strip() == "{}"
+    told = _setting(expr, **PRODUCTION, EMAIL_LOG_IN_PRODUCTION="true", WECHAT_LOGIN_SANDBOX="true")
+    assert "'SANDBOX': True" in told.stdout
+    real = _setting(expr, DEBUG="true", WECHAT_APP_ID="wx-real", WECHAT_APP_SECRET="s")
+    assert "SANDBOX" not in real.stdout
+    assert "'client_id': 'wx-real'" in real.stdout
+
+
+def test_the_wechat_sandbox_and_a_real_appid_exclude_each_other():
+    result = _manage(
+        "check",
+        DEBUG="true",
+        WECHAT_LOGIN_SANDBOX="true",
+        WECHAT_APP_ID="wx",
+        WECHAT_APP_SECRET="s",
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Tuangou configuration error: WECHAT_LOGIN_SANDBOX=true and WECHAT_APP_ID "
+        "exclude each other: pick one"
+    )

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from .forms import MainlandPhoneField
 from .phone import normalize_phone
 from .sms import record_code_sent, send_sms
+from .weixin.config import is_sandbox
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -61,6 +62,15 @@ class AccountAdapter(DefaultAccountAdapter):
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def get_requests_session(self):
+        session = super().get_requests_session()
+        if is_sandbox():
+            # The demo's WeChat API answers in-process (weixin/sandbox.py).
+            from .weixin.sandbox import SANDBOX_API, SandboxWechatTransport
+
+            session.mount(SANDBOX_API, SandboxWechatTransport())
+        return session
+
     def populate_user(self, request, sociallogin, data):
         user = super().populate_user(request, sociallogin, data)
         nickname = sociallogin.account.extra_data.get("nickname") or ""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth.models import Group
 
 from .models import User
 from .roles import DRIVERS, FINANCE, OPERATORS, sync_roles
+from .weixin.sandbox import DEMO_UNIONID_PREFIX
 
 DEMO_PASSWORD = "tuangou-demo"  # noqa: S105 - printed in the README for the demo
 
@@ -16,6 +18,10 @@ STAFF = [
     ("finance", "+8613900000002", "caiwu@demo.tuangou.cn", "财务王姐", FINANCE),
     ("driver", "+8613900000003", "", "司机老陈", DRIVERS),
 ]
+
+# Shoppers whose (simulated) WeChat is already bound: on the 模拟微信授权 page
+# of `make run` they sign in with one tap.
+WECHAT_BOUND = ["shopper"]
 
 SHOPPERS = [
     ("shopper", "+8613800138000", "张阿姨"),
@@ -54,3 +60,11 @@ def seed(*, stdout) -> None:
             # Shoppers sign in by SMS code only.
             user.set_unusable_password()
             user.save(update_fields=["password"])
+    for username in WECHAT_BOUND:
+        user = User.objects.get(username=username)
+        uid = f"{DEMO_UNIONID_PREFIX}{username}"
+        SocialAccount.objects.update_or_create(
+            provider="weixin",
+            uid=uid,
+            defaults={"user": user, "extra_data": {"unionid": uid, "nickname": user.nickname}},
+        )

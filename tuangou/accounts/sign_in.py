@@ -1,15 +1,20 @@
 """The shopper's SMS sign-in, where allauth's own views fall short of what
 Chinese apps do: a new code once a minute, each valid for the full timeout,
-and 更换手机号 that really lets the number be changed."""
+更换手机号 that really lets the number be changed, and a first WeChat sign-in
+that binds to the account a phone already has (once its code is entered)."""
 
 from __future__ import annotations
 
 import time
 
 from allauth.account.adapter import get_adapter
+from allauth.account.internal.flows.login_by_code import LoginCodeVerificationProcess
 from allauth.account.internal.stagekit import clear_login
+from allauth.account.utils import passthrough_next_redirect_url
 from allauth.account.views import ConfirmLoginCodeView
 from allauth.core import ratelimit
+from allauth.socialaccount.models import SocialAccount, SocialLogin
+from allauth.socialaccount.views import SignupView
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -37,6 +42,11 @@ class SmsConfirmLoginCodeView(ConfirmLoginCodeView):
         self._process.state["at"] = time.time()
         return super()._resend_form_valid(form)
 
+    def _verify_form_valid(self, form) -> HttpResponse:
+        response = super()._verify_form_valid(form)
+        _bind_pending_wechat(self.request)
+        return response
+
 
 confirm_login_code = SmsConfirmLoginCodeView.as_view()
 
@@ -46,4 +56,62 @@ def change_login_phone(request: HttpRequest) -> HttpResponse:
     """更换手机号: drop the pending code, back to the phone form (allauth would
     otherwise send every visit of that form back to the code page)."""
     clear_login(request)
+    request.session.pop(PENDING_WECHAT_KEY, None)
     return HttpResponseRedirect(reverse("account_request_login_code"))
+
+
+# --- 绑定手机号 after a first WeChat sign-in -------------------------------------
+
+PENDING_WECHAT_KEY = "tuangou_pending_wechat"
+
+
+class WechatBindPhoneView(SignupView):
+    """allauth's social signup (a new WeChat user gives a phone). A phone that
+    already has an account would stop there without a code (allauth keeps it
+    secret that the number is taken); here the number's owner gets a sign-in
+    code instead, and the WeChat is bound to that account once it is entered."""
+
+    def form_valid(self, form) -> HttpResponse:
+        phone = form.cleaned_data.get("phone")
+        owner = get_adapter(self.request).get_user_by_phone(phone) if phone else None
+        if owner is None:
+            return super().form_valid(form)
+        if not ratelimit.consume(self.request, action="request_login_code", key=phone.lower()):
+            form.add_error(
+                "phone", _("Codes were requested too often. Please wait a minute and try again.")
+            )
+            return self.form_invalid(form)
+        self.request.session[PENDING_WECHAT_KEY] = {
+            "user_id": owner.pk,
+            "sociallogin": self.sociallogin.serialize(),
+        }
+        LoginCodeVerificationProcess.initiate(request=self.request, user=owner, phone=phone)
+        return HttpResponseRedirect(
+            passthrough_next_redirect_url(
+                self.request, reverse("account_confirm_login_code"), "next"
+            )
+        )
+
+
+wechat_bind_phone = WechatBindPhoneView.as_view()
+
+
+def _bind_pending_wechat(request: HttpRequest) -> None:
+    """After the code of a taken phone: the WeChat joins that account (only if
+    it is the account that just signed in, and it has no WeChat yet)."""
+    pending = request.session.pop(PENDING_WECHAT_KEY, None)
+    user = request.user
+    if not pending or not user.is_authenticated or pending["user_id"] != user.pk:
+        return
+    sociallogin = SocialLogin.deserialize(pending["sociallogin"])
+    account = sociallogin.account
+    if SocialAccount.objects.filter(provider=account.provider, uid=account.uid).exists():
+        return
+    if SocialAccount.objects.filter(user=user, provider=account.provider).exists():
+        messages.warning(
+            request, _("This account is already bound to another WeChat; nothing was changed.")
+        )
+        return
+    sociallogin.connect(request, user)
+    request.session.pop("socialaccount_sociallogin", None)
+    messages.success(request, _("Your WeChat is now bound to this account."))
