@@ -226,3 +226,25 @@ def test_a_person_with_neither_nickname_nor_phone_gets_no_name(make_user):
     user = make_user("u8x7k2q", None, "")
     assert public_name(user) == ""
     assert user.public_name == ""
+
+
+def test_the_staff_page_speaks_of_staff_and_sends_shoppers_to_the_code_page(client):
+    html = client.get(reverse("account_login")).content.decode()
+    assert "<h1>员工登录</h1>" in html
+    assert '<label for="id_login">手机号或邮箱</label>' in html
+    assert f'<a href="{reverse("account_request_login_code")}">手机号验证码登录</a>' in html
+    assert "发送登录代码给我" not in html
+
+
+def test_the_signup_page_asks_for_a_phone_only(client):
+    html = client.get(reverse("account_signup")).content.decode()
+    assert 'name="phone"' in html
+    assert 'name="email"' not in html
+    assert ">获取验证码</button>" in html
+
+
+def test_a_staff_password_error_is_shown_on_the_page(client, operator):
+    response = client.post(reverse("account_login"), {"login": "13900000101", "password": "x"})
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+    assert '<ul class="errorlist">' in response.content.decode()

@@ -57,6 +57,12 @@ class StaffPasswordLoginForm(LoginForm):
     def _setup_password_field(self) -> None:
         self.fields["password"].required = True
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        login = self.fields["login"]
+        login.label = _("Phone or email")
+        login.widget.attrs.update({"placeholder": _("Phone or email"), "autocomplete": "username"})
+
 
 class SmsCodeRequestForm(RequestLoginCodeForm):
     """allauth's code request, as Chinese shops do it: one phone + code step
