@@ -13,6 +13,9 @@ step of the money path is in our hands and under test:
   refuse timestamps more than 5 minutes away from now.
 - A notification's `resource` is AES-256-GCM encrypted with the APIv3 key.
 
+The request signature and the answer verification are shared with leaders'
+payouts and live in tuangou.wechatpay_v3 (re-exported here).
+
 The sandbox provider (sandbox.py) reuses the verification and decryption
 below, so the demo payment path runs the same code as production.
 """
@@ -20,11 +23,9 @@ below, so the demo payment path runs the same code as production.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import re
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -35,14 +36,26 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import requests
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from tuangou import wechatpay_v3 as v3
+from tuangou.wechatpay_v3 import (  # noqa: F401 - re-exported: the sandbox and tests use them
+    AUTH_SCHEMA,
+    Clock,
+    _utf8,
+    build_authorization,
+    load_platform_key,
+    load_private_key,
+    new_nonce,
+    parse_authorization,
+    rsa_sign,
+    rsa_verify,
+    signature_message,
+)
+
 from .base import (
-    NOTIFICATION_WINDOW_SECONDS,
     MalformedNotification,
     NotificationReplayed,
     PaymentNotification,
@@ -57,104 +70,14 @@ from .base import (
 )
 
 DEFAULT_BASE_URL = "https://api.mch.weixin.qq.com"
-AUTH_SCHEMA = "WECHATPAY2-SHA256-RSA2048"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Codes after which the same request may succeed later (WeChat's error table).
 RETRYABLE_CODES = frozenset({"SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED", "BANK_ERROR"})
 # out_refund_no: at most 64 characters of [0-9a-zA-Z_-|*@].
 _OUT_REFUND_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}$")
 
-Clock = Callable[[], float]
 
-# --- keys and signatures ----------------------------------------------------
-
-
-def _as_bytes(pem: str | bytes) -> bytes:
-    return pem.encode("ascii") if isinstance(pem, str) else pem
-
-
-def load_private_key(pem: str | bytes) -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key(_as_bytes(pem), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("the merchant key must be an RSA private key")
-    return key
-
-
-def load_platform_key(pem: str | bytes) -> tuple[rsa.RSAPublicKey, str | None]:
-    """A platform certificate or a bare WeChat Pay public key (PEM).
-
-    Returns the key and, for a certificate, its serial as WeChat writes it
-    (upper-case hex); a bare public key carries no serial (its id, like
-    "PUB_KEY_ID_…", is configured beside it).
-    """
-    data = _as_bytes(pem)
-    if b"BEGIN CERTIFICATE" in data:
-        cert = x509.load_pem_x509_certificate(data)
-        key = cert.public_key()
-        serial: str | None = format(cert.serial_number, "X")
-    else:
-        key = serialization.load_pem_public_key(data)
-        serial = None
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise ValueError("the platform key must be RSA")
-    return key, serial
-
-
-def new_nonce() -> str:
-    return secrets.token_hex(16).upper()
-
-
-def signature_message(*lines: str | bytes) -> bytes:
-    """Each part followed by a newline, as every v3 signature wants."""
-    return b"".join(_utf8(line) + b"\n" for line in lines)
-
-
-def _utf8(value: str | bytes) -> bytes:
-    return value.encode("utf-8") if isinstance(value, str) else value
-
-
-def rsa_sign(private_key: rsa.RSAPrivateKey, message: bytes) -> str:
-    signature = private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
-    return base64.b64encode(signature).decode("ascii")
-
-
-def rsa_verify(public_key: rsa.RSAPublicKey, message: bytes, signature_b64: str) -> bool:
-    try:
-        signature = base64.b64decode(signature_b64, validate=True)
-        public_key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
-    except (InvalidSignature, binascii.Error, ValueError):
-        return False
-    return True
-
-
-def build_authorization(
-    *,
-    method: str,
-    url_path: str,
-    body: str | bytes,
-    mch_id: str,
-    serial_no: str,
-    private_key: rsa.RSAPrivateKey,
-    timestamp: int | None = None,
-    nonce: str | None = None,
-) -> str:
-    """The Authorization header of one request. `url_path` includes the query."""
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    nonce = nonce or new_nonce()
-    message = signature_message(method.upper(), url_path, str(timestamp), nonce, _utf8(body))
-    signature = rsa_sign(private_key, message)
-    return (
-        f'{AUTH_SCHEMA} mchid="{mch_id}",nonce_str="{nonce}",timestamp="{timestamp}",'
-        f'serial_no="{serial_no}",signature="{signature}"'
-    )
-
-
-def parse_authorization(header: str) -> dict[str, str]:
-    """The fields of an Authorization header (for tests and the sandbox)."""
-    schema, _, rest = header.partition(" ")
-    if schema != AUTH_SCHEMA:
-        raise ValueError(f"unexpected authorization schema {schema!r}")
-    return dict(re.findall(r'(\w+)="([^"]*)"', rest))
+# --- the JSAPI pay-sign ---------------------------------------------------------
 
 
 def jsapi_pay_params(
@@ -212,57 +135,17 @@ def aes_gcm_encrypt(
 # --- verifying what WeChat Pay sends ----------------------------------------
 
 
-def _lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {str(k).lower(): str(v) for k, v in headers.items()}
-
-
-class SignatureVerifier:
-    """Checks Wechatpay-* signature headers against the platform keys we trust.
-
-    `public_keys` maps a serial (platform certificate serial, or a public key
-    id "PUB_KEY_ID_…") to its key; during a key rotation it holds both.
-    """
-
-    def __init__(
-        self,
-        public_keys: Mapping[str, rsa.RSAPublicKey],
-        *,
-        clock: Clock = time.time,
-        window_seconds: int = NOTIFICATION_WINDOW_SECONDS,
-    ):
-        if not public_keys:
-            raise ValueError("at least one platform key is needed")
-        self._keys = {serial.upper(): key for serial, key in public_keys.items()}
-        self._clock = clock
-        self._window = window_seconds
+class SignatureVerifier(v3.SignatureVerifier):
+    """Checks Wechatpay-* signature headers against the platform keys we trust
+    (tuangou.wechatpay_v3), raising the payment provider's errors."""
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> None:
-        """Raise SignatureInvalid or NotificationReplayed; return None when good.
-
-        The signature is checked first, so NotificationReplayed always means an
-        authentic but stale (or future) message: a replay worth logging.
-        """
-        h = _lower_headers(headers)
-        timestamp = h.get("wechatpay-timestamp", "")
-        nonce = h.get("wechatpay-nonce", "")
-        signature = h.get("wechatpay-signature", "")
-        serial = h.get("wechatpay-serial", "")
-        if not (timestamp and nonce and signature and serial):
-            raise SignatureInvalid("missing Wechatpay signature headers")
-        signature_type = h.get("wechatpay-signature-type", AUTH_SCHEMA)
-        if signature_type != AUTH_SCHEMA:
-            raise SignatureInvalid(f"unsupported signature type {signature_type!r}")
-        key = self._keys.get(serial.upper())
-        if key is None:
-            raise SignatureInvalid(f"unknown platform serial {serial!r}")
-        if not rsa_verify(key, signature_message(timestamp, nonce, body), signature):
-            raise SignatureInvalid("signature does not verify")
         try:
-            sent_at = int(timestamp)
-        except ValueError:
-            raise SignatureInvalid("timestamp is not an integer") from None
-        if abs(self._clock() - sent_at) > self._window:
-            raise NotificationReplayed(f"timestamp {sent_at} is outside the 5-minute window")
+            super().verify(headers, body)
+        except v3.StaleSignature as exc:
+            raise NotificationReplayed(str(exc)) from None
+        except v3.BadSignature as exc:
+            raise SignatureInvalid(str(exc)) from None
 
 
 def _parse_time(value: str | None) -> datetime | None:
