@@ -440,6 +440,9 @@ ORDER_UNCOLLECTED_AFTER_DAYS = _read("ORDER_UNCOLLECTED_AFTER_DAYS", env.int, 2)
 ORDER_UNCOLLECTED_AT = _read("ORDER_UNCOLLECTED_AT", env.str, "21:00")
 # Days after pickup during which a shopper may open an after-sale claim.
 AFTER_SALE_WINDOW_DAYS = _read("AFTER_SALE_WINDOW_DAYS", env.int, 2)
+# The platform's customer-service number, shown on 我的 and the help page as a
+# tel: link (hidden when empty). The demo's is a placeholder.
+SERVICE_PHONE = env.str("SERVICE_PHONE", default="400-000-0000" if DEBUG else "")
 # Apps above orders (groupbuy) react to an order's payment and cancellation
 # through these dotted paths, called inside the order's transaction.
 ORDER_PAID_HOOKS: list[str] = ["groupbuy.services.on_order_paid"]
