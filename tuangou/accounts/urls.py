@@ -6,4 +6,5 @@ app_name = "accounts"
 
 urlpatterns = [
     path("", views.me, name="me"),
+    path("help/", views.help_page, name="help"),
 ]
