@@ -76,9 +76,38 @@ def _broker_env(env: dict[str, str]) -> None:
     print("Redis not found: Celery uses the filesystem broker in var/broker")
 
 
+def _lan_address() -> str:
+    """This machine's address on the local network (no packet is sent)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+            return probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
+def site_env(env: dict[str, str], host: str, port: str) -> None:
+    """Share links, QR codes and notices point where this server listens.
+
+    Settings derive SITE_URL from HOST and PORT in development, so both go to
+    every process (web, worker, beat). Listening on every interface (HOST=0.0.0.0)
+    is for phones on the same network: links then carry the machine's LAN
+    address, which the server must also accept. An explicit SITE_URL wins.
+    """
+    env["HOST"], env["PORT"] = host, port
+    if host in {"0.0.0.0", "::"} and not env.get("SITE_URL"):  # noqa: S104 - compared with
+        lan = _lan_address()
+        env["SITE_URL"] = f"http://{lan}:{port}"
+        if "ALLOWED_HOSTS" not in env:
+            env["ALLOWED_HOSTS"] = f"127.0.0.1,localhost,{lan}"
+
+
 def main() -> int:
     env = dict(os.environ)
     env.setdefault("DEBUG", "true")
+    site_env(env, HOST, PORT)
     server = _database_env(env)
     _broker_env(env)
 
@@ -100,6 +129,7 @@ def main() -> int:
         manager.add_process(name, cmd, cwd=str(ROOT), env=env)
     print(
         f"\n  Tuangou is starting at http://{HOST}:{PORT}/\n"
+        f"  Share links and QR codes point at {env.get('SITE_URL') or f'http://{HOST}:{PORT}'}/\n"
         "  Shopper: 13800138000, sign in with the SMS code printed in this log\n"
         "  Staff (admin at /admin/): operator / finance / admin, password tuangou-demo\n"
         "  Ctrl-C stops everything.\n"

@@ -60,10 +60,28 @@ elif not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("insecure")):
 ALLOWED_HOSTS = _read("ALLOWED_HOSTS", env.list, ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = _read("CSRF_TRUSTED_ORIGINS", env.list, [])
 # Share links, QR codes and payment notify URLs are absolute: production
-# must say where it lives.
-if not DEBUG and not TESTING and not CODE_ONLY_COMMAND and "SITE_URL" not in os.environ:
+# must say where it lives. Elsewhere the site is where the dev server listens:
+# HOST and PORT, the variables scripts/run.py (`make run`) serves on, so a
+# shared link works on PORT=8001 too.
+if not DEBUG and not TESTING and not CODE_ONLY_COMMAND and not os.environ.get("SITE_URL"):
     _fail("SITE_URL must be set when DEBUG is off (e.g. https://tuan.example.cn)")
-SITE_URL = _read("SITE_URL", env.str, "http://127.0.0.1:8000").rstrip("/")
+
+
+def _dev_site_url() -> str:
+    host = env.str("HOST", default="") or "127.0.0.1"
+    port = _read("PORT", env.int, 8000)
+    if host in {"0.0.0.0", "::"}:  # noqa: S104 - compared with, never bound
+        # Listening everywhere is no address to link to; scripts/run.py puts
+        # the machine's LAN address in SITE_URL in that case.
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+SITE_URL = (os.environ.get("SITE_URL") or _dev_site_url()).rstrip("/")
+if not SITE_URL.startswith(("http://", "https://")):
+    _fail(f"SITE_URL must start with http:// or https://, not {SITE_URL!r}")
 
 # --- apps -------------------------------------------------------------------
 # Order follows the import DAG of docs/architecture.md.
