@@ -1,35 +1,46 @@
 """Payout providers: how approved withdrawals become money in a leader's hands.
 
-One interface, `PayoutProvider.submit(batch=, withdrawals=) -> PayoutResult`:
+One interface, `PayoutProvider.submit(batch=, withdrawals=) -> PayoutResult`,
+called by `services.send_payout_batch` from its own Celery task
+(`send_payout_batch_task`), once per batch, retried with the same batch
+number:
 
 - BankFileProvider (the default, name "bank_csv"): nothing leaves by itself;
   finance downloads the batch's CSV (bank_csv()), uploads it to the bank, and
   marks each withdrawal paid with the bank's reference.
 - WechatTransferProvider (name "wechat"): WeChat Pay's 商家转账到零钱 v3 API,
-  one transfer batch to the leaders' openids, signed with the merchant key
-  (SHA256-RSA, the same Authorization scheme as WeChat Pay v3). WeChat
-  accepts the batch and pays asynchronously: the withdrawals stay approved
-  (in the batch) until finance marks them paid with WeChat's detail id.
+  one transfer batch to the leaders' openids. Requests are signed with the
+  merchant key and answers verified against the platform key
+  (tuangou.wechatpay_v3, the same code as payments): a forged "accepted" is
+  never believed. The batch number is WeChat's out_batch_no, its idempotency
+  key: WeChat treats a repeated out_batch_no as the same batch, so a retry
+  after a timeout can never pay twice. WeChat accepts the batch and pays
+  asynchronously: the withdrawals stay approved (in the batch) until finance
+  marks them paid with WeChat's detail id.
 
 settings.PAYOUT_PROVIDER picks the default ("bank_csv" unless set).
 """
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
-import secrets
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import requests
 from django.conf import settings
 
+from tuangou import wechatpay_v3 as v3
 from tuangou.money import to_fen
 
 from .models import PayoutBatch, Withdrawal
+
+# WeChat's error codes after which the same batch may be accepted later.
+RETRYABLE_CODES = frozenset({"SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED"})
 
 
 @dataclass
@@ -39,7 +50,18 @@ class PayoutResult:
 
 
 class PayoutError(Exception):
-    pass
+    """The provider refused the batch or could not be reached.
+
+    `retryable`: sending the same batch (same number) again later may
+    succeed, and can never pay twice. Otherwise the provider refused it for
+    good and no money moved.
+    """
+
+    def __init__(self, code: str, message: str = "", *, retryable: bool = False):
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
 
 
 class PayoutProvider(Protocol):
@@ -89,21 +111,31 @@ class BankFileProvider:
 
 
 class WechatTransferProvider:
-    """商家转账到零钱 (v3 /v3/transfer/batches). `session` is any object with
-    requests' `post`; `private_key` a cryptography RSA private key."""
+    """商家转账到零钱 (v3 POST /v3/transfer/batches). `private_key` is the
+    merchant's RSA private key; `platform_keys` maps each trusted platform
+    serial (certificate serial or "PUB_KEY_ID_…") to its public key."""
 
     name = "wechat"
     path = "/v3/transfer/batches"
 
     def __init__(
-        self, *, mchid: str, appid: str, serial_no: str, private_key, base_url: str, session=None
+        self,
+        *,
+        mchid: str,
+        appid: str,
+        serial_no: str,
+        private_key,
+        platform_keys: Mapping[str, object],
+        base_url: str,
+        clock: Callable[[], float] = time.time,
+        timeout: tuple[float, float] = (5.0, 15.0),
     ):
-        import requests
-
         self.mchid, self.appid, self.serial_no = mchid, appid, serial_no
         self.private_key = private_key
         self.base_url = base_url.rstrip("/")
-        self.session = session or requests.Session()
+        self.clock = clock
+        self.timeout = timeout
+        self.verifier = v3.SignatureVerifier(platform_keys, clock=clock)
 
     def body(self, *, batch: PayoutBatch, withdrawals: list[Withdrawal]) -> dict:
         return {
@@ -124,40 +156,56 @@ class WechatTransferProvider:
             ],
         }
 
-    def authorization(self, *, method: str, path: str, body: str) -> str:
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding
-
-        nonce = secrets.token_hex(16)
-        timestamp = str(int(time.time()))
-        message = f"{method}\n{path}\n{timestamp}\n{nonce}\n{body}\n".encode()
-        signature = base64.b64encode(
-            self.private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
-        ).decode()
-        return (
-            f'WECHATPAY2-SHA256-RSA2048 mchid="{self.mchid}",nonce_str="{nonce}",'
-            f'signature="{signature}",timestamp="{timestamp}",serial_no="{self.serial_no}"'
-        )
-
     def submit(self, *, batch: PayoutBatch, withdrawals: list[Withdrawal]) -> PayoutResult:
         if any(not w.openid for w in withdrawals):
-            raise PayoutError("a WeChat transfer needs every leader's openid")
-        body = json.dumps(self.body(batch=batch, withdrawals=withdrawals), ensure_ascii=False)
-        response = self.session.post(
-            self.base_url + self.path,
-            data=body.encode(),
-            headers={
-                "Authorization": self.authorization(method="POST", path=self.path, body=body),
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            },
-            timeout=10,
-        )
-        if response.status_code >= 300:
-            raise PayoutError(
-                f"WeChat refused the batch: {response.status_code} {response.text[:200]}"
+            raise PayoutError("NO_OPENID", "a WeChat transfer needs every leader's openid")
+        body = json.dumps(
+            self.body(batch=batch, withdrawals=withdrawals),
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode("utf-8")
+        headers = {
+            "Authorization": v3.build_authorization(
+                method="POST",
+                url_path=self.path,
+                body=body,
+                mch_id=self.mchid,
+                serial_no=self.serial_no,
+                private_key=self.private_key,
+                timestamp=int(self.clock()),
+            ),
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        try:
+            response = requests.post(
+                self.base_url + self.path, data=body, headers=headers, timeout=self.timeout
             )
-        return PayoutResult(reference=response.json().get("batch_id", ""))
+        except requests.RequestException as exc:
+            # Sent or not, we cannot tell: the same out_batch_no again is safe.
+            raise PayoutError("NETWORK_ERROR", str(exc), retryable=True) from exc
+        if response.status_code >= 300:
+            try:
+                error = response.json()
+                code, message = str(error["code"]), str(error.get("message", ""))
+            except (ValueError, KeyError, TypeError):
+                code, message = f"HTTP_{response.status_code}", response.text[:200]
+            raise PayoutError(
+                code,
+                message,
+                retryable=response.status_code >= 500 or code in RETRYABLE_CODES,
+            )
+        try:
+            self.verifier.verify(response.headers, response.content)
+        except (v3.BadSignature, v3.StaleSignature) as exc:
+            # Not WeChat's word: whether the batch was accepted is unknown,
+            # and asking again with the same number is safe.
+            raise PayoutError("BAD_RESPONSE_SIGNATURE", str(exc), retryable=True) from exc
+        try:
+            batch_id = str(json.loads(response.content)["batch_id"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PayoutError("BAD_RESPONSE", str(exc), retryable=True) from exc
+        return PayoutResult(reference=batch_id)
 
 
 def get_payout_provider(name: str | None = None) -> PayoutProvider:
@@ -165,15 +213,21 @@ def get_payout_provider(name: str | None = None) -> PayoutProvider:
     if name == "bank_csv":
         return BankFileProvider()
     if name == "wechat":
-        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+        from pathlib import Path
 
-        with open(settings.WECHATPAY_PRIVATE_KEY_PATH, "rb") as fh:
-            key = load_pem_private_key(fh.read(), password=None)
+        key = v3.load_private_key(Path(settings.WECHATPAY_PRIVATE_KEY_PATH).read_bytes())
+        platform_key, cert_serial = v3.load_platform_key(
+            Path(settings.WECHATPAY_PLATFORM_CERT_PATH).read_bytes()
+        )
+        serial = getattr(settings, "WECHATPAY_PLATFORM_SERIAL", "") or cert_serial
+        if not serial:
+            raise ValueError("a bare platform public key needs WECHATPAY_PLATFORM_SERIAL")
         return WechatTransferProvider(
             mchid=settings.WECHATPAY_MCH_ID,
             appid=settings.WECHATPAY_APP_ID,
             serial_no=settings.WECHATPAY_CERT_SERIAL,
             private_key=key,
+            platform_keys={serial: platform_key},
             base_url=settings.WECHATPAY_BASE_URL,
         )
     raise ValueError(f"unknown payout provider {name!r}")

@@ -769,17 +769,22 @@ def mark_withdrawal_paid(*, withdrawal: Withdrawal, actor, reference: str) -> bo
     return moved
 
 
-def create_payout_batch(*, withdrawals, actor, provider=None) -> PayoutBatch:
-    """Put approved withdrawals into one payout run with a unique batch number,
-    then hand the batch to the payout provider (default: the bank CSV file)."""
+def create_payout_batch(*, withdrawals, actor) -> PayoutBatch:
+    """Put approved withdrawals into one payout run with a unique batch number.
+
+    Recorded in one short transaction; the batch is handed to the payout
+    provider (settings.PAYOUT_PROVIDER, default the bank CSV file) after
+    commit by its own task, `send_payout_batch_task`: no network call under
+    a lock, and a provider that is down only delays the payout.
+    """
     from .payouts import get_payout_provider
 
     _require(actor, "leaders.pay_withdrawal")
-    provider = provider or get_payout_provider()
+    provider_name = get_payout_provider().name
     ids = sorted({w.pk for w in withdrawals})
     with transaction.atomic():
         batch = PayoutBatch.objects.create(
-            number=_new_number("PO"), provider=provider.name, created_by=actor
+            number=_new_number("PO"), provider=provider_name, created_by=actor
         )
         claimed = list(
             Withdrawal.objects.select_for_update()
@@ -790,17 +795,62 @@ def create_payout_batch(*, withdrawals, actor, provider=None) -> PayoutBatch:
             raise CommissionError(
                 _("None of these withdrawals is approved and waiting for payment.")
             )
-        if provider.name == "wechat" and any(w.method != PayoutMethod.WECHAT for w in claimed):
+        if provider_name == "wechat" and any(w.method != PayoutMethod.WECHAT for w in claimed):
             raise CommissionError(_("Only WeChat withdrawals can be paid by WeChat transfer."))
         Withdrawal.objects.filter(pk__in=[w.pk for w in claimed]).update(batch=batch)
         batch.total = to_money(sum((w.amount for w in claimed), ZERO))
         batch.count = len(claimed)
         batch.save(update_fields=["total", "count"])
-        for w in claimed:
-            w.batch = batch
-    result = provider.submit(batch=batch, withdrawals=claimed)
+        from .tasks import send_payout_batch_task
+
+        transaction.on_commit(lambda: send_payout_batch_task.delay(batch.pk))
+    return batch
+
+
+class PayoutRetry(Exception):
+    """The provider could not take the batch now; the task sends it again,
+    with the same batch number."""
+
+
+def send_payout_batch(*, batch_id: int) -> PayoutBatch:
+    """Hand one payout batch to its provider. Safe to run any number of times.
+
+    The batch number is the provider's idempotency key (WeChat's
+    out_batch_no): a retry after a timeout sends the same number with the
+    same withdrawals, and WeChat treats it as the same batch, so it can never
+    pay twice. A batch the provider already accepted (provider_reference
+    set) is not sent again. When the provider refuses the batch for good (no
+    money moved), its withdrawals leave the batch, still approved: finance
+    can batch them again or reject them. Raises PayoutRetry when the same
+    request may succeed later.
+    """
+    from .payouts import PayoutError, get_payout_provider
+
+    batch = PayoutBatch.objects.select_related("created_by").get(pk=batch_id)
+    if batch.provider_reference:
+        return batch
+    # The batch's own withdrawals, all of them: the same request every time.
+    withdrawals = list(batch.withdrawals.order_by("pk"))
+    if not withdrawals:
+        return batch
+    try:
+        result = get_payout_provider(batch.provider).submit(batch=batch, withdrawals=withdrawals)
+    except PayoutError as exc:
+        if exc.retryable:
+            logger.warning("payout batch %s not sent yet: %s", batch.number, exc)
+            raise PayoutRetry(str(exc)) from exc
+        released = Withdrawal.objects.filter(batch=batch, status=WithdrawalStatus.APPROVED).update(
+            batch=None
+        )
+        logger.error(
+            "payout batch %s refused (%s); %d withdrawals back to approved", batch.number, exc,
+            released,
+        )  # fmt: skip
+        return batch
+    PayoutBatch.objects.filter(pk=batch.pk, provider_reference="").update(
+        provider_reference=(result.reference or batch.number)[:64]
+    )
     for withdrawal, reference in result.paid.items():
-        mark_withdrawal_paid(withdrawal=withdrawal, actor=actor, reference=reference)
-    if result.reference:
-        PayoutBatch.objects.filter(pk=batch.pk).update(provider_reference=result.reference[:64])
+        mark_withdrawal_paid(withdrawal=withdrawal, actor=batch.created_by, reference=reference)
+    batch.refresh_from_db()
     return batch

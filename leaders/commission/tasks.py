@@ -39,3 +39,23 @@ def reconcile_commission_accounts_task() -> int:
     from .services import reconcile_commission_accounts
 
     return len(reconcile_commission_accounts())
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=8,
+    name="leaders.commission.tasks.send_payout_batch_task",
+)
+def send_payout_batch_task(self, batch_id: int) -> str:
+    """One payout batch to its provider, retried with backoff and the same
+    batch number (the provider's idempotency key): never paid twice."""
+    from django.conf import settings
+
+    from .services import PayoutRetry, send_payout_batch
+
+    try:
+        return send_payout_batch(batch_id=batch_id).provider_reference
+    except PayoutRetry as exc:
+        base = getattr(settings, "PAYOUT_RETRY_BASE_SECONDS", 30)
+        raise self.retry(exc=exc, countdown=min(3600, base * 2**self.request.retries)) from exc

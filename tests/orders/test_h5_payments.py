@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from tests.wechatpay_fake
 """H5 payments (phone browsers outside WeChat) with the real WeChat Pay provider.
 
 WeChat's H5 prepay answers only an h5_url, never a prepay_id. Before an
@@ -12,15 +13,11 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
 import responses
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from catalog.models import StockRecord
 from orders.models import Order, OrderEvent, OrderStatus, Payment, PaymentStatus
@@ -29,67 +26,29 @@ from orders.payments.wechatpay import DEFAULT_BASE_URL, WechatPayProvider
 from orders.services.checkout import Want, place_order
 from orders.services.payments import expire_unpaid_orders, find_lost_payments, start_payment
 from orders.tasks import expire_order_task
+from tests.wechatpay_fake import (  # noqa: F401 - fixtures
+    APP_ID,
+    MCH_ID,
+    merchant_key,
+    platform_key,
+    stranger_key,
+    verify_merchant_signature,
+    wechat_headers,
+    wechatpay_settings,
+)
 from tuangou.money import to_fen
 
 from .conftest import TOMORROW
-from .test_wechatpay import (
-    API_V3_KEY,
-    APP_ID,
-    MCH_ID,
-    MERCHANT_SERIAL,
-    PLATFORM_SERIAL_INT,
-    _pem,
-    verify_merchant_signature,
-    wechat_headers,
-)
 
 pytestmark = pytest.mark.django_db
 
 H5_URL = "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx2026&package=1"
 
 
-@pytest.fixture(scope="module")
-def merchant_key():
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="module")
-def platform_key():
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="module")
-def stranger_key():
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
 @pytest.fixture
-def wechatpay_settings(settings, tmp_path, merchant_key, platform_key):
-    """The project configured for WeChat Pay, keys in files as in production."""
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Tenpay.com Root CA")])
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(platform_key.public_key())
-        .serial_number(PLATFORM_SERIAL_INT)
-        .not_valid_before(start)
-        .not_valid_after(start + timedelta(days=1825))
-        .sign(platform_key, hashes.SHA256())
-    )
-    (tmp_path / "apiclient_key.pem").write_bytes(_pem(merchant_key))
-    (tmp_path / "platform.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    settings.PAYMENT_PROVIDER = "wechatpay"
-    settings.WECHATPAY_MCH_ID = MCH_ID
-    settings.WECHATPAY_APP_ID = APP_ID
-    settings.WECHATPAY_API_V3_KEY = API_V3_KEY
-    settings.WECHATPAY_CERT_SERIAL = MERCHANT_SERIAL
-    settings.WECHATPAY_PRIVATE_KEY_PATH = str(tmp_path / "apiclient_key.pem")
-    settings.WECHATPAY_PLATFORM_CERT_PATH = str(tmp_path / "platform.pem")
-    settings.WECHATPAY_BASE_URL = DEFAULT_BASE_URL
+def wechatpay_configured(wechatpay_settings):
     assert isinstance(get_payment_provider(), WechatPayProvider)
-    return settings
+    return wechatpay_settings
 
 
 class FakeWechatServer:
@@ -160,7 +119,7 @@ class FakeWechatServer:
 
 
 @pytest.fixture
-def wechat(wechatpay_settings, merchant_key, platform_key):
+def wechat(wechatpay_configured, merchant_key, platform_key):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield FakeWechatServer(mock, merchant_key, platform_key)
 
