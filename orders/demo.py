@@ -9,6 +9,12 @@ unpaid cancellation, an after-sale claim and the uncollected sweep. The
 services stamp "now"; afterwards the history's timestamps are moved back to
 when each step would have happened (queryset updates, no time travel).
 
+Only what has happened by now is made: a day's goods leave the warehouse at
+06:00 and reach the points at 08:30, so seeded at 02:18 today's orders are
+still waiting in the warehouse, and the latest delivery that arrived (the one
+some points have not signed for and whose parcels wait at the points) is
+yesterday's. No timestamp is ever later than now (tests/test_demo_timestamps.py).
+
 Runs after catalog.demo (products, stock) and leaders.demo (points, bindings).
 """
 
@@ -20,6 +26,7 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count
+from django.utils import timezone
 
 from catalog.models import Sku
 from catalog.services import OutOfStock, roll_stock_forward
@@ -44,6 +51,8 @@ from .models import (
 DEMO_NOTE = "演示订单"  # the marker: every demo order carries it
 DEMO_SHOPPERS = ["shopper", "shopper2", "shopper3", "shopper4", "shopper5", "shopper6"]
 HISTORY_DAYS = 30
+DISPATCH_AT = time(6, 0)  # the van leaves the warehouse
+ARRIVAL_AT = time(8, 30)  # goods at the points, signed for
 ORDER_CHANCE = 0.15  # of a shopper ordering for a given delivery day (kept low: seed speed)
 SEED = 20261125
 
@@ -81,7 +90,14 @@ class Seeder:
         self.rng = random.Random(SEED)
         self.bindings = bindings
         self.skus = skus
+        self.now = timezone.now()
         self.today = local_today()
+        # The latest delivery day whose goods have reached the points by now.
+        self.arrived_day = (
+            self.today
+            if local_datetime(self.today, ARRIVAL_AT) <= self.now
+            else self.today - timedelta(days=1)
+        )
         self.times: dict[int, dict[str, datetime]] = {}  # order pk -> status -> when
         self.operator = None
         self.claimed: int | None = None
@@ -154,7 +170,8 @@ class Seeder:
         day = first_day
         while day <= tomorrow:
             for binding in self.bindings:
-                if self.rng.random() < ORDER_CHANCE or day >= self.today:
+                # Everyone ordered for the delivery at the points now and after.
+                if self.rng.random() < ORDER_CHANCE or day >= self.arrived_day:
                     order = self.place(binding, day)
                     if order is not None:
                         by_day[day].append(order)
@@ -215,24 +232,29 @@ class Seeder:
                 ] + timedelta(minutes=5)
 
     def _deliver(self, by_day, tomorrow) -> None:
+        """Each delivery day's steps that have happened by now: dispatch at 06:00,
+        sign-off at 08:30, hand-outs during the day. On the latest day that
+        arrived, some points have not signed yet and the parcels wait."""
         from .services.delivery import dispatch_orders, sign_for_delivery
         from .services.pickup import hand_out_everything
 
         shortage_done = False
         uncollected_done = False
         for day in sorted(by_day):
-            if day > self.today:
-                continue  # tomorrow's orders stay confirmed
+            if local_datetime(day, DISPATCH_AT) > self.now:
+                continue  # still in the warehouse: the orders stay confirmed
             dispatch_orders(delivery_date=day)
-            for key, stamp in ((OrderStatus.IN_DELIVERY, time(6, 0)),):
-                for order in by_day[day]:
-                    self.times[order.pk][key] = local_datetime(day, stamp)
+            for order in by_day[day]:
+                self.times[order.pk][OrderStatus.IN_DELIVERY] = local_datetime(day, DISPATCH_AT)
+            if day > self.arrived_day:
+                continue  # on the road
+            latest = day == self.arrived_day
             points = sorted({o.pickup_point_id for o in by_day[day]})
             for index, point_id in enumerate(points):
                 orders = [o for o in by_day[day] if o.pickup_point_id == point_id]
                 point = orders[0].pickup_point
-                if day == self.today and index % 2:
-                    continue  # some points have not signed yet this morning
+                if latest and index % 2:
+                    continue  # some points have not signed yet
                 shortages = {}
                 if not shortage_done and day <= self.today - timedelta(days=5):
                     line = OrderLine.objects.filter(order__in=orders).order_by("pk").first()
@@ -246,12 +268,12 @@ class Seeder:
                 )
                 for order in result.ready:
                     self.times[order.pk][OrderStatus.READY_FOR_PICKUP] = local_datetime(
-                        day, time(8, 30)
+                        day, ARRIVAL_AT
                     )
                 for short in result.shortage_refunds:
-                    self.times[short.order.pk]["shortage"] = local_datetime(day, time(8, 30))
-                if day == self.today:
-                    continue  # waiting at the point today
+                    self.times[short.order.pk]["shortage"] = local_datetime(day, ARRIVAL_AT)
+                if latest:
+                    continue  # waiting at the point
                 for order in result.ready:
                     if not uncollected_done and day <= self.today - timedelta(days=3):
                         uncollected_done = True  # nobody came for this one
@@ -330,8 +352,9 @@ class Seeder:
                 )
             for status, kinds in notice_kinds.items():
                 if status in times:
+                    read = times[status] + timedelta(hours=1)
                     Notice.objects.filter(order_id=order_id, kind__in=kinds).update(
-                        created_at=times[status], read_at=times[status] + timedelta(hours=1)
+                        created_at=times[status], read_at=read if read <= self.now else None
                     )
             if OrderStatus.COMPLETED in times:
                 Handout.objects.filter(order_line__order_id=order_id).update(
@@ -340,13 +363,14 @@ class Seeder:
             refund_at = times.get(OrderStatus.REFUNDED) or times.get("shortage")
             if refund_at:
                 Refund.objects.filter(order_id=order_id).update(created_at=refund_at)
-        for signoff in DeliverySignoff.objects.filter(delivery_date__lt=self.today):
+        # Signed for (and codes made) only on days whose goods had arrived.
+        for signoff in DeliverySignoff.objects.filter(delivery_date__lte=self.arrived_day):
             DeliverySignoff.objects.filter(pk=signoff.pk).update(
                 signed_at=local_datetime(signoff.delivery_date, time(8, 25))
             )
-        for code in PickupCode.objects.filter(delivery_date__lt=self.today):
+        for code in PickupCode.objects.filter(delivery_date__lte=self.arrived_day):
             PickupCode.objects.filter(pk=code.pk).update(
-                created_at=local_datetime(code.delivery_date, time(8, 30))
+                created_at=local_datetime(code.delivery_date, ARRIVAL_AT)
             )
         completed = self.times.get(self.claimed, {}).get(OrderStatus.COMPLETED)
         if completed:

@@ -8,7 +8,12 @@ nothing when demo settlements exist.
 
 Like orders' demo, history is moved back after the fact: an entry is dated
 when its order was confirmed (or its refund made), and the nightly job is run
-for each of the last 30 days with that night as "now" (no time travel).
+for each of the last 30 nights that have come (02:00) with that night as
+"now" (no time travel); seeded before 02:00, tonight's run has not happened.
+
+The README's leader (王丽, user "leader") ends with at least
+DEMO_AVAILABLE to withdraw, whatever her orders earned: an approved
+adjustment tops her up, so a newcomer can always try a withdrawal.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from datetime import time, timedelta
 from decimal import Decimal
 
 from django.db.models import OuterRef, Subquery
+from django.utils import timezone
 
 from tuangou.accounts.models import User
 from tuangou.money import to_money
@@ -27,6 +33,11 @@ from .models import CommissionEntry, EntryKind, Settlement, SettlementStatus, Wi
 
 HISTORY_DAYS = 30
 ADJUSTMENT_REASON = "演示：新团长拉新奖励"
+TOP_UP_REASON = "演示：社区团购月度活动奖励"
+DEMO_LEADER = "leader"  # username of the README's leader, 王丽
+DEMO_AVAILABLE = Decimal("50.00")  # what she can still withdraw after the demo's withdrawals
+SETTLE_AT = time(2, 0)  # the nightly settlement run
+CLOSE_AT = time(2, 30)
 
 
 def seed_commission_demo(*, stdout) -> None:
@@ -60,7 +71,10 @@ def seed_commission_demo(*, stdout) -> None:
     operator = User.objects.filter(username="operator").first()
     finance = User.objects.filter(username="finance").first()
     demo_leader = (
-        CommissionEntry.objects.order_by("leader_id").values_list("leader_id", flat=True).first()
+        CommissionEntry.objects.filter(leader__user__username=DEMO_LEADER)
+        .values_list("leader_id", flat=True)
+        .first()
+        or CommissionEntry.objects.order_by("leader_id").values_list("leader_id", flat=True).first()
     )
     if operator is not None:
         entry = services.add_adjustment(
@@ -74,22 +88,31 @@ def seed_commission_demo(*, stdout) -> None:
             occurred_at=local_datetime(first_day + timedelta(days=1), time(10, 0))
         )
 
-    # The nightly job, night after night: settle at 02:00, close at 02:30.
+    # The nightly job, night after night: settle at 02:00, close at 02:30;
+    # tonight's only if it has come.
+    now = timezone.now()
     statements = []
+    last_run = None
     for offset in range(HISTORY_DAYS, -1, -1):
         night = today - timedelta(days=offset)
-        settled = services.settle_commissions(now=local_datetime(night, time(2, 0)))
+        run_at = local_datetime(night, SETTLE_AT)
+        if run_at > now:
+            break
+        last_run = run_at
+        settled = services.settle_commissions(now=run_at)
         closed = services.close_ended_periods(today=night, enqueue=False)
         statements += closed
         if settled or closed:
             Settlement.objects.filter(pk__in=[s.pk for s in closed]).update(
-                closed_at=local_datetime(night, time(2, 30))
+                closed_at=min(local_datetime(night, CLOSE_AT), now)
             )
     for settlement in statements:
         services.generate_statement(settlement_id=settlement.pk)
 
     if finance is not None and not Withdrawal.objects.exists():
         _withdrawals(leader_id=demo_leader, finance=finance, stdout=stdout)
+    if operator is not None and last_run is not None:
+        _top_up(leader_id=demo_leader, operator=operator, settle_at=last_run)
     stdout.write(
         f"    commission: {CommissionEntry.objects.count()} entries, "
         f"{Settlement.objects.filter(status=SettlementStatus.CLOSED).count()} closed settlements "
@@ -101,6 +124,27 @@ def _leader(leader_id):
     from leaders.models import Leader
 
     return Leader.objects.get(pk=leader_id)
+
+
+def _top_up(*, leader_id, operator, settle_at) -> None:
+    """An approved bonus, settled in the last nightly run, so that the demo
+    leader has DEMO_AVAILABLE to withdraw however much her orders earned."""
+    from .models import CommissionAccount
+
+    account = CommissionAccount.objects.filter(leader_id=leader_id).first()
+    available = account.available if account is not None else Decimal("0.00")
+    if available >= DEMO_AVAILABLE:
+        return
+    entry = services.add_adjustment(
+        leader=_leader(leader_id),
+        amount=DEMO_AVAILABLE - available,
+        reason=TOP_UP_REASON,
+        entered_by=operator,
+        approved_by=operator,
+    )
+    # Granted the evening before the run that settles it.
+    CommissionEntry.objects.filter(pk=entry.pk).update(occurred_at=settle_at - timedelta(hours=4))
+    services.settle_commissions(now=settle_at)
 
 
 def _withdrawals(*, leader_id, finance, stdout) -> None:
