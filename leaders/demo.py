@@ -2,27 +2,35 @@
 waiting and one rejected, and the demo shoppers bound to leaders. Idempotent.
 
 Runs after catalog.demo (which makes the warehouses) and accounts.demo (the
-shoppers); everything goes through the services, like a real review.
+shoppers); everything goes through the services, like a real review. What it
+makes is then dated back (queryset updates): the leaders joined two months
+ago and the shoppers chose their points before the month of demo orders, so a
+demo shopper may change point at once (the change cooldown counts from the
+last change, and the demo's binding is not one the shopper just made).
 """
 
 from __future__ import annotations
 
 import io
-from datetime import time
+from datetime import time, timedelta
 from decimal import Decimal
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageDraw
 
+from tuangou import timeutils
 from tuangou.accounts.models import User
 
 from . import services
 from .models import (
     ApplicationStatus,
+    BindingEvent,
     BindingSource,
     Community,
     Leader,
     LeaderApplication,
+    PickupPoint,
+    PickupPointPhoto,
     ShopperBinding,
 )
 from .sharing import cjk_font
@@ -149,6 +157,9 @@ SHOPPER_BINDINGS = {
     "shopper6": ("leader", BindingSource.SHARE_LINK),
 }
 
+JOINED_DAYS_AGO = 60  # the demo leaders were approved two months ago
+BOUND_DAYS_AGO = 40  # the shoppers chose their points before the month of orders
+
 COLOURS = [(15, 118, 110), (255, 90, 31), (37, 99, 235), (217, 119, 6), (190, 24, 93)]
 
 
@@ -218,6 +229,7 @@ def seed(*, stdout) -> None:
     reviewer = User.objects.filter(username="operator").first()
 
     leaders: dict[str, Leader] = {}
+    approved: list[Leader] = []
     for index, row in enumerate(LEADERS):
         username, phone, nickname, real_name, kind, community, point, address, lat, lng, hours = row
         user = _user(username, phone, nickname)
@@ -238,6 +250,7 @@ def seed(*, stdout) -> None:
                 lng=lng,
             )
             leader = services.approve_application(application=application, reviewed_by=reviewer)
+            approved.append(leader)
         leaders[username] = leader
 
     username, phone, real_name, community, point, address = PENDING
@@ -273,18 +286,36 @@ def seed(*, stdout) -> None:
         )
         services.reject_application(application=application, reviewed_by=reviewer, reason=reason)
 
-    bound = 0
+    bound: list[User] = []
     for shopper_name, (leader_name, source) in SHOPPER_BINDINGS.items():
         shopper = User.objects.filter(username=shopper_name).first()
         if shopper is None or ShopperBinding.objects.filter(user=shopper).exists():
             continue
         point = leaders[leader_name].points.order_by("pk").first()
         services.choose_pickup_point(user=shopper, pickup_point=point, source=source)
-        bound += 1
+        bound.append(shopper)
+    _date_back(approved, bound)
 
     stdout.write(
         f"    {len(communities)} communities, {len(leaders)} leaders, "
-        f"1 pending and 1 rejected application, {bound} shoppers newly bound"
+        f"1 pending and 1 rejected application, {len(bound)} shoppers newly bound"
     )
     for username, leader in leaders.items():
         stdout.write(f"    {username}: {leader.real_name}  /leader/s/{leader.share_code}/")
+
+
+def _date_back(leaders: list[Leader], shoppers: list[User]) -> None:
+    """Date what this run made when it would have happened (never after now)."""
+    now = timeutils.now()
+    joined = now - timedelta(days=JOINED_DAYS_AGO)
+    for leader in leaders:
+        LeaderApplication.objects.filter(user_id=leader.user_id).update(
+            created_at=joined - timedelta(days=2), reviewed_at=joined, updated_at=joined
+        )
+        Leader.objects.filter(pk=leader.pk).update(joined_at=joined)
+        points = PickupPoint.objects.filter(leader=leader)
+        points.update(created_at=joined)
+        PickupPointPhoto.objects.filter(point__in=points).update(created_at=joined)
+    chosen = now - timedelta(days=BOUND_DAYS_AGO)
+    ShopperBinding.objects.filter(user__in=shoppers).update(bound_at=chosen, changed_at=chosen)
+    BindingEvent.objects.filter(user__in=shoppers).update(created_at=chosen)
