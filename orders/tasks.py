@@ -65,13 +65,15 @@ def poll_processing_refunds_task() -> int:
     max_retries=settings.REFUND_MAX_RETRIES,
 )
 def send_refund_task(self, refund_id: int) -> str:
-    """One refund, retried with backoff and the same out_refund_no."""
+    """One refund, retried with backoff (REFUND_RETRY_BASE_SECONDS, doubling,
+    at most an hour) and the same out_refund_no."""
     from .services.refunds import RefundRetry, send_refund
 
     try:
         return send_refund(refund_id=refund_id).status
     except RefundRetry as exc:
-        raise self.retry(exc=exc, countdown=min(3600, 30 * 2**self.request.retries)) from exc
+        base = getattr(settings, "REFUND_RETRY_BASE_SECONDS", 30)
+        raise self.retry(exc=exc, countdown=min(3600, base * 2**self.request.retries)) from exc
 
 
 # --- delivery and pickup (appended by the pickup work) -------------------------------
