@@ -372,3 +372,13 @@ def test_the_demo_shopper_is_bound_to_a_sandbox_wechat_and_seeding_twice_keeps_o
     assert "张阿姨的微信（演示账号，已绑定）" in client.get(authorize_url).content.decode()
     client.get(_allow(client, authorize_url, who="sandbox-demo-shopper"))
     assert client.session["_auth_user_id"] == str(zhang.pk)
+
+
+def test_a_plain_link_to_wechat_sign_in_asks_one_tap_to_continue(client, wechat_sandbox):
+    page = client.get(reverse("weixin_login"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "<h1>微信授权登录</h1>" in html
+    assert ">继续</button>" in html
+    go = client.post(reverse("weixin_login"))
+    assert urlsplit(go["Location"]).path == reverse("weixin_sandbox_authorize")
