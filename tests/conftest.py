@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 
 import pytest
+import time_machine
 from django.core.cache import cache
+
+from tests.clock import NOON_ISH
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -55,6 +58,18 @@ def _media_root(tmp_path, settings):
 @pytest.fixture(autouse=True)
 def _fast_and_eager(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def clock():
+    """The suite's one clock: frozen at NOON_ISH (2026-11-25 15:00 Shanghai), not ticking.
+
+    Every test whose outcome depends on a day or an hour asks for it (never the
+    real date); move it with `clock.move_to(...)` / `clock.shift(...)`. The
+    moments and helpers live in tests/clock.py.
+    """
+    with time_machine.travel(NOON_ISH, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture

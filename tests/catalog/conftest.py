@@ -1,25 +1,20 @@
-"""Catalog test fixtures: a default warehouse and a fixed Shanghai clock."""
+"""Catalog test fixtures: a default warehouse.
+
+The clock and its moments moved to tests/clock.py and tests/conftest.py;
+they are re-exported here for the modules that import them from this file.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import time
 
 import pytest
-import time_machine
 
 from tests.catalog.factories import WarehouseFactory
+from tests.clock import NOON_ISH, SHANGHAI, TOMORROW
+from tests.conftest import clock  # the suite's one clock fixture
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-# 2026-11-25 15:00 in Shanghai: before the 23:00 cutoff, delivery tomorrow.
-NOON_ISH = datetime(2026, 11, 25, 15, 0, tzinfo=SHANGHAI)
-TOMORROW = date(2026, 11, 26)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOON_ISH, tick=False) as traveller:
-        yield traveller
+__all__ = ["NOON_ISH", "SHANGHAI", "TOMORROW", "clock"]
 
 
 @pytest.fixture

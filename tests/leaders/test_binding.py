@@ -14,8 +14,8 @@ from django.urls import reverse
 from leaders import services
 from leaders.context_processors import pickup_point as pickup_point_context
 from leaders.models import BindingEvent, BindingSource, ShopperBinding
-from tests.catalog.conftest import TOMORROW, clock  # noqa: F401
 from tests.catalog.factories import CategoryFactory, SkuFactory, set_stock
+from tests.clock import TODAY, TOMORROW
 from tuangou import timeutils
 
 from .factories import PickupPointFactory, bind
@@ -23,7 +23,6 @@ from .factories import PickupPointFactory, bind
 pytestmark = pytest.mark.django_db
 
 T0 = timeutils.local_datetime(date(2026, 11, 20), time(9, 0))
-TODAY = date(2026, 11, 25)  # the catalog clock's day
 
 
 def test_a_shopper_chooses_a_point_and_it_is_saved_on_them(client, shopper, pickup_point):
@@ -118,18 +117,17 @@ def test_the_storefront_says_when_the_point_is_closed_on_the_delivery_weekday(
 
 
 def test_after_the_cutoff_the_notice_follows_the_day_after_tomorrow(
-    client, shopper, pickup_point, storefront_urls
+    clock, client, shopper, pickup_point, storefront_urls
 ):
     services.pause_pickup_point_for_day(point=pickup_point, day=TOMORROW)
     bind(user=shopper, point=pickup_point)
     client.force_login(shopper)
     # 23:30: tomorrow's orders are closed, the delivery day is the 27th (not paused).
-    with time_machine.travel(timeutils.local_datetime(TODAY, time(23, 30)), tick=False):
-        html = client.get(storefront_urls["home"]).content.decode()
+    clock.move_to(timeutils.local_datetime(TODAY, time(23, 30)))
+    html = client.get(storefront_urls["home"]).content.decode()
     assert "data-pickup-problem" not in html
     services.pause_pickup_point_for_day(point=pickup_point, day=date(2026, 11, 27))
-    with time_machine.travel(timeutils.local_datetime(TODAY, time(23, 30)), tick=False):
-        html = client.get(storefront_urls["home"]).content.decode()
+    html = client.get(storefront_urls["home"]).content.decode()
     assert "您的自提点在 11月27日（送达日）暂停取货" in html
 
 

@@ -147,7 +147,7 @@ def test_another_shoppers_cart_is_untouched(clock, shopper, other_shopper, point
 
 
 @pytest.mark.django_db(transaction=True)
-def test_parallel_adds_from_two_tabs_make_one_line_with_both_quantities(shopper, point, sku):
+def test_parallel_adds_from_two_tabs_make_one_line_with_both_quantities(clock, shopper, point, sku):
     barrier = threading.Barrier(2)
     errors = []
 
