@@ -379,7 +379,7 @@ class StockRecord(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.sku_id}@{self.warehouse_id} {self.delivery_date}: {self.quantity}"
+        return f"{self.sku} · {self.delivery_date:%Y-%m-%d}: {self.quantity}"
 
 
 class StockReason(models.TextChoices):
@@ -434,4 +434,4 @@ class StockLedger(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.reason} {self.delta:+d} {self.reference}"
+        return f"{self.get_reason_display()} {self.delta:+d} {self.reference}".strip()

@@ -210,8 +210,10 @@ class Group(models.Model):
     )
 
     class Meta:
-        verbose_name = _("group")
-        verbose_name_plural = _("groups")
+        # With a context: Django's own "group"/"groups" (permission groups, 组)
+        # would otherwise win the shared msgid.
+        verbose_name = pgettext_lazy("groupbuy", "group")
+        verbose_name_plural = pgettext_lazy("groupbuy", "groups")
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["status", "deadline"], name="groupbuy_status_deadline"),
@@ -333,7 +335,7 @@ class CommunityDeal(models.Model):
     # Every order of the deal is for this day; the deal is decided at its cutoff
     # (the first cutoff at or after the campaign's end), before goods are picked.
     delivery_date = models.DateField(_("delivery date"), null=True, blank=True)
-    decide_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decide_at = models.DateTimeField(pgettext_lazy("groupbuy", "decided at"), null=True, blank=True)
     closed_at = models.DateTimeField(pgettext_lazy("groupbuy", "closed at"), null=True, blank=True)
 
     class Meta:
@@ -346,7 +348,7 @@ class CommunityDeal(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.campaign_id}:{self.community_id}"
+        return f"{self.campaign} · {self.community}"
 
     @property
     def due_at(self):

@@ -5,16 +5,17 @@ Every action calls a service; the admin never changes a status itself.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from . import services
+from .admin_widgets import OpeningHoursField, opening_hours_table
 from .forms import RejectForm
 from .models import (
     AddressChange,
@@ -114,17 +115,21 @@ class LeaderApplicationAdmin(admin.ModelAdmin):
         "address",
         "latitude",
         "longitude",
-        "opening_hours",
+        "hours",
         "photo_preview",
         "reject_reason",
         "reviewed_by",
         "reviewed_at",
         "created_at",
     )
-    exclude = ("storefront_photo",)
+    exclude = ("storefront_photo", "opening_hours")
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    @admin.display(description=_("opening hours"))
+    def hours(self, obj):
+        return opening_hours_table(obj.opening_hours)
 
     @admin.display(description=_("Storefront photo"))
     def photo_preview(self, obj):
@@ -250,15 +255,26 @@ class LeaderAdmin(admin.ModelAdmin):
         )
 
 
+class PickupPointAdminForm(forms.ModelForm):
+    opening_hours = OpeningHoursField(label=_("opening hours"))
+
+    class Meta:
+        model = PickupPoint
+        fields = ("name", "opening_hours", "daily_capacity")
+
+
 @admin.register(PickupPoint)
 class PickupPointAdmin(admin.ModelAdmin):
+    form = PickupPointAdminForm
     list_display = ("name", "community", "leader", "warehouse", "status", "daily_capacity")
     list_filter = ("status", "community", "community__district", "warehouse", "leader__status")
     search_fields = ("name", "address", "community__name", "leader__real_name")
     list_select_related = ("community", "leader", "warehouse")
-    # Leaders set hours, photos and pauses on their pages; an address moves
-    # through AddressChange review; the status through the actions below. The
-    # community (and the warehouse that serves it) and the leader are fixed.
+    # Leaders set hours, photos and pauses on their pages (an operator may
+    # correct the name, the hours and the capacity here, through the same
+    # service); an address moves through AddressChange review; the status
+    # through the actions below. The community (and the warehouse that serves
+    # it) and the leader are fixed.
     fields = (
         "name",
         "leader",
@@ -267,7 +283,7 @@ class PickupPointAdmin(admin.ModelAdmin):
         "address",
         "latitude",
         "longitude",
-        "hours",
+        "opening_hours",
         "daily_capacity",
         "status",
         "created_at",
@@ -276,7 +292,6 @@ class PickupPointAdmin(admin.ModelAdmin):
         "leader",
         "community",
         "warehouse",
-        "hours",
         "status",
         "address",
         "latitude",
@@ -289,14 +304,6 @@ class PickupPointAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         # Points come from an approved application or the leader's own page.
         return False
-
-    @admin.display(description=_("opening hours"))
-    def hours(self, obj):
-        return format_html_join(
-            mark_safe("<br>"),
-            "{}: {}",
-            ((label, value or _("closed")) for label, value in obj.opening_hours_rows()),
-        )
 
     def save_model(self, request, obj, form, change):
         # Name and capacity, through the same service as the leader's page.

@@ -477,7 +477,7 @@ class BindingEvent(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.user}: {self.from_point} → {self.to_point}"
+        return f"{self.user}: {self.from_point or '—'} → {self.to_point or '—'}"
 
 
 # Commission (issue #7): rules, ledger, settlements, withdrawals. Declared in

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tuangou.money import format_yuan
 
+from .event_notes import describe_note
 from .models import (
     AfterSaleClaim,
     ClaimLine,
@@ -37,6 +38,8 @@ from .models import (
     RefundReason,
     ShortageLine,
 )
+from .notices import TEXTS as NOTICE_TEXTS
+from .notices import render as render_notice
 from .services.checkout import CheckoutError
 from .services.delivery import dispatch_selected_orders
 from .services.refunds import refund_lines, refund_order, retry_refund
@@ -151,7 +154,12 @@ class OrderLineInline(ReadOnlyInline):
 
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
-    fields = ("created_at", "from_status", "to_status", "actor", "note")
+    fields = ("created_at", "from_status", "to_status", "actor", "what_happened")
+    extra_readonly = ("what_happened",)
+
+    @admin.display(description=_("what happened"))
+    def what_happened(self, obj: OrderEvent) -> str:
+        return describe_note(obj.note) or "—"
 
 
 class PaymentInline(ReadOnlyInline):
@@ -436,12 +444,24 @@ class RejectClaimForm(forms.Form):
 
 @admin.register(AfterSaleClaim)
 class AfterSaleClaimAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("pk", "order", "user", "status", "reason", "created_at", "reviewed_by")
+    list_display = (
+        "claim_number",
+        "order",
+        "user",
+        "status",
+        "reason",
+        "created_at",
+        "reviewed_by",
+    )
     list_filter = ("status",)
     search_fields = ("order__number", "user__phone")
     list_select_related = ("order", "user", "reviewed_by")
     inlines = [ClaimLineInline, ClaimPhotoInline]
     actions = ["approve_selected", "reject_selected"] if approve_claim else []
+
+    @admin.display(description=_("claim no."), ordering="pk")
+    def claim_number(self, obj: AfterSaleClaim) -> int:
+        return obj.pk
 
     @admin.action(description=_("Approve and refund selected claims"), permissions=["change"])
     def approve_selected(self, request, queryset):
@@ -524,9 +544,38 @@ class HandoutAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ("order_line", "actor")
 
 
+class NoticeKindFilter(admin.SimpleListFilter):
+    """Filter messages by kind, named by their title (可以取货了, not "ready")."""
+
+    title = _("message type")
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [(kind, title) for kind, (title, _body) in NOTICE_TEXTS.items()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
 @admin.register(Notice)
 class NoticeAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("created_at", "user", "kind", "order", "read_at")
-    list_filter = ("kind",)
+    """Messages as the shopper reads them: their title and text, not the stored
+    kind code and parameters."""
+
+    list_display = ("created_at", "user", "title", "order", "read_at")
+    list_filter = (NoticeKindFilter,)
     search_fields = ("user__phone", "order__number")
     list_select_related = ("user", "order")
+    exclude = ("kind", "params")
+    extra_readonly = ("title", "text")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f for f in super().get_readonly_fields(request, obj) if f not in self.exclude]
+
+    @admin.display(description=_("title"), ordering="kind")
+    def title(self, obj: Notice) -> str:
+        return render_notice(obj)[0]
+
+    @admin.display(description=_("text"))
+    def text(self, obj: Notice) -> str:
+        return render_notice(obj)[1]

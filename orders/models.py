@@ -128,8 +128,13 @@ class Order(models.Model):
         on_delete=models.PROTECT,
         related_name="orders",
     )
+    # Contexts on short msgids: the catalogues of all apps are merged, and
+    # leaders' "kind" (a leader's 身份) would win over ours.
     kind = models.CharField(
-        _("kind"), max_length=10, choices=OrderKind.choices, default=OrderKind.NORMAL
+        pgettext_lazy("order", "kind"),
+        max_length=10,
+        choices=OrderKind.choices,
+        default=OrderKind.NORMAL,
     )
     status = models.CharField(
         _("status"), max_length=20, choices=OrderStatus.choices, default=S.PENDING_PAYMENT
@@ -247,8 +252,12 @@ class OrderEvent(models.Model):
     """One row per status change: who, when, from, to. Append-only."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(_("from"), max_length=20, choices=OrderStatus.choices)
-    to_status = models.CharField(_("to"), max_length=20, choices=OrderStatus.choices)
+    from_status = models.CharField(
+        pgettext_lazy("order status", "from"), max_length=20, choices=OrderStatus.choices
+    )
+    to_status = models.CharField(
+        pgettext_lazy("order status", "to"), max_length=20, choices=OrderStatus.choices
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("by"),
@@ -266,7 +275,7 @@ class OrderEvent(models.Model):
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.from_status} → {self.to_status}"
+        return f"{self.get_from_status_display()} → {self.get_to_status_display()}"
 
 
 # --- payments ----------------------------------------------------------------
@@ -282,7 +291,9 @@ class PaymentStatus(models.TextChoices):
 class Payment(models.Model):
     """One payment attempt (a prepay) of an order; at most one open per order."""
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="payments"
+    )
     provider = models.CharField(_("provider"), max_length=20)
     channel = models.CharField(_("channel"), max_length=10)
     out_trade_no = models.CharField(_("merchant trade number"), max_length=32, unique=True)
@@ -325,10 +336,19 @@ class NotificationOutcome(models.TextChoices):
     LATE_PAYMENT = "late_payment", _("Paid after cancellation")  # refunded automatically
 
 
+class NotificationKind(models.TextChoices):
+    PAYMENT = "payment", pgettext_lazy("payment notification", "Payment")  # money came in
+    REFUND = "refund", pgettext_lazy("payment notification", "Refund")  # a refund's result
+
+
 class PaymentNotificationLog(models.Model):
     """Every notification received, with what was done about it (reconciliation)."""
 
-    kind = models.CharField(_("kind"), max_length=10)  # payment | refund
+    kind = models.CharField(
+        pgettext_lazy("payment notification", "kind"),
+        max_length=10,
+        choices=NotificationKind.choices,
+    )
     outcome = models.CharField(_("outcome"), max_length=20, choices=NotificationOutcome.choices)
     out_trade_no = models.CharField(_("merchant trade number"), max_length=64, blank=True)
     detail = models.CharField(_("detail"), max_length=300, blank=True)
@@ -342,7 +362,7 @@ class PaymentNotificationLog(models.Model):
         ordering = ["-received_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.outcome} {self.out_trade_no}"
+        return f"{self.get_kind_display()} · {self.get_outcome_display()} · {self.out_trade_no}"
 
 
 # --- refunds -----------------------------------------------------------------
@@ -365,8 +385,12 @@ class RefundReason(models.TextChoices):
 
 
 class Refund(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="refunds"
+    )
+    payment = models.ForeignKey(
+        Payment, verbose_name=_("payment"), on_delete=models.PROTECT, related_name="refunds"
+    )
     out_refund_no = models.CharField(_("refund number"), max_length=64, unique=True)
     amount = MoneyField(_("amount"))
     reason = models.CharField(_("reason"), max_length=20, choices=RefundReason.choices)
@@ -408,7 +432,9 @@ class Refund(models.Model):
 
 class RefundLine(models.Model):
     refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
-    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="+")
+    order_line = models.ForeignKey(
+        OrderLine, verbose_name=_("order line"), on_delete=models.PROTECT, related_name="+"
+    )
     quantity = models.PositiveIntegerField(_("quantity"))
     amount = MoneyField(_("amount"))
 
@@ -429,9 +455,14 @@ class ClaimStatus(models.TextChoices):
 class AfterSaleClaim(models.Model):
     """A shopper's claim on fresh goods: refund only, no return."""
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="claims")
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="claims"
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="after_sale_claims"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("shopper"),
+        on_delete=models.PROTECT,
+        related_name="after_sale_claims",
     )
     reason = models.CharField(_("reason"), max_length=200)
     status = models.CharField(
@@ -439,10 +470,16 @@ class AfterSaleClaim(models.Model):
     )
     reject_reason = models.CharField(_("reason for rejection"), max_length=200, blank=True)
     refund = models.OneToOneField(
-        Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="claim"
+        Refund,
+        verbose_name=_("refund"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="claim",
     )
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewed by"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -457,12 +494,17 @@ class AfterSaleClaim(models.Model):
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"claim {self.pk} on {self.order_id}"
+        # The admin's page title: the order's number, never its database id.
+        return str(
+            _("Claim %(pk)s on order %(number)s") % {"pk": self.pk, "number": self.order.number}
+        )
 
 
 class ClaimLine(models.Model):
     claim = models.ForeignKey(AfterSaleClaim, on_delete=models.CASCADE, related_name="lines")
-    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="+")
+    order_line = models.ForeignKey(
+        OrderLine, verbose_name=_("order line"), on_delete=models.PROTECT, related_name="+"
+    )
     quantity = models.PositiveIntegerField(_("quantity"))
 
     class Meta:
@@ -497,9 +539,14 @@ class PickupCode(models.Model):
     """One code per shopper per pickup point per delivery date, for all that day's orders."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pickup_codes"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("shopper"),
+        on_delete=models.CASCADE,
+        related_name="pickup_codes",
     )
-    pickup_point = models.ForeignKey("leaders.PickupPoint", on_delete=models.CASCADE)
+    pickup_point = models.ForeignKey(
+        "leaders.PickupPoint", verbose_name=_("pickup point"), on_delete=models.CASCADE
+    )
     delivery_date = models.DateField(_("delivery date"))
     code = models.CharField(_("pickup code"), max_length=8)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -523,10 +570,15 @@ class PickupCode(models.Model):
 class DeliverySignoff(models.Model):
     """The leader signed (签收) for a day's delivery at their point."""
 
-    pickup_point = models.ForeignKey("leaders.PickupPoint", on_delete=models.PROTECT)
+    pickup_point = models.ForeignKey(
+        "leaders.PickupPoint", verbose_name=_("pickup point"), on_delete=models.PROTECT
+    )
     delivery_date = models.DateField(_("delivery date"))
     signed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("signed by"),
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     signed_at = models.DateTimeField(_("signed at"), auto_now_add=True)
 
@@ -540,12 +592,12 @@ class DeliverySignoff(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.pickup_point_id} {self.delivery_date}"
+        return f"{self.pickup_point} {self.delivery_date:%Y-%m-%d}"
 
 
 class ShortageLine(models.Model):
     signoff = models.ForeignKey(DeliverySignoff, on_delete=models.CASCADE, related_name="shortages")
-    sku = models.ForeignKey("catalog.Sku", on_delete=models.PROTECT)
+    sku = models.ForeignKey("catalog.Sku", verbose_name=_("SKU"), on_delete=models.PROTECT)
     quantity = models.PositiveIntegerField(_("missing quantity"))
 
     class Meta:
@@ -559,9 +611,16 @@ class ShortageLine(models.Model):
 class Handout(models.Model):
     """A leader handed out (or, negative, took back by undo) some of a line. Audit trail."""
 
-    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="handouts")
+    order_line = models.ForeignKey(
+        OrderLine, verbose_name=_("order line"), on_delete=models.PROTECT, related_name="handouts"
+    )
     quantity = models.IntegerField(_("quantity"))
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("handed out by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("at"), auto_now_add=True)
 
     class Meta:
@@ -570,7 +629,7 @@ class Handout(models.Model):
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.order_line_id} {self.quantity:+d}"
+        return f"{self.order_line} · {self.quantity:+d}"
 
 
 # --- in-app messages ---------------------------------------------------------
@@ -580,13 +639,21 @@ class Notice(models.Model):
     """我的消息: an in-app message about an order (SMS/WeChat templates go beside it)."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("shopper"),
+        on_delete=models.CASCADE,
+        related_name="notices",
     )
     order = models.ForeignKey(
-        Order, null=True, blank=True, on_delete=models.CASCADE, related_name="notices"
+        Order,
+        verbose_name=_("order"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notices",
     )
     # Text is rendered when shown (orders/notices.py), in the reader's language.
-    kind = models.CharField(_("kind"), max_length=30)
+    kind = models.CharField(pgettext_lazy("message", "kind"), max_length=30)
     params = models.JSONField(_("parameters"), default=dict)
     created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
@@ -598,4 +665,6 @@ class Notice(models.Model):
         indexes = [models.Index(fields=["user", "-created_at"], name="orders_notice_recent")]
 
     def __str__(self) -> str:
-        return f"{self.kind} → {self.user_id}"
+        from .notices import render  # notices imports this module
+
+        return f"{render(self)[0]} → {self.user}"

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from . import services
@@ -376,6 +376,10 @@ class CommissionAccountAdmin(admin.ModelAdmin):
     list_display = ("leader", "settled", "reserved", "withdrawn", "available", "updated_at")
     search_fields = ("leader__real_name", "leader__phone")
     list_select_related = ("leader",)
+
+    @admin.display(description=pgettext_lazy("commission account", "available"))
+    def available(self, obj):
+        return obj.available
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]

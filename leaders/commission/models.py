@@ -465,7 +465,8 @@ class PayoutBatch(models.Model):
         related_name="+",
     )
     total = MoneyField(_("total"), default=0)
-    count = models.PositiveIntegerField(_("withdrawals"), default=0)
+    # "withdrawals" alone is the model's plural (提现); the count has its own words.
+    count = models.PositiveIntegerField(pgettext_lazy("payout batch", "withdrawals"), default=0)
     provider_reference = models.CharField(_("provider reference"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
