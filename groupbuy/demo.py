@@ -15,13 +15,16 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
+from catalog.cutoff import delivery_date_for
 from catalog.models import Sku
+from catalog.services import roll_stock_forward
 from leaders.selectors import pickup_point_for_shopper
 from tuangou.accounts.models import User
 from tuangou.money import to_fen, to_money
 
 from . import services
 from .models import Campaign, CampaignKind, CampaignScope, Group
+from .selectors import deal_schedule
 
 CAMPAIGNS = [
     # code, title, product code, group price, size, hours, auto-complete %, kind, threshold
@@ -84,6 +87,26 @@ def _shoppers() -> list[tuple[User, object]]:
     return found
 
 
+def _delivery_days(campaigns, warehouses, now) -> set:
+    """The days the demo's orders are delivered on, seeded at `now`.
+
+    A group order is for the first delivery day after the group is decided
+    (now + its time limit), a deal order for the deal's day: seeded in the
+    evening after the cutoff that is three days ahead, past the two days the
+    catalog opens. The same rules the services apply (catalog.cutoff,
+    groupbuy.selectors.deal_schedule).
+    """
+    days = set()
+    for campaign in campaigns:
+        for warehouse in warehouses:
+            if campaign.kind == CampaignKind.THRESHOLD:
+                days.add(deal_schedule(campaign=campaign, warehouse=warehouse)[0])
+            else:
+                decided = now + timedelta(hours=campaign.time_limit_hours)
+                days.add(delivery_date_for(warehouse=warehouse, at=decided, sku=campaign.sku))
+    return days
+
+
 def _group(campaign, opener, joiners, *, pay_joiners=True) -> Group | None:
     user, point = opener
     try:
@@ -107,6 +130,16 @@ def seed(*, stdout) -> None:
     now = timezone.now()
     campaigns = [c for c in (_campaign(row, now) for row in CAMPAIGNS) if c is not None]
     shoppers = _shoppers()
+    days = _delivery_days(campaigns, {point.warehouse for _user, point in shoppers}, now)
+    # Whenever the demo is seeded (23:30, a Saturday): the campaigns' goods are
+    # on sale for the days their orders are for, and the neighbours who take
+    # part collect at points open on those days (some close on Sundays).
+    roll_stock_forward(days=days, skus=[c.sku for c in campaigns])
+    shoppers = [
+        (user, point)
+        for user, point in shoppers
+        if all(point.pickup_problem_on(day) is None for day in days)
+    ]
     if len(campaigns) < 3 or len(shoppers) < 4:
         stdout.write("  groupbuy: skipped (needs the catalog and leaders demo data)")
         return
