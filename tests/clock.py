@@ -24,3 +24,11 @@ TOMORROW = TODAY + timedelta(days=1)
 def at(hour: int, minute: int = 0, *, day: date = TODAY) -> datetime:
     """A wall-clock moment in Shanghai, on the clock's day unless told."""
     return datetime.combine(day, time(hour, minute), tzinfo=SHANGHAI)
+
+
+def browser_clock(context) -> None:
+    """Start a Playwright browser context's clock where the server's clock is now
+    (a page's countdowns read the browser's clock, the deadlines the server's)."""
+    from django.utils import timezone
+
+    context.clock.install(time=timezone.now())

@@ -60,15 +60,24 @@ def _fast_and_eager(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "ticking: the clock fixture starts at NOON_ISH and runs (browser tests)"
+    )
+
+
 @pytest.fixture
-def clock():
+def clock(request):
     """The suite's one clock: frozen at NOON_ISH (2026-11-25 15:00 Shanghai), not ticking.
 
     Every test whose outcome depends on a day or an hour asks for it (never the
     real date); move it with `clock.move_to(...)` / `clock.shift(...)`. The
-    moments and helpers live in tests/clock.py.
+    moments and helpers live in tests/clock.py. A test marked `ticking` gets
+    the clock running from NOON_ISH: a browser driving the live server needs
+    time to pass (and tests/clock.py `browser_clock` sets the page's clock).
     """
-    with time_machine.travel(NOON_ISH, tick=False) as traveller:
+    tick = request.node.get_closest_marker("ticking") is not None
+    with time_machine.travel(NOON_ISH, tick=tick) as traveller:
         yield traveller
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -22,7 +21,7 @@ from catalog import services
 from catalog.models import StockRecord
 from catalog.selectors import stock_ledger_mismatches
 from tests.catalog.factories import SkuFactory, WarehouseFactory, set_stock
-from tuangou.timeutils import local_today
+from tests.clock import TOMORROW
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,8 +58,9 @@ def buy(sku_lines, warehouse, day, reference):
 
 
 @pytest.fixture
-def day():
-    return local_today() + timedelta(days=1)
+def day(clock):
+    """The delivery day everyone buys for: tomorrow on the suite's clock."""
+    return TOMORROW
 
 
 @pytest.fixture

@@ -13,12 +13,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
-from catalog.cutoff import delivery_date_for
 from groupbuy.models import Group, GroupMember, GroupStatus
 from orders.models import Order, OrderStatus
 from tests.catalog.factories import SkuFactory, set_stock
+from tests.clock import NOON_ISH, TOMORROW, browser_clock
 from tests.leaders.browsers import new_phone
 from tests.leaders.factories import bind
 
@@ -26,27 +25,29 @@ from .conftest import make_campaign, pay
 
 
 @pytest.mark.browser
+@pytest.mark.ticking
 @pytest.mark.django_db(transaction=True)
 def test_two_neighbours_fill_a_group_through_a_shared_link(
-    browser, browser_context_args, live_server, settings, shopper, other_shopper, point
+    clock, browser, browser_context_args, live_server, settings, shopper, other_shopper, point
 ):
     settings.SITE_URL = live_server.url
-    now = timezone.now()
     sku = SkuFactory(product__name="阳山水蜜桃", spec="6个装", price=Decimal("39.90"))
-    first_day = delivery_date_for(warehouse=point.warehouse, sku=sku)
-    for day in (first_day, first_day + timedelta(days=1)):
-        set_stock(sku=sku, warehouse=point.warehouse, delivery_date=day, quantity=20)
+    # Opened at NOON_ISH with 24 hours: decided tomorrow 15:00, delivered the day after.
+    set_stock(
+        sku=sku, warehouse=point.warehouse, delivery_date=TOMORROW + timedelta(days=1), quantity=20
+    )
     campaign = make_campaign(
         sku,
         title="水蜜桃 2人团",
         group_price=Decimal("29.90"),
-        starts_at=now - timedelta(hours=1),
-        ends_at=now + timedelta(days=3),
+        starts_at=NOON_ISH - timedelta(hours=1),
+        ends_at=NOON_ISH + timedelta(days=3),
     )
     bind(user=shopper, point=point)
 
     # 1. The opener starts a group from the product page and pays.
     a_context, a_page = new_phone(browser, browser_context_args, live_server, shopper)
+    browser_clock(a_context)
     a_page.goto(f"{live_server.url}/p/{sku.product.code}/")
     block = a_page.locator(f"[data-campaign='{campaign.code}']")
     assert "¥29.90" in block.inner_text() and "¥39.90" in block.inner_text()
@@ -75,6 +76,7 @@ def test_two_neighbours_fill_a_group_through_a_shared_link(
 
     # 3. A neighbour opens the link on their own phone, joins and pays.
     b_context, b_page = new_phone(browser, browser_context_args, live_server, other_shopper)
+    browser_clock(b_context)
     b_page.goto(share_url)
     b_page.wait_for_url(f"{live_server.url}/groups/g/{group.code}/")
     b_page.get_by_role("button", name="¥29.90 参团").click()

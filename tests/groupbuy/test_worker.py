@@ -12,17 +12,18 @@ from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from django.utils import timezone
 
-from catalog.cutoff import delivery_date_for
 from groupbuy.models import Group, GroupStatus
 from groupbuy.services import join_group, open_group
 from groupbuy.tasks import expire_group_task
 from orders.models import Order, OrderStatus, Refund
 from tests.catalog.factories import SkuFactory, set_stock
+from tests.clock import NOON_ISH, TOMORROW
 from tuangou.celery import app
 
 from .conftest import make_campaign, pay
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+# The worker runs in a thread of this process: it reads the same (ticking) clock.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.ticking]
 
 
 @pytest.fixture(autouse=True)
@@ -44,19 +45,19 @@ def celery_worker(django_db_blocker):
 
 
 def test_a_timed_out_group_is_refunded_by_one_task_per_member(
-    celery_worker, shopper, other_shopper, neighbours, point
+    clock, celery_worker, shopper, other_shopper, neighbours, point
 ):
-    now = timezone.now()
     sku = SkuFactory(product__name="土鸡蛋", spec="10枚/盒", price=Decimal("12.80"))
-    # Decided at the group's deadline (now + 24 h): delivered after it.
-    day = delivery_date_for(warehouse=point.warehouse, at=now + timedelta(hours=24), sku=sku)
+    # Decided at the group's deadline (NOON_ISH + 24 h, before tomorrow's cutoff):
+    # delivered the day after tomorrow.
+    day = TOMORROW + timedelta(days=1)
     set_stock(sku=sku, warehouse=point.warehouse, delivery_date=day, quantity=20)
     campaign = make_campaign(
         sku,
         group_size=3,
         group_price=Decimal("9.90"),
-        starts_at=now - timedelta(hours=1),
-        ends_at=now + timedelta(days=2),
+        starts_at=NOON_ISH - timedelta(hours=1),
+        ends_at=NOON_ISH + timedelta(days=2),
     )
     opener = open_group(campaign=campaign, user=shopper, pickup_point=point)
     pay(opener.order)

@@ -9,26 +9,27 @@ from decimal import Decimal
 
 import pytest
 
-from catalog.cutoff import delivery_date_for
 from orders.models import Order, OrderStatus, PaymentNotificationLog
 from tests.catalog.factories import SkuFactory, set_stock
+from tests.clock import TOMORROW, browser_clock
 from tests.leaders.browsers import new_phone
 
 from .shopper_helpers import bind
 
 
 @pytest.mark.browser
+@pytest.mark.ticking
 @pytest.mark.django_db(transaction=True)
 def test_a_shopper_buys_and_pays_in_the_sandbox_on_a_phone(
-    browser, browser_context_args, live_server, settings, shopper, point
+    clock, browser, browser_context_args, live_server, settings, shopper, point
 ):
     settings.SITE_URL = live_server.url
     bind(shopper, point)
     sku = SkuFactory(product__name="西红柿", spec="500g/份", price=Decimal("3.90"))
-    day = delivery_date_for(warehouse=point.warehouse, sku=sku)
-    set_stock(sku=sku, warehouse=point.warehouse, delivery_date=day, quantity=50)
+    set_stock(sku=sku, warehouse=point.warehouse, delivery_date=TOMORROW, quantity=50)
 
     context, page = new_phone(browser, browser_context_args, live_server, shopper)
+    browser_clock(context)
     assert page.viewport_size == {"width": 390, "height": 844}
 
     # The product page: two to the cart.
