@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from catalog.models import Product, ProductImage, Sku, StockLedger, StockReason, StockRecord
+from tests.admin_html import text
 from tests.catalog.conftest import TOMORROW
 from tests.catalog.factories import CategoryFactory, SkuFactory, SupplierFactory, set_stock
 from tests.catalog.test_images import files_under, picture
@@ -117,12 +119,14 @@ def test_the_stock_view_lists_tomorrow_and_saves_a_quick_edit_with_a_reason(
 ):
     sku = SkuFactory(product__name="西红柿", daily_quota=100)
     set_stock(sku=sku, warehouse=warehouse, delivery_date=TOMORROW, quantity=100)
-    unopened = SkuFactory(product__name="新品黄瓜")
+    unopened = SkuFactory(product__name="新品黄瓜", spec="1根", daily_quota=40)
     url = reverse("admin:catalog_stockrecord_day")
     html = staff_client.get(url).content.decode()
-    assert "西红柿" in html
-    assert "新品黄瓜" in html
-    assert "未开售" in html
+    # product, spec, daily quota, sold, available (an SKU without stock yet says so)
+    assert _stock_rows(html) == {
+        sku.code: ["西红柿", "500g/份", "100", "0", "100"],
+        unopened.code: ["新品黄瓜", "1根", "40", "0", "0 (未开售)"],
+    }
     response = staff_client.post(
         url,
         {
@@ -138,7 +142,23 @@ def test_the_stock_view_lists_tomorrow_and_saves_a_quick_edit_with_a_reason(
     assert StockRecord.objects.get(sku=sku).quantity == 60
     entry = StockLedger.objects.get(reason=StockReason.ADJUST, actor=operator)
     assert (entry.delta, entry.note) == (-40, "基地减产")
-    assert unopened
+    assert _stock_rows(staff_client.get(url).content.decode())[sku.code] == [
+        "西红柿",
+        "500g/份",
+        "100",
+        "0",
+        "60",
+    ]
+    assert not StockRecord.objects.filter(sku=unopened).exists()
+
+
+def _stock_rows(html: str) -> dict[str, list[str]]:
+    """The stock view's rows by SKU code: the text of each cell but the form."""
+    found = {}
+    for code, row in re.findall(r'<tr data-sku="([^"]+)">(.*?)</tr>', html, re.S):
+        cells = re.findall(r"<td>(.*?)</td>", row, re.S)[:5]
+        found[code] = [text(c) for c in cells]
+    return found
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from django.urls import reverse
 from groupbuy.models import Campaign, Group, GroupStatus
 from groupbuy.services import join_group, open_group
 from orders.models import Refund
+from tests.admin_html import column_headers, inline_headers, inline_rows, rows, title
 
 from .conftest import pay
 
@@ -91,13 +92,44 @@ def test_closing_a_group_asks_for_a_reason_then_refunds_every_member(
 
 
 def test_the_group_page_in_the_admin_lists_its_members(
-    clock, client, operator, shopper, point, campaign
+    clock, client, operator, shopper, other_shopper, point, campaign
 ):
     group = _open_paid_group(campaign, shopper, point)
+    joined = join_group(group=group, user=other_shopper, pickup_point=point)  # not paid yet
+    opener = group.members.get(user=shopper)
     client.force_login(operator)
-    page = client.get(reverse("admin:groupbuy_group_change", args=[group.pk]))
-    assert page.status_code == 200
-    assert shopper.display_name in page.content.decode()
+
+    listing = client.get(reverse("admin:groupbuy_group_changelist")).content.decode()
+    assert column_headers(listing)[:7] == [
+        "编码",
+        "拼团活动",
+        "状态",
+        "已付款人数",
+        "已占名额",
+        "人数",
+        "开团人的自提点",
+    ]
+    assert [r[:7] for r in rows(listing)] == [
+        [group.code, campaign.title, "拼团中", "1", "2", str(campaign.group_size), point.name]
+    ]
+
+    page = client.get(reverse("admin:groupbuy_group_change", args=[group.pk])).content.decode()
+    assert title(page).startswith(f"{group.code} | 修改 拼团 |")
+    assert inline_headers(page) == [
+        "顾客",
+        "订单",
+        "数量",
+        "开团人",
+        "状态",
+        "参团时间",
+        "付款时间",
+    ]
+    members = inline_rows(page)
+    assert [(m["user"], m["order"], m["quantity"], m["status"]) for m in members] == [
+        ("张阿姨", opener.order.number, "1", opener.get_status_display()),
+        ("李先生", joined.order.number, "1", joined.get_status_display()),
+    ]
+    assert opener.get_status_display() != joined.get_status_display()
 
 
 def test_a_shopper_cannot_reach_the_groupbuy_admin(client, shopper):

@@ -19,6 +19,7 @@ from leaders.models import (
     PointStatus,
     ReviewStatus,
 )
+from tests.admin_html import column_headers, rows
 from tests.catalog.factories import WarehouseFactory
 from tests.catalog.test_images import picture
 from tuangou import timeutils
@@ -50,11 +51,48 @@ def test_the_queue_opens_on_pending_applications(client, operator, applications,
 
 
 @pytest.mark.parametrize(
-    "query", ["status__exact=rejected", "kind__exact=store", "q=王", "community__district=岳麓区"]
+    ("query", "shown"),
+    [
+        ("status__exact=rejected", ["赵敏"]),
+        ("status__exact=pending", ["刘芳", "王丽"]),
+        ("kind__exact=store", ["赵敏", "王丽"]),
+        ("kind__exact=parent", ["刘芳"]),
+        ("q=王", ["王丽"]),
+        ("community__district=开福区", ["刘芳"]),
+        ("community__district=岳麓区", ["赵敏", "王丽"]),
+    ],
 )
-def test_the_queue_filters_work(client, operator, applications, query):
+def test_the_queue_filters_work(client, operator, community, other_community, query, shown):
+    """Each filter shows exactly its applications, with their columns in words."""
+    for name, kind, where, status in (
+        ("王丽", "store", community, "pending"),
+        ("刘芳", "parent", other_community, "pending"),
+        ("赵敏", "store", community, "rejected"),
+    ):
+        LeaderApplicationFactory(
+            real_name=name, kind=kind, community=where, status=status, point_name=f"{name}的店"
+        )
     client.force_login(operator)
-    assert client.get(f"{reverse(APPLICATIONS)}?{query}").status_code == 200
+    page = client.get(f"{reverse(APPLICATIONS)}?{query}").content.decode()
+
+    assert column_headers(page) == [
+        "真实姓名",
+        "自提点名称",
+        "小区",
+        "身份",
+        "状态",
+        "提交时间",
+        "审核人",
+    ]
+    found = rows(page)
+    assert sorted(r[0] for r in found) == sorted(shown)
+    for row in found:
+        name = row[0]
+        expected_kind = "宝妈" if name == "刘芳" else "便利店"
+        expected_status = "未通过" if name == "赵敏" else "待审核"
+        assert row[1] == f"{name}的店"
+        assert row[3:5] == [expected_kind, expected_status]
+        assert row[6] == "-"
 
 
 def test_bulk_approve_makes_leaders_and_points(client, operator, applications):
@@ -148,12 +186,57 @@ def test_operators_suspend_a_leader(client, operator, pickup_point):
 
 
 @pytest.mark.parametrize(
-    "query", ["", "status__exact=active", "community__id__exact=1", "warehouse__id__exact=1"]
+    ("query", "shown"),
+    [
+        ("", ["幸福里便利店", "阳光花园物业", "新开的自提点"]),
+        ("status__exact=active", ["幸福里便利店", "阳光花园物业"]),
+        ("status__exact=pending", ["新开的自提点"]),
+        ("community", ["幸福里便利店", "新开的自提点"]),
+        ("warehouse", ["阳光花园物业"]),
+    ],
 )
-def test_pickup_points_list_with_filters(client, operator, pickup_point, query):
+def test_pickup_points_list_with_filters(
+    client, operator, pickup_point, other_pickup_point, query, shown
+):
+    """Each filter (by the real ids of a community and a warehouse) shows exactly
+    its points, with their columns in words."""
+    other_pickup_point.warehouse = WarehouseFactory(name="长沙开福仓")
+    other_pickup_point.save(update_fields=["warehouse"])
+    PickupPointFactory(
+        leader=pickup_point.leader,
+        community=pickup_point.community,
+        name="新开的自提点",
+        status=PointStatus.PENDING,
+    )
+    if query == "community":
+        query = f"community__id__exact={pickup_point.community_id}"
+    elif query == "warehouse":
+        query = f"warehouse__id__exact={other_pickup_point.warehouse_id}"
     client.force_login(operator)
-    response = client.get(f"{reverse('admin:leaders_pickuppoint_changelist')}?{query}")
-    assert response.status_code == 200
+    page = client.get(f"{reverse('admin:leaders_pickuppoint_changelist')}?{query}").content.decode()
+
+    assert column_headers(page) == ["名称", "小区", "团长", "仓库", "状态", "每日订单上限"]
+    found = {row[0]: row[1:] for row in rows(page)}
+    assert sorted(found) == sorted(shown)
+    expected = {
+        "幸福里便利店": [
+            "岳麓区 · 幸福里小区",
+            "王丽",
+            str(pickup_point.warehouse),
+            "营业中",
+            "100",
+        ],
+        "阳光花园物业": ["开福区 · 阳光花园", "周明", "长沙 · 长沙开福仓", "营业中", "100"],
+        "新开的自提点": [
+            "岳麓区 · 幸福里小区",
+            "王丽",
+            str(pickup_point.warehouse),
+            "等待审核",
+            "100",
+        ],
+    }
+    for name, cells in found.items():
+        assert cells == expected[name], name
 
 
 def test_operators_approve_a_new_point(client, operator, leader, community):

@@ -21,6 +21,7 @@ from orders.models import (
 )
 from orders.services.checkout import Want, place_order
 from orders.services.refunds import refund_lines
+from tests.admin_html import column_headers, rows
 
 from .pickup_support import paid_order
 
@@ -196,22 +197,84 @@ def test_rejecting_a_claim_needs_a_reason(client, operator, claim):
     assert not Refund.objects.exists()
 
 
-@pytest.mark.parametrize(
-    "url_name",
-    [
-        "admin:orders_payment_changelist",
-        "admin:orders_paymentnotificationlog_changelist",
-        "admin:orders_pickupcode_changelist",
-        "admin:orders_deliverysignoff_changelist",
-        "admin:orders_handout_changelist",
-        "admin:orders_notice_changelist",
-        CLAIMS,
-        REFUNDS,
-    ],
-)
-def test_the_other_lists_open_for_operators(client, operator, url_name):
+@pytest.fixture
+def history(claim, operator):
+    """One order's whole trail: payment, its notification, the sign-off, the
+    pickup code, the hand-out, the messages, a claim and an operator refund."""
+    line = OrderLine.objects.get(order=claim.order)
+    refund = refund_lines(
+        order=claim.order, quantities={line.pk: 1}, reason=RefundReason.OPERATOR, actor=operator
+    )
+    return claim, refund
+
+
+def _list(client, url_name) -> tuple[list[str], list[list[str]]]:
+    page = client.get(reverse(url_name)).content.decode()
+    return column_headers(page), rows(page)
+
+
+def test_the_other_lists_show_their_rows_to_operators(client, operator, history, shopper, point):
+    """Each list opens with its own columns and shows the order's rows in words."""
+    from orders.models import DeliverySignoff, Notice, Payment, PickupCode
+    from orders.notices import render
+
+    claim, refund = history
+    order = claim.order
+    payment = Payment.objects.get(order=order)
+    code = PickupCode.objects.get(user=shopper, pickup_point=point)
+    notices = list(Notice.objects.filter(order=order).order_by("-created_at", "-pk"))
     client.force_login(operator)
-    assert client.get(reverse(url_name)).status_code == 200
+
+    headers, found = _list(client, "admin:orders_payment_changelist")
+    assert headers == ["商户订单号", "订单", "提供者", "支付方式", "金额", "状态", "付款时间"]
+    assert [r[:6] for r in found] == [
+        [payment.out_trade_no, order.number, "sandbox", "h5", f"{payment.amount}", "已付款"]
+    ]
+
+    headers, found = _list(client, "admin:orders_paymentnotificationlog_changelist")
+    assert headers == ["接收时间", "通知类型", "处理结果", "商户订单号", "详情"]
+    assert [r[1:4] for r in found] == [["支付通知", "已处理", payment.out_trade_no]]
+
+    headers, found = _list(client, "admin:orders_pickupcode_changelist")
+    assert headers == ["取货码", "顾客", "自提点", "配送日期", "创建时间"]
+    assert [r[:3] for r in found] == [[code.code, "张阿姨", "幸福里便利店"]]
+
+    headers, found = _list(client, "admin:orders_deliverysignoff_changelist")
+    assert headers == ["自提点", "配送日期", "签收人", "签收时间"]
+    signoff = DeliverySignoff.objects.get()
+    assert [[r[0], r[2]] for r in found] == [["幸福里便利店", "幸福里团长小王"]]
+    assert signoff.pickup_point_id == point.pk
+
+    headers, found = _list(client, "admin:orders_handout_changelist")
+    assert headers == ["时间", "订单商品", "数量", "核销人"]
+    assert [r[1:] for r in found] == [["西红柿 500g/份 × 2", "2", "幸福里团长小王"]]
+
+    headers, found = _list(client, "admin:orders_notice_changelist")
+    assert headers == ["发送时间", "顾客", "标题", "订单", "阅读时间"]
+    assert [r[1:4] for r in found] == [["张阿姨", render(n)[0], order.number] for n in notices]
+    assert len(found) == len(notices) >= 3
+
+    headers, found = _list(client, CLAIMS)
+    assert headers == ["申请编号", "订单", "顾客", "状态", "原因", "提交时间", "审核人"]
+    assert [r[:5] + r[6:] for r in found] == [
+        [str(claim.pk), order.number, "张阿姨", "审核中", "烂了一个", "-"]
+    ]
+
+    headers, found = _list(client, REFUNDS)
+    assert headers == [
+        "退款单号",
+        "订单",
+        "金额",
+        "原因",
+        "状态",
+        "尝试次数",
+        "最近错误",
+        "创建时间",
+    ]
+    refund.refresh_from_db()
+    assert [r[:5] for r in found] == [
+        [refund.out_refund_no, order.number, "3.90", "运营退款", refund.get_status_display()]
+    ]
 
 
 def test_finance_sees_orders_but_has_no_actions(client, finance, clock, shopper, point, sku):
