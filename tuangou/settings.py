@@ -69,7 +69,9 @@ if not DEBUG and not TESTING and not CODE_ONLY_COMMAND and not os.environ.get("S
 
 def _dev_site_url() -> str:
     host = env.str("HOST", default="") or "127.0.0.1"
-    port = _read("PORT", env.int, 8000)
+    port = env.str("PORT", default="") or "8000"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        _fail(f"PORT is invalid: {port!r} (a port number such as 8000)")
     if host in {"0.0.0.0", "::"}:  # noqa: S104 - compared with, never bound
         # Listening everywhere is no address to link to; scripts/run.py puts
         # the machine's LAN address in SITE_URL in that case.
