@@ -256,20 +256,42 @@ def test_a_refund_after_settlement_is_a_negative_entry_the_next_settlement_deduc
     assert leader.commission_account.settled == Decimal("0.39")
 
 
-def test_an_operator_adjusts_with_a_reason_and_an_approver(leader, operator):
+def test_an_operator_adjusts_with_a_reason_and_an_approver(clock, leader, operator, finance):
     entry = add_adjustment(
         leader=leader,
         amount="-5.00",
-        reason="重复计算的佣金",
-        entered_by=operator,
+        reason="  重复计算的佣金 ",
+        entered_by=finance,
         approved_by=operator,
     )
-    assert (entry.kind, entry.amount, entry.approved_by, entry.reason) == (
+
+    # What was written, read back from the database.
+    [stored] = CommissionEntry.objects.filter(leader=leader)
+    assert stored.pk == entry.pk
+    assert (
+        stored.kind,
+        stored.amount,
+        stored.reason,
+        stored.created_by_id,
+        stored.approved_by_id,
+        stored.occurred_at,
+        stored.order_id,
+        stored.settlement_id,
+    ) == (
         EntryKind.ADJUSTMENT,
         Decimal("-5.00"),
-        operator,
         "重复计算的佣金",
+        finance.pk,
+        operator.pk,
+        NOON_ISH,
+        None,
+        None,
     )
+    # It counts at once: the next run settles it into the leader's balance.
+    assert settle_commissions() == 1
+    stored.refresh_from_db()
+    assert stored.settlement.net_total == Decimal("-5.00")
+    assert leader.commission_account.settled == Decimal("-5.00")
 
 
 def test_an_adjustment_without_reason_or_by_someone_without_permission_writes_nothing(

@@ -62,7 +62,7 @@ def november(clock, shopper, point, sku, egg_sku, leader, leader_user, operator,
 
 
 @pytest.fixture
-def waiting(leader, operator):
+def waiting(clock, leader, operator):
     add_adjustment(
         leader=leader, amount="80.00", reason="奖励", entered_by=operator, approved_by=operator
     )
@@ -150,6 +150,11 @@ def test_the_period_csv_lists_each_leaders_totals(client, november, finance):
     assert rows[1][4:9] == ["5", "5.90", "-1.28", "5.00", "9.62"]
 
 
+def _messages(response) -> list[tuple[str, str]]:
+    """The Django messages shown on a followed response: (level tag, text)."""
+    return [(m.level_tag, m.message) for m in response.context["messages"]]
+
+
 def test_a_double_click_on_approve_approves_once(client, waiting, finance):
     client.force_login(finance)
     url = reverse("leaders:finance_withdrawal_action", args=[waiting.number, "approve"])
@@ -159,8 +164,14 @@ def test_a_double_click_on_approve_approves_once(client, waiting, finance):
 
     waiting.refresh_from_db()
     assert (waiting.status, waiting.decided_by) == (WithdrawalStatus.APPROVED, finance)
-    assert "updated" in first.content.decode() or waiting.number in first.content.decode()
-    assert "already" in second.content.decode() or "已" in second.content.decode()
+    # The first click says it approved it; the second that it already was, and
+    # nothing changed (one money move: the reserve stays 30.00).
+    assert _messages(first) == [("success", f"已通过提现 {waiting.number}（¥30.00），待打款。")]
+    assert _messages(second) == [
+        ("warning", f"提现 {waiting.number} 已是“已通过”状态，未做任何更改。")
+    ]
+    account = CommissionAccount.objects.get(leader=waiting.leader)
+    assert (account.reserved, account.withdrawn) == (Decimal("30.00"), Decimal("0.00"))
 
 
 def test_finance_rejects_with_a_reason_and_the_money_comes_back(client, waiting, finance, leader):

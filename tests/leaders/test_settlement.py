@@ -184,7 +184,9 @@ def test_a_line_never_handed_out_stays_pending(clock, shopper, point, sku, leade
 
 
 @pytest.mark.django_db
-def test_a_second_run_settles_nothing_and_totals_match_the_ledger(shopper, leader, point, sku):
+def test_a_second_run_settles_nothing_and_totals_match_the_ledger(
+    clock, shopper, leader, point, sku
+):
     make_bulk_entries(leader=leader, point=point, user=shopper, sku=sku, count=300, orders=3)
 
     assert settle_commissions(batch_size=128) == 300
@@ -198,7 +200,7 @@ def test_a_second_run_settles_nothing_and_totals_match_the_ledger(shopper, leade
 
 @pytest.mark.django_db
 def test_a_run_killed_halfway_and_rerun_settles_each_of_10000_entries_once(
-    shopper, leader, point, sku, monkeypatch
+    clock, shopper, leader, point, sku, monkeypatch
 ):
     make_bulk_entries(leader=leader, point=point, user=shopper, sku=sku, count=10_000, orders=20)
 
@@ -230,7 +232,7 @@ def test_a_run_killed_halfway_and_rerun_settles_each_of_10000_entries_once(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_at_once_settle_each_entry_once(shopper, leader, point, sku):
+def test_two_workers_at_once_settle_each_entry_once(clock, shopper, leader, point, sku):
     make_bulk_entries(leader=leader, point=point, user=shopper, sku=sku, count=2_000, orders=4)
     barrier = threading.Barrier(2)
     counts: list[int] = []

@@ -11,14 +11,15 @@ import pytest
 import time_machine
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
-from django.utils import timezone
 
 from leaders.commission.models import Settlement, SettlementStatus
 from leaders.commission.services import add_adjustment, settle_commissions
 from leaders.commission.tasks import close_commission_periods_task, settle_commissions_task
+from tests.clock import NOON_ISH
 from tuangou.celery import app
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+# The worker runs in a thread of this process: it reads the same (ticking) clock.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.ticking]
 
 
 @pytest.fixture
@@ -33,10 +34,10 @@ def celery_worker(django_db_blocker):
 
 
 def test_the_nightly_tasks_settle_close_and_make_the_statement_once(
-    celery_worker, leader, other_leader, operator
+    clock, celery_worker, leader, other_leader, operator
 ):
-    # Last month's settlement, still open (its close was missed).
-    forty_days_ago = timezone.now() - timedelta(days=40)
+    # October's settlement, still open on 25 November (its close was missed).
+    forty_days_ago = NOON_ISH - timedelta(days=40)
     with time_machine.travel(forty_days_ago, tick=False):
         add_adjustment(
             leader=leader,

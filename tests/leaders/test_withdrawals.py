@@ -3,6 +3,7 @@ overspend), finance moves each exactly once, payout batches and bank files."""
 
 from __future__ import annotations
 
+import re
 import threading
 from decimal import Decimal
 
@@ -28,6 +29,9 @@ from leaders.commission.services import (
     request_withdrawal,
     settle_commissions,
 )
+
+# Balances are settled and numbers stamped at "now": on the suite's clock.
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 def _fund(leader, amount, approver):
@@ -193,17 +197,24 @@ class TestPayouts:
             approve_withdrawal(withdrawal=w, actor=finance)
 
         batch = create_payout_batch(withdrawals=[first, second, unapproved], actor=finance)
-        again = PayoutBatch.objects.create(number="PO-other", provider="bank_csv")
+        unapproved.refresh_from_db()
+        assert unapproved.batch is None  # only approved withdrawals go into a batch
+        # A second batch in the same second (the clock stands still): its own number.
+        approve_withdrawal(withdrawal=unapproved, actor=finance)
+        again = create_payout_batch(withdrawals=[unapproved], actor=finance)
 
-        assert batch.number != again.number and batch.number.startswith("PO")
+        numbers = list(PayoutBatch.objects.order_by("pk").values_list("number", flat=True))
+        assert numbers == [batch.number, again.number]
+        assert batch.number != again.number
+        # PO, the Shanghai time it was made, six random digits.
+        assert all(re.fullmatch(r"PO20261125150000\d{6}", n) for n in numbers), numbers
         assert (batch.count, batch.total, batch.provider) == (2, Decimal("110.00"), "bank_csv")
         rows = bank_csv(batch=batch).lstrip("\ufeff").splitlines()
         assert rows[1:] == [
             f"{batch.number},{first.number},王丽,长沙银行,6214000011112222,30.00,团长佣金提现",
             f"{batch.number},{second.number},周明,长沙银行,6228480000000001,80.00,团长佣金提现",
         ]
-        unapproved.refresh_from_db()
-        assert unapproved.batch is None
+        assert [w.number for w in again.withdrawals.all()] == [unapproved.number]
         with pytest.raises(CommissionError):
             create_payout_batch(withdrawals=[first], actor=finance)  # already in a batch
 
