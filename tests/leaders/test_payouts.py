@@ -42,7 +42,8 @@ from tests.wechatpay_fake import (  # noqa: F401 - fixtures
 )
 from tuangou.celery import app
 
-pytestmark = pytest.mark.django_db
+# Balances are settled and numbers stamped at "now": on the suite's clock.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
 BATCHES = f"{DEFAULT_BASE_URL}/v3/transfer/batches"
 BATCH_ID = "1030000071100999991182020050700019480001"

@@ -188,12 +188,13 @@ def _funded_withdrawal(leader, operator, amount="30.00") -> Withdrawal:
 
 def test_a_double_approve_of_a_withdrawal_at_once_approves_it_once(leader, operator, finance):
     for _round in range(ROUNDS):
-        withdrawal = _funded_withdrawal(leader, operator)
+        with time_machine.travel(NOON_ISH, tick=True):
+            withdrawal = _funded_withdrawal(leader, operator)
 
-        def approve(withdrawal=withdrawal):
-            return approve_withdrawal(withdrawal=withdrawal, actor=finance)
+            def approve(withdrawal=withdrawal):
+                return approve_withdrawal(withdrawal=withdrawal, actor=finance)
 
-        results = together(approve, approve)
+            results = together(approve, approve)
 
         assert sorted(results) == [False, True]
         withdrawal.refresh_from_db()
@@ -208,15 +209,16 @@ def test_a_double_approve_of_a_withdrawal_at_once_approves_it_once(leader, opera
 
 def test_a_double_mark_paid_of_a_withdrawal_at_once_pays_it_out_once(leader, operator, finance):
     for number in range(ROUNDS):
-        withdrawal = _funded_withdrawal(leader, operator)
-        approve_withdrawal(withdrawal=withdrawal, actor=finance)
+        with time_machine.travel(NOON_ISH, tick=True):
+            withdrawal = _funded_withdrawal(leader, operator)
+            approve_withdrawal(withdrawal=withdrawal, actor=finance)
 
-        def pay(reference, withdrawal=withdrawal):
-            return lambda: mark_withdrawal_paid(
-                withdrawal=withdrawal, actor=finance, reference=reference
-            )
+            def pay(reference, withdrawal=withdrawal):
+                return lambda: mark_withdrawal_paid(
+                    withdrawal=withdrawal, actor=finance, reference=reference
+                )
 
-        results = together(pay(f"CMB-{number}-A"), pay(f"CMB-{number}-B"))
+            results = together(pay(f"CMB-{number}-A"), pay(f"CMB-{number}-B"))
 
         assert sorted(results) == [False, True]
         withdrawal.refresh_from_db()
