@@ -72,6 +72,18 @@ def test_media_paths_where_private_files_used_to_be_are_refused(path, private):
     assert public_media_path_is_private(path) is private
 
 
+def test_public_pictures_stay_public_under_media(client, settings):
+    for name in ("catalog/products/ab/cd/original.jpg", "leaders/points/2026/11/point.jpg"):
+        path = Path(settings.MEDIA_ROOT) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\xff\xd8\xff picture")
+
+        response = client.get(f"/media/{name}")
+
+        assert response.status_code == 200
+        assert b"".join(response.streaming_content) == b"\xff\xd8\xff picture"
+
+
 # --- settings ---------------------------------------------------------------------------
 
 
