@@ -159,7 +159,9 @@ def test_a_leader_downloads_their_statement_and_never_another_leaders(
     assert client.get(reverse("leaders:money_statement_pdf", args=[mine.code])).status_code == 404
 
 
-def test_a_withdrawal_from_the_form_reserves_the_money(client, leader, leader_user, operator):
+def test_a_withdrawal_from_the_form_reserves_the_money(
+    client, clock, leader, leader_user, operator
+):
     add_adjustment(
         leader=leader, amount="80.00", reason="奖励", entered_by=operator, approved_by=operator
     )
@@ -186,7 +188,7 @@ def test_a_withdrawal_from_the_form_reserves_the_money(client, leader, leader_us
 
 
 def test_a_withdrawal_of_more_than_available_is_refused_with_a_message(
-    client, leader, leader_user, operator
+    client, clock, leader, leader_user, operator
 ):
     add_adjustment(
         leader=leader, amount="20.00", reason="奖励", entered_by=operator, approved_by=operator
@@ -211,7 +213,7 @@ def test_a_withdrawal_of_more_than_available_is_refused_with_a_message(
 
 
 def test_another_leaders_withdrawals_are_not_listed(
-    client, leader, other_leader, leader_user, operator
+    client, clock, leader, other_leader, leader_user, operator
 ):
     add_adjustment(
         leader=other_leader,

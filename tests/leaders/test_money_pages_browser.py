@@ -12,11 +12,11 @@ from leaders.commission.services import add_adjustment, settle_commissions
 
 from .browsers import sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.ticking, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_leader_reads_their_balance_and_withdraws_on_a_phone(
-    page, context, live_server, leader, leader_user, operator, tmp_path
+    clock, page, context, live_server, leader, leader_user, operator, tmp_path
 ):
     add_adjustment(
         leader=leader, amount="66.60", reason="拉新奖励", entered_by=operator, approved_by=operator
