@@ -145,7 +145,12 @@ def cancel_paid_order(*, order: Order, actor=None, now: datetime | None = None) 
     Raises CancelRefused with the shopper's reason.
     """
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("warehouse").get(pk=order.pk)
+        # Only the order row is locked (not its warehouse, joined for the cutoff).
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("warehouse")
+            .get(pk=order.pk)
+        )
         lines = list(OrderLine.objects.filter(order=order).select_related("sku").order_by("pk"))
         check = check_paid_cancel(order=order, lines=lines, now=now)
         if not check.allowed:

@@ -348,3 +348,50 @@ def test_a_cancel_that_waits_for_the_lock_past_the_cutoff_is_refused(shopper, po
     assert order.status == OrderStatus.CONFIRMED
     assert not Refund.objects.exists()
     assert _stock(sku, point) == 49
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_locks_only_its_order_not_the_warehouse(shopper, point, sku):
+    """The cutoff is read from the order's warehouse, joined under the lock: a
+    warehouse being updated elsewhere (an operator saving it, which takes the
+    row's FOR NO KEY UPDATE lock) must not stop cancels, nor a cancel stop
+    checkouts of the same warehouse."""
+    from django.db import transaction
+
+    from catalog.models import Warehouse
+
+    with time_machine.travel(NOON_ISH, tick=False):
+        bind(shopper, point)
+        order = pay(place(shopper, point, (sku, 1)))
+        locked, release = threading.Event(), threading.Event()
+
+        def hold_the_warehouse():
+            with transaction.atomic():
+                Warehouse.objects.select_for_update(no_key=True).get(pk=point.warehouse_id)
+                locked.set()
+                release.wait(10)
+            connection.close()
+
+        holder = threading.Thread(target=hold_the_warehouse)
+        holder.start()
+        locked.wait(10)
+        result: list = []
+
+        def cancel():
+            try:
+                result.append(cancel_paid_order(order=order, actor=shopper))
+            finally:
+                connection.close()
+
+        canceller = threading.Thread(target=cancel)
+        canceller.start()
+        canceller.join(5)
+        finished = not canceller.is_alive()
+        release.set()
+        canceller.join(10)
+        holder.join(10)
+
+    assert finished, "the cancel waited for the warehouse row"
+    assert isinstance(result[0], Refund)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REFUNDED
