@@ -38,8 +38,27 @@ def test_every_model_change_has_a_migration():
 
 
 def test_there_is_a_catalogue_for_the_project_and_each_app():
-    found = {p.relative_to(ROOT).parts[0] for p in CATALOGUES}
-    assert "locale" in found
+    """locale/ for templates/ and tuangou/, and one for each app of ours: each a
+    zh_Hans catalogue that Django loads (the app's name shows in Chinese, as
+    its own catalogue says)."""
+    from django.apps import apps
+    from django.conf import settings
+    from django.utils import translation
+
+    own = {name for name in settings.LOCAL_APPS if not name.startswith("tuangou.")}
+    by_dir = {p.relative_to(ROOT).parts[0]: p for p in CATALOGUES}
+    assert sorted(by_dir) == sorted({"locale", *own})
+    # The project's catalogue holds tuangou.accounts' strings.
+    for directory, label in [("locale", "accounts"), *((name, name) for name in sorted(own))]:
+        catalogue = polib.pofile(str(by_dir[directory]))
+        assert catalogue.metadata["Language"] == "zh_Hans", directory
+        name = apps.get_app_config(label).verbose_name
+        with translation.override("en"):
+            msgid = str(name)
+        entry = catalogue.find(msgid)
+        assert entry is not None and entry.msgstr, f"{msgid!r} not in {directory}"
+        with translation.override("zh-hans"):
+            assert str(name) == entry.msgstr, directory
 
 
 @pytest.mark.parametrize("po_path", CATALOGUES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -67,7 +86,8 @@ def test_the_language_switch_remembers_english(client):
 
 
 @pytest.mark.django_db
-def test_seed_demo_is_idempotent():
+@pytest.mark.ticking  # the demo's history is dated from now: NOON_ISH, running
+def test_seed_demo_is_idempotent(clock):
     from django.apps import apps
 
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115

@@ -32,7 +32,7 @@ def _counts():
     )
 
 
-def test_seed_makes_leaders_across_three_communities_and_binds_the_shoppers():
+def test_seed_makes_leaders_across_three_communities_and_binds_the_shoppers(clock):
     accounts_demo.seed(stdout=io.StringIO())
     demo.seed(stdout=io.StringIO())
 
@@ -56,7 +56,7 @@ def test_seed_makes_leaders_across_three_communities_and_binds_the_shoppers():
     assert PickupPointPhoto.objects.count() == 6
 
 
-def test_seed_twice_changes_nothing():
+def test_seed_twice_changes_nothing(clock):
     accounts_demo.seed(stdout=io.StringIO())
     demo.seed(stdout=io.StringIO())
     first = _counts()
