@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
 from django.db.models import (
@@ -463,19 +464,38 @@ def available_quantity(*, sku: Sku | int, warehouse: Warehouse, delivery_date: d
     return value or 0
 
 
-def stock_ledger_mismatches() -> list[tuple[int, int, date, int, int]]:
-    """(sku, warehouse, day, ledger sum, stock quantity) wherever they disagree."""
-    sums = {
-        (r["sku_id"], r["warehouse_id"], r["delivery_date"]): r["total"]
-        for r in StockLedger.objects.values("sku_id", "warehouse_id", "delivery_date").annotate(
-            total=Sum("delta")
-        )
+class StockMismatch(NamedTuple):
+    """A stock row the ledger does not explain (a side with nothing counts as 0)."""
+
+    sku_id: int
+    warehouse_id: int
+    delivery_date: date
+    ledger_quantity: int  # the ledger's deltas summed
+    quantity: int  # StockRecord.quantity
+    ledger_held: int  # the ledger's held_deltas summed
+    held: int  # StockRecord.held
+
+
+def stock_ledger_mismatches() -> list[StockMismatch]:
+    """Every (SKU, warehouse, day) where the ledger and the stock row disagree:
+    the deltas must sum to the row's quantity and the held_deltas to its held
+    (units set aside for group buys). Two queries, whatever the number of rows."""
+    ledger = {
+        (r["sku_id"], r["warehouse_id"], r["delivery_date"]): (r["quantity"], r["held"] or 0)
+        for r in StockLedger.objects.order_by()
+        .values("sku_id", "warehouse_id", "delivery_date")
+        .annotate(quantity=Sum("delta"), held=Sum("held_delta"))
     }
     rows = {
-        (r.sku_id, r.warehouse_id, r.delivery_date): r.quantity for r in StockRecord.objects.all()
+        (sku_id, warehouse_id, day): (quantity, held)
+        for sku_id, warehouse_id, day, quantity, held in StockRecord.objects.order_by().values_list(
+            "sku_id", "warehouse_id", "delivery_date", "quantity", "held"
+        )
     }
-    return [
-        (*key, sums.get(key, 0), rows.get(key, 0))
-        for key in sorted(set(sums) | set(rows))
-        if sums.get(key, 0) != rows.get(key, 0)
-    ]
+    mismatches = []
+    for key in sorted(set(ledger) | set(rows)):
+        ledger_quantity, ledger_held = ledger.get(key, (0, 0))
+        quantity, held = rows.get(key, (0, 0))
+        if (ledger_quantity, ledger_held) != (quantity, held):
+            mismatches.append(StockMismatch(*key, ledger_quantity, quantity, ledger_held, held))
+    return mismatches

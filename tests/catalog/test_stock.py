@@ -357,3 +357,45 @@ def test_check_purchase_validates_lines_without_touching_stock(warehouse, tomato
     with pytest.raises(services.InvalidPurchase):
         services.check_purchase(lines=[(tomato.pk, -1)])
     assert stock(tomato, warehouse) == (10, 0)
+
+
+def test_the_ledger_check_reports_a_row_whose_quantity_or_hold_it_does_not_explain(
+    clock, warehouse, tomato, django_assert_num_queries
+):
+    from django.db.models import F
+
+    from catalog.selectors import StockMismatch
+
+    services.hold_stock(
+        sku=tomato, warehouse=warehouse, delivery_date=TOMORROW, quantity=3, reference="C1"
+    )
+    row = StockRecord.objects.filter(sku=tomato, warehouse=warehouse, delivery_date=TOMORROW)
+    with django_assert_num_queries(2):
+        assert stock_ledger_mismatches() == []  # +10 quantity, +3 held: explained
+
+    # A quantity changed behind the ledger's back.
+    row.update(quantity=F("quantity") - 1)
+    assert stock_ledger_mismatches() == [
+        StockMismatch(tomato.pk, warehouse.pk, TOMORROW, 10, 9, 3, 3)
+    ]
+    row.update(quantity=F("quantity") + 1)
+    assert stock_ledger_mismatches() == []
+
+    # A hold changed behind the ledger's back (the quantity is right).
+    row.update(held=2)
+    assert stock_ledger_mismatches() == [
+        StockMismatch(tomato.pk, warehouse.pk, TOMORROW, 10, 10, 3, 2)
+    ]
+    row.update(held=3)
+
+    # Ledger entries for a day without a stock row, and a row without entries.
+    StockLedger.objects.create(
+        sku=tomato, warehouse=warehouse, delivery_date=date(2026, 11, 27), delta=5, reason="adjust"
+    )
+    StockRecord.objects.create(
+        sku=tomato, warehouse=warehouse, delivery_date=date(2026, 11, 28), quantity=4
+    )
+    assert stock_ledger_mismatches() == [
+        StockMismatch(tomato.pk, warehouse.pk, date(2026, 11, 27), 5, 0, 0, 0),
+        StockMismatch(tomato.pk, warehouse.pk, date(2026, 11, 28), 0, 4, 0, 0),
+    ]
