@@ -184,7 +184,7 @@ def test_a_bad_quick_edit_changes_nothing(clock, staff_client, warehouse, operat
     assert not StockLedger.objects.filter(actor=operator).exists()
 
 
-def test_the_stock_ledger_and_rows_are_read_only(staff_client, warehouse):
+def test_the_stock_ledger_and_rows_are_read_only(clock, staff_client, warehouse):
     sku = SkuFactory()
     record = set_stock(sku=sku, warehouse=warehouse, delivery_date=TOMORROW, quantity=5)
     entry = StockLedger.objects.get()

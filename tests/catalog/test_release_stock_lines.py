@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def skus(warehouse):
+def skus(warehouse, clock):
     tomato, eggs = SkuFactory(), SkuFactory()
     for sku in (tomato, eggs):
         set_stock(sku=sku, warehouse=warehouse, delivery_date=TOMORROW, quantity=20)

@@ -16,14 +16,14 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def tomato(warehouse):
+def tomato(warehouse, clock):  # stock for TOMORROW: on the suite's clock
     sku = SkuFactory(product__name="西红柿", spec="500g/份", per_order_limit=None)
     set_stock(sku=sku, warehouse=warehouse, delivery_date=TOMORROW, quantity=10)
     return sku
 
 
 @pytest.fixture
-def eggs(warehouse):
+def eggs(warehouse, clock):  # stock for TOMORROW: on the suite's clock
     sku = SkuFactory(product__name="土鸡蛋", spec="30枚/盒", per_order_limit=None)
     set_stock(sku=sku, warehouse=warehouse, delivery_date=TOMORROW, quantity=3)
     return sku
