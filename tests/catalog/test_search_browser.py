@@ -4,25 +4,24 @@ on a phone-sized Chromium (390×844)."""
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 
 import pytest
 
 from catalog import services
 from catalog.models import Product, ServicePromise
 from tests.catalog.factories import CategoryFactory, SkuFactory, WarehouseFactory, set_stock
-from tuangou.timeutils import local_today
+from tests.clock import TOMORROW
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.ticking, pytest.mark.django_db(transaction=True)]
 
 SHOTS = os.environ.get("SCREENSHOT_DIR")  # set to keep screenshots for a look
 
 
 @pytest.fixture
-def shop():
+def shop(clock):
     warehouse = WarehouseFactory(is_default=True)
-    # The live server runs on the real clock: open both possible delivery days.
-    days = [local_today() + timedelta(days=n) for n in (1, 2)]
+    # The live server answers on the suite's clock, running from NOON_ISH.
+    days = [TOMORROW]
     fruit = CategoryFactory(name="时令水果")
     fruit.promises.set(
         [
