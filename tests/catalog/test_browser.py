@@ -3,34 +3,32 @@
 from __future__ import annotations
 
 import pytest
-import time_machine
 
 from catalog import services
 from tests.catalog.factories import SkuFactory, WarehouseFactory, set_stock
 from tests.catalog.test_images import picture
-from tests.clock import NOON_ISH, TOMORROW
+from tests.clock import TOMORROW
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.ticking, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def shop():
-    """A shop with stock for TOMORROW; the test runs at NOON_ISH, the clock
-    ticking (the live server answers in this process, on this clock)."""
-    with time_machine.travel(NOON_ISH, tick=True):
-        warehouse = WarehouseFactory(is_default=True)
+def shop(clock):
+    """A shop with stock for TOMORROW; the live server answers in this process,
+    on the suite's clock, running from NOON_ISH."""
+    warehouse = WarehouseFactory(is_default=True)
 
-        def offer(name, **kwargs):
-            sku = SkuFactory(product__name=name, per_order_limit=None, **kwargs)
-            set_stock(sku=sku, warehouse=warehouse, delivery_date=TOMORROW, quantity=30)
-            return sku
+    def offer(name, **kwargs):
+        sku = SkuFactory(product__name=name, per_order_limit=None, **kwargs)
+        set_stock(sku=sku, warehouse=warehouse, delivery_date=TOMORROW, quantity=30)
+        return sku
 
-        tomato = offer("西红柿", product__subtitle="自然熟沙瓤番茄", spec="500g/份")
-        services.add_product_image(product=tomato.product, upload=picture(size=(600, 600)))
-        offer("土鸡蛋", spec="30枚/盒")
-        for n in range(14):
-            offer(f"时令蔬菜{n:02d}")
-        yield tomato
+    tomato = offer("西红柿", product__subtitle="自然熟沙瓤番茄", spec="500g/份")
+    services.add_product_image(product=tomato.product, upload=picture(size=(600, 600)))
+    offer("土鸡蛋", spec="30枚/盒")
+    for n in range(14):
+        offer(f"时令蔬菜{n:02d}")
+    return tomato
 
 
 def test_a_shopper_searches_in_chinese_and_opens_the_product(page, live_server, shop):

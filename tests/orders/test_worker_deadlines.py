@@ -24,7 +24,6 @@ from decimal import Decimal
 
 import pytest
 import responses
-import time_machine
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 
@@ -60,9 +59,7 @@ from tests.wechatpay_fake import (  # noqa: F401 - fixtures
 from tuangou.celery import app
 from tuangou.money import to_fen
 
-from .conftest import NOON_ISH
-
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.ticking]
 
 WAIT = 30  # seconds: the longest any condition is polled for
 
@@ -75,10 +72,10 @@ def eager_celery():
 
 
 @pytest.fixture
-def ticking_clock():
-    """NOON_ISH, ticking: real seconds pass for ETAs, in every thread."""
-    with time_machine.travel(NOON_ISH, tick=True) as traveller:
-        yield traveller
+def ticking_clock(clock):
+    """The suite's clock, ticking (the module is marked so): NOON_ISH, and real
+    seconds pass for ETAs, in every thread."""
+    return clock
 
 
 @pytest.fixture
