@@ -120,9 +120,9 @@ def open_groups_to_join(
         groups = groups.filter(
             Q(pickup_point=pickup_point) | Q(community_id=pickup_point.community_id)
         )
-    groups = groups.annotate(
-        nearness=Count("pk", filter=Q(pickup_point=pickup_point))
-    ).order_by("-nearness", "deadline", "pk")
+    groups = groups.annotate(nearness=Count("pk", filter=Q(pickup_point=pickup_point))).order_by(
+        "-nearness", "deadline", "pk"
+    )
     return list(
         groups.select_related("pickup_point", "opener").prefetch_related(_live_members())[:limit]
     )
