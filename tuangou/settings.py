@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -164,10 +165,39 @@ try:
     DATABASES = {"default": environ.Env.db_url_config(_database_url)}
 except (ValueError, KeyError) as exc:
     _fail(f"DATABASE_URL is malformed: {exc}")
-# Keep connections: opening one per request costs more than most pages.
-DATABASES["default"]["CONN_MAX_AGE"] = _read("CONN_MAX_AGE", env.int, 60)
+# Connections are reused, never opened per request: either psycopg's pool
+# (DATABASE_POOL) or persistent connections (CONN_MAX_AGE).
+DATABASE_POOL = _read("DATABASE_POOL", env.bool, False)
+if DATABASE_POOL:
+    # Per process: gunicorn workers (and their threads) each hold their own.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": _read("DATABASE_POOL_MIN_SIZE", env.int, 2),
+        "max_size": _read("DATABASE_POOL_MAX_SIZE", env.int, 8),
+        "timeout": _read("DATABASE_POOL_TIMEOUT", env.float, 10.0),
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them instead
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = _read("CONN_MAX_AGE", env.int, 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_tuangou")}
+# Reports and exports read from a replica when there is one (tuangou/db_router.py).
+_replica_url = env.str("DATABASE_REPLICA_URL", default="")
+if _replica_url:
+    if urlparse(_replica_url).scheme not in {"postgres", "postgresql", "pgsql"}:
+        _fail("DATABASE_REPLICA_URL must point at PostgreSQL (postgres://...)")
+    try:
+        DATABASES["replica"] = environ.Env.db_url_config(_replica_url)
+    except (ValueError, KeyError) as exc:
+        _fail(f"DATABASE_REPLICA_URL is malformed: {exc}")
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    if DATABASE_POOL:
+        DATABASES["replica"].setdefault("OPTIONS", {})["pool"] = dict(
+            DATABASES["default"]["OPTIONS"]["pool"]
+        )
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    # Tests have no second server: the replica is the test database itself.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["tuangou.db_router.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis, cache, celery ---------------------------------------------------
@@ -216,6 +246,39 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = _read("CELERY_TASK_ALWAYS_EAGER", env.bool, False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "Asia/Shanghai"
+# One queue per kind of work, so a flood of one kind (the evening's notices,
+# a month-end statement run) never delays another (payment deadlines, the
+# cutoff). docker-compose.yml runs a worker pool per queue group; a worker
+# started without -Q (tests, a laptop) consumes every queue listed here.
+CELERY_TASK_QUEUES = [
+    Queue(name) for name in ("default", "payments", "notices", "reports", "cutoff")
+]
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Exact names first, then the glob patterns in order (Celery's MapRoute);
+# a task not listed runs on "default". tests/test_celery_routes.py lists
+# every task and its queue.
+CELERY_TASK_ROUTES = {
+    # Money in and out: payment deadlines, lost payments, refunds, payouts.
+    "orders.tasks.expire_order_task": {"queue": "payments"},
+    "orders.tasks.expire_unpaid_orders_task": {"queue": "payments"},
+    "orders.tasks.find_lost_payments_task": {"queue": "payments"},
+    "orders.tasks.poll_processing_refunds_task": {"queue": "payments"},
+    "orders.tasks.send_refund_task": {"queue": "payments"},
+    "groupbuy.tasks.refund_group_member_task": {"queue": "payments"},
+    "groupbuy.tasks.refund_deal_order_task": {"queue": "payments"},
+    "leaders.commission.tasks.send_payout_batch_task": {"queue": "payments"},
+    # SMS and WeChat messages: many, slow (a gateway each), never urgent.
+    "orders.tasks.send_notice_task": {"queue": "notices"},
+    "leaders.tasks.tell_applicant_task": {"queue": "notices"},
+    "leaders.tasks.tell_shoppers_of_pause_task": {"queue": "notices"},
+    # The day's turn: dispatch at cutoff, deals settled, stock rolled forward.
+    "orders.tasks.dispatch_orders_task": {"queue": "cutoff"},
+    "groupbuy.tasks.settle_deal_task": {"queue": "cutoff"},
+    "catalog.tasks.roll_stock_forward_task": {"queue": "cutoff"},
+    "groupbuy.tasks.hold_campaign_stock_task": {"queue": "cutoff"},
+    # Nightly settlement, statements (PDF), reconciliation: heavy, low concurrency.
+    "leaders.commission.tasks.*": {"queue": "reports"},
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Each app lists its periodic work in <app>/schedules.py (BEAT_SCHEDULE, plain
 # data, no Django imports); the tasks themselves are idempotent.
