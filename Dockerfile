@@ -14,4 +14,5 @@ RUN DEBUG=true python manage.py compilemessages --ignore '.venv/*' --ignore 'var
        SITE_URL=http://build.invalid SMS_LOG_IN_PRODUCTION=true EMAIL_LOG_IN_PRODUCTION=true STATIC_ROOT=/app/var/static \
        python manage.py collectstatic --noinput
 EXPOSE 8000
-CMD ["gunicorn", "tuangou.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4"]
+# Worker class and counts: deploy/gunicorn.conf.py (GUNICORN_* variables).
+CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "tuangou.wsgi:application"]

@@ -122,7 +122,11 @@ def main() -> int:
     manager = Manager()
     processes = {
         "web": f"{PYTHON} manage.py runserver {HOST}:{PORT} --noreload",
-        "worker": f"{PYTHON} -m celery -A tuangou worker -l INFO --concurrency 2",
+        # One dev worker for every queue (production runs a pool per queue).
+        "worker": (
+            f"{PYTHON} -m celery -A tuangou worker -l INFO --concurrency 2"
+            " -Q default,payments,notices,reports,cutoff"
+        ),
         "beat": f"{PYTHON} -m celery -A tuangou beat -l INFO",
     }
     for name, cmd in processes.items():

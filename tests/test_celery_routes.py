@@ -6,12 +6,17 @@ even if on "default").
 """
 
 import importlib
+import re
+from pathlib import Path
 
 import pytest
 import redis
+import yaml
 from django.conf import settings
 
 from tuangou.celery import app
+
+ROOT = Path(__file__).resolve().parent.parent
 
 TASKS_MODULES = [
     "catalog.tasks",
@@ -96,3 +101,31 @@ def test_a_sent_task_waits_in_its_queue_on_the_real_broker():
         assert broker.llen("celery") == 0
     finally:
         app.control.purge()
+
+
+def compose_worker_queues() -> dict[str, list[str]]:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    queues = {}
+    for name, service in compose["services"].items():
+        command = service.get("command") or []
+        if isinstance(command, list) and command[3:4] == ["worker"]:
+            queues[name] = command[command.index("-Q") + 1].split(",")
+    return queues
+
+
+def test_docker_compose_runs_one_worker_pool_for_every_queue():
+    queues = compose_worker_queues()
+    assert queues == {
+        "worker-payments": ["payments"],
+        "worker-default": ["default", "notices"],
+        "worker-reports": ["reports"],
+        "worker-cutoff": ["cutoff"],
+    }
+    consumed = [queue for names in queues.values() for queue in names]
+    assert sorted(consumed) == sorted(app.amqp.queues)  # each queue exactly once
+
+
+def test_the_dev_worker_of_make_run_listens_on_every_queue():
+    source = (ROOT / "scripts" / "run.py").read_text()
+    listed = re.search(r"-Q ([a-z,]+)", source).group(1).split(",")
+    assert sorted(listed) == sorted(app.amqp.queues)

@@ -179,6 +179,8 @@ if DATABASE_POOL:
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = _read("CONN_MAX_AGE", env.int, 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Behind PgBouncer in transaction mode a cursor cannot outlive its transaction.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = _read("DATABASE_PGBOUNCER", env.bool, False)
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_tuangou")}
 # Reports and exports read from a replica when there is one (tuangou/db_router.py).
 _replica_url = env.str("DATABASE_REPLICA_URL", default="")
@@ -512,11 +514,20 @@ if not DEBUG and not TESTING:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
-MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# Flash messages ride in a signed cookie (the session only when too big) and
+# sessions are read from Redis (written through to PostgreSQL): a signed-in
+# request reads no session row and a message writes none (issue #11).
+MESSAGE_STORAGE = "django.contrib.messages.storage.fallback.FallbackStorage"
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- business rules ---------------------------------------------------------
 # Minutes an unpaid order holds its stock before it is cancelled.
 ORDER_PAYMENT_TIMEOUT_MINUTES = _read("ORDER_PAYMENT_TIMEOUT_MINUTES", env.int, 15)
+# Unpaid orders are cancelled by the sweeper (orders-expire-unpaid, every
+# minute, over the status+deadline index). True also publishes one Celery ETA
+# task per order at its deadline: to the second, but every order then costs a
+# broker publish on the hot path and a task held in a worker's memory (issue #11).
+ORDER_EXPIRY_ETA_TASKS = _read("ORDER_EXPIRY_ETA_TASKS", env.bool, False)
 # An order still at the pickup point this many days after delivery, at HH:MM
 # Shanghai, is flagged uncollected (checked by orders.apps at start-up).
 ORDER_UNCOLLECTED_AFTER_DAYS = _read("ORDER_UNCOLLECTED_AFTER_DAYS", env.int, 2)
