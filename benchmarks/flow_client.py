@@ -1,0 +1,153 @@
+"""The whole shopper flow as a load client in its own processes (no Django).
+
+    python benchmarks/flow_client.py URL SESSIONS --procs 8 --seconds 20
+
+Each process takes its share of the shoppers (a "sessionid csrftoken" file)
+and, until the time is up, runs the flow as a browser would, one shopper
+after the other: 加入购物车 → 去结算 (checkout POST) → the pay page →
+确认支付 (start payment) → 模拟支付 (the sandbox signs the notification) → the
+notification POSTed to the real notify endpoint. It prints one JSON line:
+flows completed, their latencies, and every unexpected answer by step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import re
+import time
+from urllib.parse import urljoin
+
+FLOW_STEPS = ["cart_add", "checkout", "pay_page", "start_payment", "sandbox_pay", "notify"]
+NOTIFICATION = re.compile(
+    r'<script id="sandbox-notification" type="application/json">(.*?)</script>', re.S
+)
+
+
+def _flow(http, base: str, sku: str, sid: str, csrf: str, errors: dict) -> bool:
+    host = base.split("://", 1)[1].rstrip("/")
+    headers = {
+        "X-Forwarded-Proto": "https",
+        "Origin": f"https://{host}",
+        "Referer": f"https://{host}/",
+        "Cookie": f"sessionid={sid}; csrftoken={csrf}",
+    }
+
+    def fail(step: str, status) -> bool:
+        key = f"{step}:{status}"
+        errors[key] = errors.get(key, 0) + 1
+        return False
+
+    r = http.post(
+        f"{base}/orders/cart/add/",
+        data={"sku": sku, "quantity": 1, "action": "cart", "csrfmiddlewaretoken": csrf},
+        headers=headers,
+        allow_redirects=False,
+    )
+    if r.status_code != 302:
+        return fail("cart_add", r.status_code)
+    r = http.post(
+        f"{base}/orders/checkout/",
+        data={"note": "", "csrfmiddlewaretoken": csrf},
+        headers=headers,
+        allow_redirects=False,
+    )
+    if r.status_code != 302 or "/pay/" not in r.headers.get("Location", ""):
+        return fail("checkout", r.status_code)
+    pay_url = urljoin(base + "/", r.headers["Location"])
+    r = http.get(pay_url, headers=headers, allow_redirects=False)
+    if r.status_code != 200:
+        return fail("pay_page", r.status_code)
+    r = http.post(
+        pay_url, data={"csrfmiddlewaretoken": csrf}, headers=headers, allow_redirects=False
+    )
+    if r.status_code != 302:
+        return fail("start_payment", r.status_code)
+    sandbox_url = urljoin(base + "/", r.headers["Location"])
+    r = http.post(
+        sandbox_url, data={"csrfmiddlewaretoken": csrf}, headers=headers, allow_redirects=False
+    )
+    found = NOTIFICATION.search(r.text) if r.status_code == 200 else None
+    if not found:
+        return fail("sandbox_pay", r.status_code)
+    note = json.loads(found.group(1))
+    r = http.post(
+        urljoin(base + "/", note["url"]),
+        data=note["body"].encode("utf-8"),
+        headers={**note["headers"], "X-Forwarded-Proto": "https"},
+        allow_redirects=False,
+    )
+    if r.status_code != 200:
+        return fail("notify", r.status_code)
+    return True
+
+
+def _worker(base, sku, shoppers, deadline, start_at, out) -> None:
+    import requests
+
+    http = requests.Session()
+    errors: dict[str, int] = {}
+    latencies: list[float] = []
+    while time.time() < start_at:
+        time.sleep(0.01)
+    n = 0
+    while time.time() < deadline and shoppers:
+        sid, csrf = shoppers[n % len(shoppers)]
+        n += 1
+        started = time.perf_counter()
+        try:
+            ok = _flow(http, base, sku, sid, csrf, errors)
+        except Exception as exc:  # a connection error counts, never stops the run
+            key = f"exception:{type(exc).__name__}"
+            errors[key] = errors.get(key, 0) + 1
+            ok = False
+        if ok:
+            latencies.append(time.perf_counter() - started)
+    out.put({"latencies": latencies, "errors": errors})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("sessions")
+    parser.add_argument("--sku", required=True)
+    parser.add_argument("--procs", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=20)
+    args = parser.parse_args()
+    with open(args.sessions) as handle:
+        pairs = [tuple(line.split()) for line in handle if line.strip()]
+    out = multiprocessing.Queue()
+    start_at = time.time() + 1.0
+    deadline = start_at + args.seconds
+    procs = [
+        multiprocessing.Process(
+            target=_worker,
+            args=(args.url.rstrip("/"), args.sku, pairs[i :: args.procs], deadline, start_at, out),
+        )
+        for i in range(args.procs)
+    ]
+    for proc in procs:
+        proc.start()
+    results = [out.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    latencies = sorted(x for r in results for x in r["latencies"])
+    errors: dict[str, int] = {}
+    for r in results:
+        for key, count in r["errors"].items():
+            errors[key] = errors.get(key, 0) + count
+    print(
+        json.dumps(
+            {
+                "flows": len(latencies),
+                "seconds": args.seconds,
+                "latencies": latencies,
+                "errors": errors,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
