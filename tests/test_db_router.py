@@ -13,14 +13,14 @@ import sys
 
 import pytest
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connections, router, transaction
 from django.test import override_settings
 
 from orders.models import Order
 from tuangou.accounts.models import User
 from tuangou.db_router import ReplicaRouter, for_report, report_reads
 
-router = ReplicaRouter()
+# django.db.router: the project's DATABASE_ROUTERS as Django consults them.
 pytestmark = pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
 
 
@@ -64,9 +64,23 @@ def test_with_a_replica_analytics_and_report_reads_go_there_the_rest_to_default(
 
 
 def test_migrations_run_on_the_primary_only():
+    assert settings.DATABASE_ROUTERS == ["tuangou.db_router.ReplicaRouter"]
     assert router.allow_migrate("default", "orders") is True
     assert router.allow_migrate("replica", "orders") is False
     assert router.allow_migrate("replica", "analytics") is False
+
+
+def test_a_related_read_follows_its_instance_when_no_report_is_asked_for():
+    # The router has no opinion outside reports: Django reads an object's
+    # relations from the database the object came from.
+    class Instance:
+        class _state:
+            db = "replica"
+
+    with with_replica():
+        assert ReplicaRouter().db_for_read(Order) is None
+        assert router.db_for_read(Order, instance=Instance()) == "replica"
+        assert router.db_for_write(Order, instance=Instance()) == "default"
 
 
 @pytest.fixture

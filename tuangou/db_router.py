@@ -73,7 +73,12 @@ class ReplicaRouter:
     """DATABASE_ROUTERS entry; see the module docstring."""
 
     def db_for_read(self, model, **hints):
-        return read_alias(model._meta.app_label)
+        alias = read_alias(model._meta.app_label)
+        if alias == PRIMARY and not _primary_in_transaction():
+            # No opinion: Django then reads a related object from the database
+            # its instance came from (hints["instance"]), else from default.
+            return None
+        return alias
 
     def db_for_write(self, model, **hints):
         return PRIMARY
