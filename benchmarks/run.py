@@ -284,7 +284,7 @@ def gunicorn_command(port: int) -> tuple[list[str], str]:
     return command, f"gunicorn, {workers} sync workers (2 x cores)"
 
 
-def wait_http(url: str, seconds: float = 60) -> None:
+def wait_http(url: str, seconds: float = 120) -> None:
     deadline = time.time() + seconds
     while time.time() < deadline:
         try:
@@ -596,7 +596,8 @@ def main() -> int:
         # Warm every worker (connections, templates) before measuring.
         for path in ("/bench/bare/", "/"):
             run_wrk(wrk, base, clients=16, seconds=2, method="GET", path=path, sessions=signed)
-        time.sleep(1)  # let the warm-up's last requests drain
+        drain = lambda: wait_http(f"{base}/bench/bare/")  # noqa: E731
+        drain()
 
         http_rows = [
             ("bare Django view, one SELECT", "/bench/bare/", "-", "bare"),
@@ -610,6 +611,7 @@ def main() -> int:
                 wrk, base, clients=16, seconds=profile.http_seconds, method="GET", path=path,
                 sessions=sessions,
             )  # fmt: skip
+            drain()
             results[key] = Rate(
                 label, 16, result["rps"], result["p50_us"] / 1000, result["p99_us"] / 1000,
                 queries=f"{counts[key]}{health}", errors=wrk_errors(result),
@@ -623,7 +625,8 @@ def main() -> int:
                 wrk, base, clients=clients, seconds=profile.order_seconds, method="POST",
                 path="/orders/checkout/", sessions=signed, body=body,
             )  # fmt: skip
-            placed = orders_count() - placed_before
+            placed = orders_count() - placed_before  # committed while wrk ran
+            drain()
             rate = placed / result["seconds"]
             results[f"order{clients}"] = Rate(
                 "order on the hot SKU (HTTP, counted in PostgreSQL)", clients, rate,
@@ -647,6 +650,7 @@ def main() -> int:
             reason = f"flow client failed: {out.stdout[-800:]} {out.stderr[-800:]}"
             raise RuntimeError(reason) from exc
         paid = orders_count(paid_at__isnull=False) - paid_before
+        drain()
         flat = [x * 1e6 for x in flow["latencies"]]
         p50, p99 = _percentiles_us(flat)
         flow_errors = ", ".join(f"{v} {k}" for k, v in sorted(flow["errors"].items())) or "0"
