@@ -7,7 +7,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint format messages app-messages check bench clean
+.PHONY: help install run test test-fast lint format messages app-messages check bench bench-quick clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -52,8 +52,13 @@ app-messages: install ## Extract one app's strings into its own catalogue: make 
 
 check: lint test ## Everything CI checks
 
-bench: install ## Benchmarks (throughput of the hot paths)
-	TEST_DATABASE_NAME=test_bench $(BIN)/pytest benchmarks -p no:xdist -p no:randomly --create-db -q $(ARGS)
+bench: install ## Benchmark over HTTP beside pgbench (~10 min); table into docs/benchmarks.md
+	$(PYTHON) scripts/services.py ensure
+	$(PYTHON) benchmarks/run.py $(ARGS)
+
+bench-quick: install ## The same benchmark, short (~2 min), for development
+	$(PYTHON) scripts/services.py ensure
+	$(PYTHON) benchmarks/run.py --quick $(ARGS)
 
 clean: ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var
