@@ -203,7 +203,10 @@ def run_pgbench(pgbench: str, tmp: Path, seconds: int) -> list[Rate]:
                 "-f", str(scripts[kind]), "-l", f"--log-prefix={prefix}",
                 "-h", PG_HOST, "-p", PG_PORT, "-U", PG_USER, PG_DB,
             ]  # fmt: skip
-            out = subprocess.run(command, capture_output=True, text=True, cwd=tmp, check=False)
+            out = subprocess.run(
+                command, capture_output=True, text=True, cwd=tmp, check=False,
+                timeout=seconds + 120,
+            )  # fmt: skip
             found = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out.stdout)
             failed = re.search(r"number of failed transactions: (\d+)", out.stdout)
             if out.returncode != 0 or not found:
@@ -314,7 +317,9 @@ def run_wrk(
         "-s", str(ROOT / "benchmarks" / "wrk" / "bench.lua"), base,
         "--", method, path, sessions, body,
     ]  # fmt: skip
-    out = subprocess.run(command, capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        command, capture_output=True, text=True, check=False, timeout=seconds + 120
+    )
     found = re.search(r"^BENCH (.*)$", out.stdout, re.M)
     if not found:
         raise RuntimeError(f"wrk failed: {out.stdout[-800:]} {out.stderr[-800:]}")
@@ -529,6 +534,12 @@ def main() -> int:
     parser.add_argument("--note", default="", help="a remark for the doc (e.g. 'machine busy')")
     args = parser.parse_args()
     profile = QUICK if args.quick else FULL
+
+    def _terminated(signum, _frame):
+        raise SystemExit(f"bench: stopped by signal {signum}")  # runs the finally: cleanup
+
+    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGHUP, _terminated)
     began = time.time()
     load_before = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     pgbench, wrk = ensure_tools()
@@ -643,6 +654,7 @@ def main() -> int:
              "--sku", shop.hot_sku_code, "--procs", str(profile.flow_procs),
              "--seconds", str(profile.flow_seconds)],
             capture_output=True, text=True, check=False, cwd=ROOT,
+            timeout=profile.flow_seconds + 300,
         )  # fmt: skip
         try:
             flow = json.loads(out.stdout.strip().splitlines()[-1])
