@@ -731,6 +731,9 @@ def main() -> int:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "."], cwd=ROOT).returncode
+    if commit and dirty:
+        commit += " + uncommitted changes"
     meta = {
         "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "mode": "make bench-quick" if args.quick else "make bench",
