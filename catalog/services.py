@@ -141,8 +141,9 @@ def _merge_lines(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
     return wanted
 
 
-def _sellable_skus(wanted: dict[int, int]) -> dict[int, Sku]:
-    skus = Sku.objects.select_related("product").in_bulk(list(wanted))
+def _sellable_skus(wanted: dict[int, int], skus: dict[int, Sku] | None = None) -> dict[int, Sku]:
+    if skus is None:
+        skus = Sku.objects.select_related("product").in_bulk(list(wanted))
     for sku_id, quantity in wanted.items():
         sku = skus.get(sku_id)
         if sku is None:
@@ -160,9 +161,18 @@ def _sellable_skus(wanted: dict[int, int]) -> dict[int, Sku]:
     return skus
 
 
-def check_purchase(*, lines: Iterable[tuple[int, int]]) -> dict[int, Sku]:
-    """Validate lines without touching stock (for a cart); raises InvalidPurchase."""
-    return _sellable_skus(_merge_lines(lines))
+def check_purchase(
+    *, lines: Iterable[tuple[int, int]], skus: dict[int, Sku] | None = None
+) -> dict[int, Sku]:
+    """Validate lines without touching stock (for a cart); raises InvalidPurchase.
+
+    `skus` (id -> Sku with its product joined), when the caller read them
+    already, are checked as they are: no query.
+    """
+    wanted = _merge_lines(lines)
+    if skus is not None and set(wanted) <= set(skus):
+        return _sellable_skus(wanted, skus=skus)
+    return _sellable_skus(wanted)
 
 
 # --- reserve / release -------------------------------------------------------

@@ -8,7 +8,12 @@ from django.db import transaction
 
 
 def schedule_payment_expiry(order) -> None:
-    """Cancel the order at its deadline if unpaid (the sweeper is the safety net)."""
+    """With settings.ORDER_EXPIRY_ETA_TASKS, cancel the order at its deadline
+    if unpaid. Off by default: the sweeper (expire_unpaid_orders_task, every
+    minute) cancels it within a minute of its deadline, without a broker
+    publish per order or an ETA task per order held by the workers."""
+    if not settings.ORDER_EXPIRY_ETA_TASKS:
+        return
     transaction.on_commit(
         lambda: expire_order_task.apply_async(args=[order.pk], eta=order.pay_deadline)
     )

@@ -9,6 +9,7 @@ shopper's warehouse) so that the cart never promises what checkout refuses.
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.cutoff import delivery_date_for
@@ -29,19 +30,43 @@ class CartError(Exception):
 
 
 def _locked_cart(user) -> Cart:
-    """The shopper's cart row, created on first use and locked: one change at a time."""
-    cart, _created = Cart.objects.get_or_create(user=user)
-    return Cart.objects.select_for_update().get(pk=cart.pk)
+    """The shopper's cart row, created on first use and locked: one change at a time.
+
+    One statement: INSERT ... ON CONFLICT (user) DO UPDATE SET updated_at
+    creates the row or touches it, and either way holds its row lock until
+    the caller's transaction ends (it replaces get_or_create, a second read
+    FOR UPDATE and the final updated_at UPDATE: five statements).
+    """
+    (cart,) = Cart.objects.bulk_create(
+        [Cart(user=user, updated_at=timezone.now())],
+        update_conflicts=True,
+        unique_fields=["user"],
+        update_fields=["updated_at"],
+    )
+    return cart
 
 
-def _check_quantity(*, sku_id: int, quantity: int, warehouse) -> None:
-    """Raise CartError unless `quantity` of the SKU could be ordered now."""
+def _line_for(cart: Cart, sku_id: int) -> tuple[CartLine | None, int]:
+    """The cart's line for an SKU and how many lines the cart has (one query)."""
+    lines = list(CartLine.objects.filter(cart=cart).order_by())
+    line = next((line for line in lines if line.sku_id == sku_id), None)
+    return line, len(lines)
+
+
+def _check_quantity(*, sku_id: int, quantity: int, warehouse, sku=None) -> None:
+    """Raise CartError unless `quantity` of the SKU could be ordered now.
+
+    `sku` (with its product), when the caller has it, saves reading it again.
+    """
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
         raise CartError(_("The quantity must be at least 1."))
     if quantity > MAX_LINE_QUANTITY:
         raise CartError(_("At most %(max)d of one item.") % {"max": MAX_LINE_QUANTITY})
     try:
-        skus = check_purchase(lines=[(sku_id, quantity)])  # on sale, per-order limit
+        # on sale, per-order limit
+        skus = check_purchase(
+            lines=[(sku_id, quantity)], skus={sku_id: sku} if sku is not None else None
+        )
     except InvalidPurchase as exc:
         raise CartError(exc.message) from exc
     if warehouse is None:
@@ -55,28 +80,31 @@ def _check_quantity(*, sku_id: int, quantity: int, warehouse) -> None:
         raise CartError(_("Only %(left)d of %(name)s are left.") % {"left": left, "name": sku})
 
 
-def add_to_cart(*, user, sku_id: int, quantity: int = 1, warehouse=None) -> CartLine:
+def add_to_cart(*, user, sku_id: int, quantity: int = 1, warehouse=None, sku=None) -> CartLine:
     """Add `quantity` of a SKU to the cart (on top of what is already there).
 
     All or nothing: a quantity the shopper could not order leaves the cart as it was.
+    `sku` is the Sku row (product joined) when the caller has read it already.
+
+    Query budget (pinned by tests/test_query_budget.py): cart upsert (locks
+    the row), the cart's lines, [the SKU], the stock row, the line write.
     """
     with transaction.atomic():
         cart = _locked_cart(user)
-        line = CartLine.objects.filter(cart=cart, sku_id=sku_id).first()
-        if line is None and cart.lines.count() >= MAX_CART_LINES:
+        line, count = _line_for(cart, sku_id)
+        if line is None and count >= MAX_CART_LINES:
             raise CartError(
                 _("Your cart is full: at most %(n)d different items.") % {"n": MAX_CART_LINES}
             )
         if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
             raise CartError(_("The quantity must be at least 1."))
         total = (line.quantity if line else 0) + quantity
-        _check_quantity(sku_id=sku_id, quantity=total, warehouse=warehouse)
+        _check_quantity(sku_id=sku_id, quantity=total, warehouse=warehouse, sku=sku)
         if line is None:
             line = CartLine.objects.create(cart=cart, sku_id=sku_id, quantity=total)
         else:
             line.quantity = total
             line.save(update_fields=["quantity"])
-        cart.save(update_fields=["updated_at"])
     return line
 
 
@@ -87,21 +115,19 @@ def set_cart_quantity(*, user, sku_id: int, quantity: int, warehouse=None) -> Ca
     raising it is checked like adding.
     """
     with transaction.atomic():
-        cart = _locked_cart(user)
+        cart = _locked_cart(user)  # touches updated_at too
         line = CartLine.objects.filter(cart=cart, sku_id=sku_id).first()
         if line is None:
             raise CartError(_("This item is no longer in your cart."))
         if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
             raise CartError(_("The quantity must be at least 1."))
         if quantity == 0:
-            line.delete()
-            cart.save(update_fields=["updated_at"])
+            CartLine.objects.filter(pk=line.pk).delete()
             return None
         if quantity > line.quantity:
             _check_quantity(sku_id=sku_id, quantity=quantity, warehouse=warehouse)
         line.quantity = quantity
         line.save(update_fields=["quantity"])
-        cart.save(update_fields=["updated_at"])
     return line
 
 

@@ -19,7 +19,6 @@ from catalog.services import (
     check_purchase,
     reserve_stock,
 )
-from leaders.models import PickupPointPause
 from tuangou.timeutils import local_datetime, to_local
 
 from ..models import Cart, CartLine, Order, OrderEvent, OrderLine, OrderStatus
@@ -81,6 +80,7 @@ def place_order(
     at=None,
     deliver_after: datetime | None = None,
     from_hold: bool = False,
+    skus: dict | None = None,
 ) -> Order:
     """Create an order awaiting payment and hold its stock.
 
@@ -93,9 +93,16 @@ def place_order(
     order number still use now. With `from_hold` (group-buy orders) the stock
     comes out of the day's hold (catalog.services.hold_stock).
 
-    Query budget (pinned by a test): SKUs, pause check, order, lines, event,
-    [cart lines], stock ledger, stock UPDATE. The stock UPDATE comes last: it
-    takes the hot row lock, which is held until COMMIT.
+    `skus` (id -> Sku with its product), when the caller read them already
+    (the checkout view reads the cart with them), are checked as they are,
+    without reading them again.
+
+    Query budget (pinned by tests): [SKUs], [pause check], order, lines,
+    event, [cart lines], stock ledger, stock UPDATE. The SKU read is skipped
+    when `skus` are given, the pause check when the point came from
+    leaders.selectors.pickup_point_for_shopper (its upcoming paused days are
+    on the row). The stock UPDATE comes last: it takes the hot row lock,
+    which is held until COMMIT.
     """
     _check_point(pickup_point)
     if not wants:
@@ -104,7 +111,7 @@ def place_order(
     if len({sku_id for sku_id, _q in lines}) != len(lines):
         raise CheckoutError(_("Each product may appear only once in an order."))
     try:
-        skus = check_purchase(lines=lines)  # 1 query; raises InvalidPurchase
+        skus = check_purchase(lines=lines, skus=skus)  # 0-1 query; raises InvalidPurchase
     except InvalidPurchase as exc:
         raise CheckoutError(exc.message) from exc
     warehouse = pickup_point.warehouse
@@ -116,9 +123,10 @@ def place_order(
         for sku_id, _q in lines
     )
     # Closed that weekday (opening hours are on the row already: no query), or
-    # paused by the leader for that day.
+    # paused by the leader for that day (no query either when the point was
+    # loaded with its upcoming paused days).
     if pickup_point.hours_on(delivery_date.weekday()) is None or (
-        PickupPointPause.objects.filter(point=pickup_point, day=delivery_date).exists()
+        pickup_point.pickup_problem_on(delivery_date) is not None
     ):
         raise CheckoutError(
             _("The pickup point is closed on %(day)s. Please choose another pickup point.")

@@ -21,7 +21,7 @@ def confirm_orders(*, orders: list[Order], actor=None, note: str = "") -> list[O
     Used for a normal order right after payment and for every order of a
     拼团 that just filled. Orders already confirmed (or moved on) are skipped.
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         moved = transition_many(
             orders, OrderStatus.CONFIRMED, actor=actor, note=note or "confirmed"
         )

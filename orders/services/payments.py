@@ -5,11 +5,13 @@ unpaid orders cancelled on time, late payments refunded automatically.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -61,21 +63,26 @@ def start_payment(
     if order.pay_deadline <= timezone.now():
         raise CheckoutError(_("The time to pay for this order has passed."))
     provider_name = settings.PAYMENT_PROVIDER
-    try:
-        with transaction.atomic():
-            payment, _created = Payment.objects.get_or_create(
-                order=order,
-                status=PaymentStatus.CREATED,
-                defaults={
-                    "provider": provider_name,
-                    "channel": channel,
-                    "out_trade_no": _next_trade_no(order),
-                    "amount": order.payable,
-                },
-            )
-    except IntegrityError:
-        # A concurrent tap created it between our read and our insert.
-        payment = Payment.objects.get(order=order, status=PaymentStatus.CREATED)
+    # One read answers both "is there a live payment?" and "how many tries so
+    # far?" (the next trade number); then one INSERT when there is none.
+    tries = list(Payment.objects.filter(order=order).order_by("pk"))
+    payment = next((p for p in tries if p.status == PaymentStatus.CREATED), None)
+    if payment is None:
+        try:
+            # One INSERT is atomic by itself: a transaction around it (BEGIN,
+            # COMMIT) is only needed as a savepoint inside a caller's.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                payment = Payment.objects.create(
+                    order=order,
+                    status=PaymentStatus.CREATED,
+                    provider=provider_name,
+                    channel=channel,
+                    out_trade_no=_trade_no(order, len(tries)),
+                    amount=order.payable,
+                )
+        except IntegrityError:
+            # A concurrent tap created it between our read and our insert.
+            payment = Payment.objects.get(order=order, status=PaymentStatus.CREATED)
     if payment.prepay_id:
         return payment
     request = PrepayRequest(
@@ -108,8 +115,7 @@ def start_payment(
     return payment
 
 
-def _next_trade_no(order: Order) -> str:
-    attempts = Payment.objects.filter(order=order).count()
+def _trade_no(order: Order, attempts: int) -> str:
     return order.number if attempts == 0 else f"{order.number}P{attempts}"
 
 
@@ -199,8 +205,11 @@ def apply_payment(
     moved with a compare-and-set; a second call finds it paid.
     """
     with transaction.atomic():
+        # One statement locks the payment and its order, in the order
+        # cancel_unpaid_order locks them (payment, then order), and reads the
+        # order as it is now (PostgreSQL re-reads a row it waited for).
         payment = (
-            Payment.objects.select_for_update()
+            Payment.objects.select_for_update(of=("self", "order"))
             .select_related("order")
             .filter(out_trade_no=out_trade_no)
             .first()
@@ -218,7 +227,7 @@ def apply_payment(
         payment.transaction_id = transaction_id[:64]
         payment.paid_at = paid_at or timezone.now()
         payment.save(update_fields=["status", "transaction_id", "paid_at"])
-        order = Order.objects.select_for_update().get(pk=payment.order_id)
+        order = payment.order
         if order.status != OrderStatus.PENDING_PAYMENT:
             # The order was cancelled (timer or shopper) before the money came:
             # give it back, once (a unique index on late-payment refunds).
@@ -315,15 +324,40 @@ def _close_at_provider(out_trade_no: str) -> None:
         logger.info("close %s: %s", out_trade_no, exc)
 
 
-def expire_unpaid_orders(*, now=None, limit: int = 500) -> int:
-    """The sweeper: cancel every order whose time to pay has passed. Idempotent."""
+def expire_unpaid_orders(*, now=None, limit: int = 5000, batch: int = 200) -> int:
+    """The sweeper (beat, every minute): cancel every order whose time to pay
+    has passed. Idempotent; returns how many it cancelled.
+
+    Walks the (status, pay_deadline) index in batches, oldest deadline first.
+    Rows another transaction holds right now (a notification paying it, a
+    shopper or another sweeper cancelling it) are skipped (SKIP LOCKED) and
+    looked at again on the next run. Each order goes through
+    cancel_unpaid_order, so the provider is still asked first and a late
+    payment is applied instead; no lock is held while it is asked.
+    """
     now = now or timezone.now()
-    due = list(
-        Order.objects.filter(status=OrderStatus.PENDING_PAYMENT, pay_deadline__lte=now).order_by(
-            "pay_deadline"
-        )[:limit]
-    )
-    return sum(1 for order in due if cancel_unpaid_order(order=order, reason=CANCEL_NOT_PAID))
+    cancelled = seen = 0
+    after = None  # (pay_deadline, pk) of the last order looked at
+    while seen < limit:
+        due = Order.objects.filter(status=OrderStatus.PENDING_PAYMENT, pay_deadline__lte=now)
+        if after is not None:
+            due = due.filter(
+                Q(pay_deadline__gt=after[0]) | Q(pay_deadline=after[0], pk__gt=after[1])
+            )
+        with transaction.atomic():
+            orders = list(
+                due.select_for_update(skip_locked=True).order_by("pay_deadline", "pk")[
+                    : min(batch, limit - seen)
+                ]
+            )
+        if not orders:
+            break
+        seen += len(orders)
+        after = (orders[-1].pay_deadline, orders[-1].pk)
+        cancelled += sum(
+            1 for order in orders if cancel_unpaid_order(order=order, reason=CANCEL_NOT_PAID)
+        )
+    return cancelled
 
 
 def find_lost_payments(*, older_than_minutes: int = 2, limit: int = 200) -> int:

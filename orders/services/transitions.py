@@ -47,7 +47,9 @@ def transition(order: Order, new: str, *, actor=None, note: str = "") -> bool:
     stamp = _STAMPS.get(new)
     if stamp:
         fields[stamp] = now
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (two statements saved on the
+    # payment path): a failure here fails the caller's whole unit anyway.
+    with transaction.atomic(savepoint=False):
         moved = Order.objects.filter(pk=order.pk, status=old).update(**fields)
         if not moved:
             return False
@@ -73,7 +75,7 @@ def transition_many(
     now = timezone.now()
     stamp = _STAMPS.get(new)
     moved: list[Order] = []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         by_status: dict[str, list[int]] = {}
         for order in candidates:
             by_status.setdefault(order.status, []).append(order.pk)
@@ -82,6 +84,11 @@ def transition_many(
             fields: dict[str, object] = {"status": new}
             if stamp:
                 fields[stamp] = now
+            if len(ids) == 1:
+                # One row: the compare-and-set UPDATE takes its lock itself.
+                if Order.objects.filter(pk=ids[0], status=old).update(**fields):
+                    moved_ids.add(ids[0])
+                continue
             # Lock in pk order, then update only those still in `old`.
             locked = list(
                 Order.objects.select_for_update()

@@ -32,7 +32,7 @@ from ..models import Cart, Order, OrderStatus, Payment, PaymentStatus
 from ..notices import CANCEL_BY_SHOPPER
 from ..services.cancellation import CLOSED, CancelRefused, cancel_paid_order
 from ..services.cart import CartError, add_to_cart, remove_from_cart, set_cart_quantity
-from ..services.checkout import CheckoutError, place_order
+from ..services.checkout import CheckoutError, Want, place_order
 from ..services.claims import ClaimError, submit_claim
 from ..services.inbox import mark_notices_read
 from ..services.payments import (
@@ -91,6 +91,16 @@ def _sku_id(code: str) -> int:
     return sku_id
 
 
+def _sku(code: str):
+    """The SKU with its product (what the cart's checks read): one query."""
+    from catalog.models import Sku
+
+    sku = Sku.objects.select_related("product").filter(code=code).first()
+    if sku is None:
+        raise Http404
+    return sku
+
+
 # --- cart --------------------------------------------------------------------------
 
 
@@ -108,10 +118,12 @@ def cart_add(request):
     if form.cleaned_data["action"] == "buy":
         query = urlencode({"sku": code, "quantity": quantity})
         return redirect(f"{reverse('orders:checkout')}?{query}")
+    sku = _sku(code)
     try:
         add_to_cart(
             user=request.user,
-            sku_id=_sku_id(code),
+            sku_id=sku.pk,
+            sku=sku,
             quantity=quantity,
             warehouse=_warehouse(_pickup_point(request)),
         )
@@ -214,35 +226,48 @@ def checkout(request):
     """
     point = _pickup_point(request)
     sku_code = request.POST.get("sku") or request.GET.get("sku") or ""
+    sku = None
     if sku_code:
         sku = selectors.sku_for_purchase(code=sku_code)
         if sku is None:
             raise Http404
-        basket = selectors.buy_now_basket(
-            sku=sku, quantity=_buy_now_quantity(request), pickup_point=point
-        )
-    else:
-        basket = selectors.cart_for_shopper(user=request.user, pickup_point=point)
-        _known_cart_count(request, basket.count)
     form = CheckoutForm(request.POST if request.method == "POST" else None)
     error = ""
     if request.method == "POST":
         if not form.is_valid():
             error = next(iter(form.errors.values()))[0]
         else:
-            cart_row = None if sku_code else Cart.objects.filter(user=request.user).first()
+            # The hot path: the lines as they are now, straight to place_order
+            # (which checks them all); the priced basket is built only to show
+            # the page again when something is wrong.
+            if sku is not None:
+                wants, cart_row = [Want(sku.pk, _buy_now_quantity(request))], None
+                skus = {sku.pk: sku}
+            else:
+                lines = selectors.cart_lines_for_checkout(user=request.user)
+                wants = [Want(line.sku_id, line.quantity) for line in lines]
+                skus = {line.sku_id: line.sku for line in lines}
+                cart_row = Cart(pk=lines[0].cart_id, user=request.user) if lines else None
             try:
                 order = place_order(
                     user=request.user,
-                    wants=basket.wants,
+                    wants=wants,
                     pickup_point=point,
                     cart=cart_row,
                     note=form.cleaned_data["note"],
+                    skus=skus,
                 )
             except (CheckoutError, OutOfStock, InvalidPurchase) as exc:
                 error = exc.message
             else:
                 return redirect("orders:pay", code=order.code)
+    if sku is not None:
+        basket = selectors.buy_now_basket(
+            sku=sku, quantity=_buy_now_quantity(request), pickup_point=point
+        )
+    else:
+        basket = selectors.cart_for_shopper(user=request.user, pickup_point=point)
+        _known_cart_count(request, basket.count)
     context = {
         "basket": basket,
         "form": form,

@@ -2,8 +2,8 @@
 """A real Celery worker for what eager Celery cannot show: ETAs and retry
 countdowns are waited out, not skipped.
 
-- the unpaid-order task runs at the order's deadline (its ETA), cancels the
-  unpaid order and leaves the paid one;
+- the unpaid-order sweeper, run on the worker as beat runs it, cancels the
+  unpaid order once its deadline has passed and leaves the paid one;
 - a refund WeChat could not take is sent again by its task after its
   countdown, with the same out_refund_no;
 - a payout batch WeChat could not take is sent again by its task after its
@@ -118,10 +118,16 @@ class Finished:
             self.changed.clear()
 
 
-def test_the_unpaid_order_task_runs_at_the_deadline_and_cancels_only_the_unpaid_order(
+def test_the_sweeper_on_the_worker_cancels_only_the_unpaid_order_after_its_deadline(
     celery_worker, settings, shopper, other_shopper, point, sku
 ):
+    """No ETA task per order (ORDER_EXPIRY_ETA_TASKS is off): the sweeper,
+    sent every second here as beat sends it every minute, runs on the worker
+    and cancels the unpaid order once its deadline has passed, exactly once."""
+    from orders.tasks import expire_unpaid_orders_task
+
     settings.ORDER_PAYMENT_TIMEOUT_MINUTES = 0.05  # 3 seconds to pay
+    assert settings.ORDER_EXPIRY_ETA_TASKS is False
     with Finished() as finished:
         unpaid = place_order(user=shopper, wants=[Want(sku.pk, 2)], pickup_point=point)
         paid = place_order(user=other_shopper, wants=[Want(sku.pk, 1)], pickup_point=point)
@@ -133,19 +139,40 @@ def test_the_unpaid_order_task_runs_at_the_deadline_and_cancels_only_the_unpaid_
         assert (
             timedelta(seconds=2) < unpaid.pay_deadline - unpaid.created_at <= timedelta(seconds=3)
         )
-
-        # Held by the worker until the ETA, then run once per order.
-        finished.wait_for(lambda: len(finished.of("expire_order_task")) == 2, "the ETA tasks")
+        # The beat: a sweep a second until the unpaid order is cancelled.
+        sweeps_before_deadline = 0
+        deadline = time.monotonic() + WAIT
+        while not Order.objects.filter(pk=unpaid.pk, status=OrderStatus.CANCELLED).exists():
+            assert time.monotonic() < deadline, f"not cancelled within {WAIT}s: {finished.runs}"
+            ran = len(finished.of("expire_unpaid_orders_task"))
+            expire_unpaid_orders_task.delay()
+            finished.wait_for(
+                lambda ran=ran: len(finished.of("expire_unpaid_orders_task")) > ran, "a sweep"
+            )
+            if Order.objects.filter(pk=unpaid.pk, status=OrderStatus.PENDING_PAYMENT).exists():
+                sweeps_before_deadline += 1
+            time.sleep(0.5)
+        # Two more sweeps after it: they change nothing.
+        for _ in range(2):
+            expire_unpaid_orders_task.delay()
+        finished.wait_for(
+            lambda: (
+                finished.of("expire_unpaid_orders_task")[-1][2] == 0
+                and len(finished.of("expire_unpaid_orders_task")) >= sweeps_before_deadline + 3
+            ),
+            "the sweeps after",
+        )
 
     unpaid.refresh_from_db()
     paid.refresh_from_db()
     assert unpaid.status == OrderStatus.CANCELLED
     assert paid.status == OrderStatus.CONFIRMED
-    assert sorted(r[2] for r in finished.of("expire_order_task")) == [False, True]
+    sweeps = [r[2] for r in finished.of("expire_unpaid_orders_task")]
+    assert sweeps.count(1) == 1 and set(sweeps) == {0, 1}  # cancelled exactly once
+    assert sweeps_before_deadline >= 1  # swept while it could still be paid: left alone
+    assert finished.of("expire_order_task") == []  # no ETA task was published
     [cancelled] = OrderEvent.objects.filter(order=unpaid, to_status=OrderStatus.CANCELLED)
-    # Not before its deadline (the task itself refuses to cancel early, so a
-    # worker that ignored the ETA would have cancelled nothing).
-    assert cancelled.created_at >= unpaid.pay_deadline
+    assert cancelled.created_at >= unpaid.pay_deadline  # not before its deadline
     assert not OrderEvent.objects.filter(order=paid, to_status=OrderStatus.CANCELLED).exists()
 
 
