@@ -287,9 +287,11 @@ def gunicorn_command(port: int) -> tuple[list[str], str]:
     return command, f"gunicorn, {workers} sync workers (2 x cores)"
 
 
-def wait_http(url: str, seconds: float = 120) -> None:
+def wait_http(url: str, seconds: float = 120, proc: subprocess.Popen | None = None) -> None:
     deadline = time.time() + seconds
     while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited ({proc.returncode}) before answering {url}")
         try:
             request = urllib.request.Request(url, headers={"X-Forwarded-Proto": "https"})  # noqa: S310
             with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 - loopback
@@ -592,7 +594,7 @@ def main() -> int:
             env,
             tmp / "celery.log",
         )  # fmt: skip
-        wait_http(f"{base}/bench/bare/")
+        wait_http(f"{base}/bench/bare/", proc=server)
 
         log("SQL statements per request (test client, in-process)")
         from tuangou.accounts.models import User
@@ -690,6 +692,14 @@ def main() -> int:
                 shutil.copy(tmp / path, ROOT / "var" / f"bench-{path}")
         server_errors = sum(r.errors.count("5xx") for r in results.values())
         checks.append(("no 5xx answers", server_errors == 0, f"{server_errors} rows with 5xx"))
+    except BaseException:
+        # Keep the servers' logs for the post-mortem: tmp is removed below.
+        for path in ("gunicorn.log", "celery.log"):
+            if (tmp / path).exists():
+                (ROOT / "var").mkdir(exist_ok=True)
+                shutil.copy(tmp / path, ROOT / "var" / f"bench-{path}")
+                log(f"kept var/bench-{path}")
+        raise
     finally:
         stop(server)
         stop(worker)
