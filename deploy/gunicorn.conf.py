@@ -18,10 +18,15 @@ def _int(name: str, default: int) -> int:
 _cores = multiprocessing.cpu_count()
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+# gthread: keeps connections alive (nginx's upstream keepalive), and a thread
+# waiting on PostgreSQL or Redis lets the other run. Measured here against 4
+# sync workers: the same CPU per request, more requests served on the shared
+# box and no dropped keep-alive connections (docs/scaling.md, "Serving").
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = _int("GUNICORN_WORKERS", 2 * _cores)
-# Used by gthread only; sync workers serve one request at a time.
-threads = _int("GUNICORN_THREADS", 1)
+# Threads per worker (gthread only). Each thread keeps its own database
+# connection (CONN_MAX_AGE), so connections = workers x threads per node.
+threads = _int("GUNICORN_THREADS", 2)
 # Behind nginx: it buffers slow clients, so sync workers never wait on a phone's network.
 backlog = _int("GUNICORN_BACKLOG", 2048)
 timeout = _int("GUNICORN_TIMEOUT", 30)
