@@ -150,13 +150,13 @@ def test_me_runs_a_fixed_number_of_queries(
 ):
     for _n in range(3):
         pay(place(bound_shopper, point, (sku, 1)))
-    # session, user, pickup point, cart count (tab bar), order counts, unread
-    # count, leader, application
-    with django_assert_num_queries(8):
+    # user (the session is read from Redis), pickup point, cart count (tab
+    # bar), order counts, unread count, leader, application
+    with django_assert_num_queries(7):
         shopper_client.get(reverse("accounts:me"))
     for _n in range(3):
         place(bound_shopper, point, (sku, 1))
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         shopper_client.get(reverse("accounts:me"))
 
 

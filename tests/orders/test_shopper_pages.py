@@ -494,13 +494,13 @@ def test_the_order_list_runs_a_fixed_number_of_queries(
     clock, shopper_client, bound_shopper, point, sku, egg_sku, django_assert_num_queries
 ):
     _several_orders(bound_shopper, point, sku, egg_sku)
-    # session, user, tab counts, orders, their lines, unread count, pickup point,
-    # cart count (the tab bar's)
-    with django_assert_num_queries(8):
+    # user (the session is read from Redis), tab counts, orders, their lines,
+    # unread count, pickup point, cart count (the tab bar's)
+    with django_assert_num_queries(7):
         response = shopper_client.get(reverse("orders:list"))
     assert len(response.context["orders"]) == 4
     _several_orders(bound_shopper, point, sku, egg_sku)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         response = shopper_client.get(reverse("orders:list"))
     assert len(response.context["orders"]) == 8
 
@@ -510,8 +510,9 @@ def test_the_order_detail_runs_a_fixed_number_of_queries(
 ):
     _several_orders(bound_shopper, point, sku, egg_sku)
     order = complete(pay(place(bound_shopper, point, (sku, 1), (egg_sku, 2))))
-    # session, user, order, lines, events, claims (none here), pickup point, cart count
-    with django_assert_num_queries(8):
+    # user (the session is read from Redis), order, lines, events, claims (none
+    # here), pickup point, cart count
+    with django_assert_num_queries(7):
         response = shopper_client.get(reverse("orders:detail", args=[order.code]))
     assert response.status_code == 200
     assert len(response.context["page"].lines) == 2
