@@ -18,7 +18,7 @@ def _int(name: str, default: int) -> int:
 _cores = multiprocessing.cpu_count()
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-# gthread: keeps connections alive (nginx's upstream keepalive), and a thread
+# gthread: keeps client connections alive (sync answers Connection: close), and a thread
 # waiting on PostgreSQL or Redis lets the other run. Measured here against 4
 # sync workers: the same CPU per request, more requests served on the shared
 # box and no dropped keep-alive connections (docs/scaling.md, "Serving").
