@@ -42,7 +42,7 @@ def _user(username):
     return User.objects.get(username=username)
 
 
-def test_the_demo_shopper_changes_pickup_point_at_once(demo, client):
+def _shopper_changes_pickup_point_at_once(client):
     from leaders.models import PickupPoint, ShopperBinding
 
     shopper = _user("shopper")
@@ -55,7 +55,7 @@ def test_the_demo_shopper_changes_pickup_point_at_once(demo, client):
     assert ShopperBinding.objects.get(user=shopper).pickup_point_id == target.pk
 
 
-def test_the_demo_shopper_buys_for_the_next_delivery_and_can_join_a_group(demo):
+def _shopper_buys_for_the_next_delivery_and_can_join_a_group():
     from catalog.models import Sku
     from groupbuy import services as groupbuy
     from groupbuy.models import Group
@@ -79,7 +79,7 @@ def test_the_demo_shopper_buys_for_the_next_delivery_and_can_join_a_group(demo):
     assert seat.order.user == shopper
 
 
-def test_the_demo_leader_has_parcels_to_hand_out_and_money_to_withdraw(demo, client):
+def _leader_has_parcels_to_hand_out_and_money_to_withdraw(client):
     from leaders.commission import services as commission
     from leaders.commission.models import CommissionAccount, Withdrawal, WithdrawalStatus
     from leaders.models import Leader
@@ -112,7 +112,7 @@ def test_the_demo_leader_has_parcels_to_hand_out_and_money_to_withdraw(demo, cli
     assert account.available >= Decimal("40.00")
 
 
-def test_finance_and_operators_have_work_waiting(demo, client):
+def _finance_and_operators_have_work_waiting():
     from leaders.commission import services as commission
     from leaders.commission.models import Settlement, Withdrawal, WithdrawalStatus
     from leaders.models import LeaderApplication
@@ -124,3 +124,13 @@ def test_finance_and_operators_have_work_waiting(demo, client):
     assert Settlement.objects.filter(status="closed").exclude(statement="").exists()
     assert AfterSaleClaim.objects.filter(status="open").exists()
     assert LeaderApplication.objects.filter(status="pending").exists()
+
+
+def test_each_demo_persona_can_do_what_the_readme_suggests(demo, client):
+    """One seed per moment (a seed takes ~20 s): the personas' tasks in turn,
+    each on what the one before left, as a newcomer would try them."""
+    _finance_and_operators_have_work_waiting()
+    _leader_has_parcels_to_hand_out_and_money_to_withdraw(client)
+    client.logout()
+    _shopper_buys_for_the_next_delivery_and_can_join_a_group()
+    _shopper_changes_pickup_point_at_once(client)
