@@ -7,7 +7,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint format messages app-messages check bench bench-quick clean
+.PHONY: help install run test test-fast test-faketime lint format messages app-messages check bench bench-quick clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -30,6 +30,10 @@ test: install ## Run the whole test suite on PostgreSQL and Redis (parallel)
 
 test-fast: install ## Tests without the browser ones
 	$(BIN)/pytest -n 2 -m "not browser" $(ARGS)
+
+test-faketime: install ## The suite on other days (libfaketime): month end, 31 Dec 23:30 Shanghai, a year on
+	$(PYTHON) scripts/services.py ensure
+	$(PYTHON) scripts/faketime_suite.py $(ARGS)
 
 lint: install ## ruff check + format check, migrations check
 	$(BIN)/ruff check .

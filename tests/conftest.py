@@ -148,6 +148,14 @@ def finance(make_user):
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     """Debian's Chromium, never a downloaded browser; no outside network."""
+    if os.environ.get("FAKETIME"):
+        # make test-faketime: Python runs with the monotonic clock real
+        # (scripts/faketime_suite.py); Chromium's zygote dies that way under
+        # libfaketime 0.9.10, so its monotonic clock moves with the wall clock.
+        browser_type_launch_args = {
+            **browser_type_launch_args,
+            "env": {**os.environ, "FAKETIME_DONT_FAKE_MONOTONIC": "0"},
+        }
     return {
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
