@@ -40,6 +40,13 @@ class Warehouse(models.Model):
     address = models.CharField(_("address"), max_length=200)
     cutoff_time = models.TimeField(_("daily cutoff"), default=time(23, 0))
     pickup_time = models.TimeField(_("earliest pickup next day"), default=time(10, 0))
+    # Where the vans leave from (route optimisation measures from here).
+    latitude = models.DecimalField(
+        _("latitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    longitude = models.DecimalField(
+        _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
     is_default = models.BooleanField(_("default warehouse"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -87,6 +94,11 @@ class ServicePromise(models.Model):
         return self.name
 
 
+class UncollectedAction(models.TextChoices):
+    REFUND = "refund", _("Refund the shopper")  # perishables: cannot go back on a shelf
+    RETURN = "return", _("Return to the warehouse")  # shelf-stable goods
+
+
 class Category(models.Model):
     """Two levels: a top category (蔬菜) and its children (叶菜, 根茎)."""
 
@@ -108,6 +120,14 @@ class Category(models.Model):
     )
     position = models.PositiveIntegerField(_("position"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
+    # What happens to goods of this category nobody collected by the deadline:
+    # perishables are refunded and written off, the rest go back to the warehouse.
+    uncollected_action = models.CharField(
+        _("when uncollected"),
+        max_length=10,
+        choices=UncollectedAction.choices,
+        default=UncollectedAction.RETURN,
+    )
     promises = models.ManyToManyField(
         ServicePromise,
         verbose_name=_("service promises"),
@@ -308,6 +328,21 @@ class Sku(models.Model):
     cost_price = MoneyField(_("cost price"), null=True, blank=True)
     barcode = models.CharField(_("barcode"), max_length=32, blank=True)
     weight_grams = models.PositiveIntegerField(_("weight (g)"), null=True, blank=True)
+    # Purchasing: the supplier sells whole cases, and at least a minimum quantity.
+    case_pack = models.PositiveIntegerField(
+        _("units per case"), default=1, help_text=_("Purchase orders round up to whole cases.")
+    )
+    min_order_quantity = models.PositiveIntegerField(
+        _("minimum order quantity"), default=1, help_text=_("The supplier's minimum, in units.")
+    )
+    bin_location = models.CharField(
+        _("bin location"),
+        max_length=20,
+        blank=True,
+        help_text=_(
+            'Where it sits in the warehouse, e.g. "A-03-2": picking lists walk in this order.'
+        ),
+    )
     per_order_limit = models.PositiveIntegerField(
         _("limit per order"), null=True, blank=True, help_text=_("Empty for no limit.")
     )
