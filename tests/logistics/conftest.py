@@ -56,7 +56,7 @@ class DriverFactory(factory.django.DjangoModelFactory):
     phone = factory.Sequence(lambda n: f"1390000{n:04d}")
 
     @factory.post_generation
-    def role(obj, create, extracted, **kwargs):  # noqa: N805 - factory_boy hook
+    def role(obj, create, extracted, **kwargs):
         if create:
             sync_roles()
             obj.user.groups.add(Group.objects.get(name=DRIVERS))
@@ -95,7 +95,7 @@ def other_driver(db):
 
 
 @pytest.fixture
-def route(point, other_pickup_point, driver):
+def route(point, other_pickup_point, driver):  # noqa: F811 - fixtures
     """Route R01 from the default warehouse: 幸福里便利店 then 阳光花园物业."""
     r = RouteFactory(code="R01", name="岳麓线", default_driver=driver)
     put_on_route(r, point, other_pickup_point)
