@@ -278,6 +278,8 @@ CELERY_TASK_ROUTES = {
     "groupbuy.tasks.settle_deal_task": {"queue": "cutoff"},
     "catalog.tasks.roll_stock_forward_task": {"queue": "cutoff"},
     "groupbuy.tasks.hold_campaign_stock_task": {"queue": "cutoff"},
+    # The nightly wave, purchasing, runs and uncollected goods.
+    "logistics.tasks.*": {"queue": "cutoff"},
     # Nightly settlement, statements (PDF), reconciliation: heavy, low concurrency.
     "leaders.commission.tasks.*": {"queue": "reports"},
 }

@@ -1,0 +1,1 @@
+"""Logistics pages, one module per audience: warehouse, purchasing, driver, reports."""

@@ -1,0 +1,1 @@
+"""Logistics pages: driver."""
