@@ -12,11 +12,13 @@ from django.utils.translation import gettext_lazy as _
 OPERATORS = "operators"
 FINANCE = "finance"
 DRIVERS = "drivers"
+WAREHOUSE = "warehouse"
 
 ROLE_LABELS = {
     OPERATORS: _("Operators"),
     FINANCE: _("Finance"),
     DRIVERS: _("Drivers"),
+    WAREHOUSE: _("Warehouse and purchasing"),
 }
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -49,6 +51,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "analytics.*",
     ],
     DRIVERS: [],
+    # 仓库 / 采购: the nightly wave, documents, purchase orders and receiving.
+    WAREHOUSE: [
+        "logistics.*",
+        "catalog.view_warehouse",
+        "catalog.view_supplier",
+        "catalog.view_product",
+        "catalog.view_sku",
+        "catalog.change_sku",
+        "orders.view_order",
+    ],
 }
 
 
