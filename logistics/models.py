@@ -453,6 +453,8 @@ class DeliveryRun(models.Model):
     )
     # Set when a solver ordered the stops ("vroom", or "" for the route's own order).
     optimised_by = models.CharField(_("optimised by"), max_length=20, blank=True)
+    # Why the stops kept the route's order (no coordinates, no feasible plan, …).
+    plan_note = models.CharField(_("planning note"), max_length=300, blank=True)
 
     class Meta:
         verbose_name = _("delivery run")
