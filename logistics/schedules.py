@@ -2,6 +2,14 @@
 
 from datetime import timedelta  # noqa: F401
 
-from celery.schedules import crontab  # noqa: F401
+from celery.schedules import crontab
 
-BEAT_SCHEDULE: dict[str, dict] = {}
+BEAT_SCHEDULE: dict[str, dict] = {
+    # Points on no route: their confirmed orders leave at 06:00 Shanghai (this
+    # replaced orders' own daily dispatch). Points on a route leave with their
+    # van (logistics.services.runs.depart_run).
+    "logistics-dispatch-unrouted": {
+        "task": "logistics.tasks.dispatch_unrouted_orders_task",
+        "schedule": crontab(hour=6, minute=0),
+    },
+}

@@ -2,4 +2,27 @@
 
 from __future__ import annotations
 
-from celery import shared_task  # noqa: F401
+from celery import shared_task
+
+# --- drivers and runs -----------------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def dispatch_unrouted_orders_task(delivery_date: str | None = None) -> int:
+    """06:00: the day's confirmed orders at points on no route leave (default: today)."""
+    from datetime import date
+
+    from tuangou.timeutils import local_today
+
+    from .services.runs import dispatch_unrouted_orders
+
+    day = date.fromisoformat(delivery_date) if delivery_date else local_today()
+    return len(dispatch_unrouted_orders(delivery_date=day))
+
+
+@shared_task(acks_late=True)
+def tell_leader_of_handover_task(stop_id: int) -> bool:
+    """SMS the point's leader that the goods were handed over: please sign (签收)."""
+    from .services.runs import tell_leader_of_handover
+
+    return tell_leader_of_handover(stop_id=stop_id)

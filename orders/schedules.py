@@ -18,13 +18,9 @@ BEAT_SCHEDULE = {
         "task": "orders.tasks.poll_processing_refunds_task",
         "schedule": timedelta(minutes=10),
     },
-    # Delivery and pickup: the day's confirmed orders leave at 06:00 Shanghai
-    # (idempotent; the leader's sign-off also takes any left confirmed), and
+    # Delivery and pickup: the 06:00 dispatch of the day's orders is scheduled
+    # by logistics (points on no route; routed orders leave with their van);
     # orders nobody came for are flagged every hour after their deadline.
-    "orders-dispatch-today": {
-        "task": "orders.tasks.dispatch_orders_task",
-        "schedule": crontab(hour=6, minute=0),
-    },
     "orders-flag-uncollected": {
         "task": "orders.tasks.flag_uncollected_orders_task",
         "schedule": crontab(minute=5),

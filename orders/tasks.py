@@ -86,7 +86,12 @@ def send_refund_task(self, refund_id: int) -> str:
 
 @shared_task(acks_late=True)
 def dispatch_orders_task(delivery_date: str | None = None) -> int:
-    """The day's confirmed orders leave the warehouse (default: today in Shanghai)."""
+    """The day's confirmed orders leave the warehouse (default: today in Shanghai).
+
+    No longer on the beat: logistics.tasks.dispatch_unrouted_orders_task moves
+    the orders of points on no route at 06:00, routed ones leave with their van.
+    Kept for operators and scripts that dispatch a whole day by hand.
+    """
     from datetime import date
 
     from tuangou.timeutils import local_today

@@ -25,6 +25,7 @@ TASKS_MODULES = [
     "leaders.tasks",
     "leaders.commission.tasks",
     "tuangou.accounts.tasks",
+    "logistics.tasks",
 ]
 
 EXPECTED_QUEUE = {
@@ -53,6 +54,8 @@ EXPECTED_QUEUE = {
     "tuangou.accounts.tasks.heartbeat_task": "default",
     "tuangou.accounts.tasks.ping_task": "default",
     "tuangou.accounts.tasks.sync_roles_task": "default",
+    "logistics.tasks.dispatch_unrouted_orders_task": "cutoff",
+    "logistics.tasks.tell_leader_of_handover_task": "notices",
 }
 
 

@@ -273,6 +273,7 @@ CELERY_TASK_ROUTES = {
     "orders.tasks.send_notice_task": {"queue": "notices"},
     "leaders.tasks.tell_applicant_task": {"queue": "notices"},
     "leaders.tasks.tell_shoppers_of_pause_task": {"queue": "notices"},
+    "logistics.tasks.tell_leader_of_handover_task": {"queue": "notices"},
     # The day's turn: dispatch at cutoff, deals settled, stock rolled forward.
     "orders.tasks.dispatch_orders_task": {"queue": "cutoff"},
     "groupbuy.tasks.settle_deal_task": {"queue": "cutoff"},

@@ -102,9 +102,14 @@ class TestDispatch:
         assert _status(order) == OrderStatus.IN_DELIVERY
         assert dispatch_orders_task() == 0
 
-    def test_the_task_runs_every_morning_at_six(self):
-        entry = BEAT_SCHEDULE["orders-dispatch-today"]
-        assert entry["task"] == "orders.tasks.dispatch_orders_task"
+    def test_the_six_oclock_dispatch_is_scheduled_by_logistics(self):
+        # Orders must not know routes: logistics moves the orders of points on
+        # no route at 06:00, and routed ones leave with their van.
+        from django.conf import settings
+
+        assert "orders-dispatch-today" not in BEAT_SCHEDULE
+        entry = settings.CELERY_BEAT_SCHEDULE["logistics-dispatch-unrouted"]
+        assert entry["task"] == "logistics.tasks.dispatch_unrouted_orders_task"
         assert entry["schedule"].hour == {6}
         assert entry["schedule"].minute == {0}
 
