@@ -29,6 +29,7 @@ from .models import (
     Supplier,
     Warehouse,
 )
+from .storefront_cache import StorefrontCacheAdmin
 
 
 def _thumbnail(image: ProductImage | None, size: int = 60):
@@ -43,14 +44,14 @@ def _thumbnail(image: ProductImage | None, size: int = 60):
 
 
 @admin.register(Warehouse)
-class WarehouseAdmin(admin.ModelAdmin):
+class WarehouseAdmin(StorefrontCacheAdmin, admin.ModelAdmin):
     list_display = ["name", "city", "cutoff_time", "pickup_time", "is_default", "is_active"]
     list_filter = ["city", "is_active"]
     search_fields = ["name", "city", "address"]
 
 
 @admin.register(ServicePromise)
-class ServicePromiseAdmin(admin.ModelAdmin):
+class ServicePromiseAdmin(StorefrontCacheAdmin, admin.ModelAdmin):
     list_display = ["name", "description", "position", "is_active", "where"]
     list_editable = ["position", "is_active"]
     search_fields = ["name", "description"]
@@ -64,7 +65,7 @@ class ServicePromiseAdmin(admin.ModelAdmin):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(StorefrontCacheAdmin, admin.ModelAdmin):
     list_display = ["name", "parent", "icon", "position", "is_active", "promise_names"]
     list_filter = ["is_active", "parent", "promises"]
     search_fields = ["name", "slug"]
@@ -118,7 +119,7 @@ class ProductImageInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(StorefrontCacheAdmin, admin.ModelAdmin):
     list_display = [
         "thumbnail",
         "name",

@@ -14,7 +14,7 @@ from pathlib import Path
 from django.core.files.base import ContentFile
 from PIL import Image, ImageDraw, ImageFont
 
-from . import services
+from . import services, storefront_cache
 from .models import Category, Product, ServicePromise, Sku, StorageClass, Supplier, Warehouse
 
 FONT_PATH = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
@@ -157,6 +157,9 @@ def seed(*, stdout) -> None:
             delivery_date=services.delivery_date_for(warehouse=default),
             note="演示：供应商缺货",
         )
+    # Categories and warehouses were written without the admin: drop the
+    # storefront cache so the pages show the seeded shop at once.
+    storefront_cache.bump()
     stdout.write(
         f"  catalog: {len(PRODUCTS)} products in {len(categories)} categories, "
         f"{drawn} pictures drawn"

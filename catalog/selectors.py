@@ -31,7 +31,7 @@ from django.db.models.functions import Coalesce
 from tuangou.timeutils import now as _now
 from tuangou.timeutils import to_local
 
-from . import pinyin
+from . import pinyin, storefront_cache
 from .cutoff import OrderDeadline, delivery_date_for, order_deadline
 from .models import (
     Category,
@@ -56,6 +56,11 @@ def default_warehouse() -> Warehouse | None:
     return Warehouse.objects.filter(is_default=True, is_active=True).first()
 
 
+def _storefront_default_warehouse() -> Warehouse | None:
+    """default_warehouse() from the storefront cache (the warehouse admin bumps it)."""
+    return storefront_cache.cached("default-warehouse", default_warehouse)
+
+
 @dataclass(frozen=True)
 class Storefront:
     """Where the shopper's goods come from and when they arrive."""
@@ -78,7 +83,7 @@ def storefront_for(*, pickup_point=None, at: datetime | None = None) -> Storefro
     moment = to_local(at or _now())
     warehouse = getattr(pickup_point, "warehouse", None) if pickup_point else None
     if warehouse is None:
-        warehouse = default_warehouse()
+        warehouse = _storefront_default_warehouse()
     deadline = order_deadline(warehouse=warehouse, at=moment) if warehouse else None
     return Storefront(
         warehouse=warehouse,
@@ -103,6 +108,11 @@ def _pickup_problem(pickup_point, deadline: OrderDeadline | None) -> str | None:
 
 def top_categories() -> list[Category]:
     return list(Category.objects.filter(is_active=True, parent__isnull=True))
+
+
+def storefront_top_categories() -> list[Category]:
+    """top_categories() from the storefront cache (the category admin bumps it)."""
+    return storefront_cache.cached("top-categories", top_categories)
 
 
 def category_tree() -> list[Category]:
@@ -254,20 +264,56 @@ def on_shelf_products() -> QuerySet[Product]:
     return Product.objects.filter(Exists(has_sku), is_on_shelf=True, category__is_active=True)
 
 
-def _page(products: QuerySet[Product], storefront: Storefront, page: int) -> CardPage:
-    page = max(1, page)
+def _rows(products: QuerySet[Product], page: int) -> tuple[list[Product], bool]:
+    """A page of products with their active SKUs and pictures (three queries),
+    and whether a next page exists: the part of a page that is the same for
+    every shopper (the storefront cache keeps the home page's)."""
     start = (page - 1) * PAGE_SIZE
     # One row more than the page instead of a COUNT query: is there a next page?
-    rows = list(_with_stock(products, storefront)[start : start + PAGE_SIZE + 1])
-    return CardPage(
-        cards=[_card(p, storefront) for p in rows[:PAGE_SIZE]],
-        page=page,
-        has_next=len(rows) > PAGE_SIZE,
+    rows = list(
+        products.prefetch_related(
+            Prefetch("skus", queryset=Sku.objects.filter(is_active=True), to_attr="active_skus"),
+            Prefetch("images", queryset=ProductImage.objects.all(), to_attr="all_images"),
+        )[start : start + PAGE_SIZE + 1]
     )
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def _attach_stock(products: list[Product], storefront: Storefront) -> None:
+    """Each active SKU's stock rows for both possible delivery days, as
+    `sku.day_stock` (one query, always fresh: it changes with every order)."""
+    skus = [sku for product in products for sku in product.active_skus]
+    by_sku: dict[int, list[StockRecord]] = {sku.pk: [] for sku in skus}
+    if storefront.warehouse is not None and skus:
+        first = storefront.deadline.delivery_date
+        days = [first, first.fromordinal(first.toordinal() + 1)]
+        for record in StockRecord.objects.filter(
+            warehouse=storefront.warehouse, delivery_date__in=days, sku_id__in=list(by_sku)
+        ):
+            by_sku[record.sku_id].append(record)
+    for sku in skus:
+        sku.day_stock = by_sku[sku.pk]
+
+
+def _cards_page(rows: list[Product], has_next: bool, storefront: Storefront, page: int):
+    _attach_stock(rows, storefront)
+    return CardPage(cards=[_card(p, storefront) for p in rows], page=page, has_next=has_next)
+
+
+def _page(products: QuerySet[Product], storefront: Storefront, page: int) -> CardPage:
+    page = max(1, page)
+    rows, has_next = _rows(products, page)
+    return _cards_page(rows, has_next, storefront, page)
 
 
 def home_products(*, storefront: Storefront, page: int = 1) -> CardPage:
-    return _page(on_shelf_products().order_by("position", "pk"), storefront, page)
+    """The home page's cards: products, SKUs and pictures from the storefront
+    cache (built once per catalog version and page), stock fresh (one query)."""
+    page = max(1, page)
+    rows, has_next = storefront_cache.cached(
+        f"home:{page}", lambda: _rows(on_shelf_products().order_by("position", "pk"), page)
+    )
+    return _cards_page(rows, has_next, storefront, page)
 
 
 def category_products(*, storefront: Storefront, category: Category, page: int = 1) -> CardPage:

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from tuangou.timeutils import local_today
 
-from . import pinyin
+from . import pinyin, storefront_cache
 from .cutoff import OrderDeadline, delivery_date_for, order_deadline
 from .images import ImageRejected, process_upload
 from .models import (
@@ -751,6 +751,7 @@ def save_product(*, product: Product, actor=None) -> Product:
     product.name_initials = pinyin.initials(product.name)
     product.full_clean()
     product.save()
+    storefront_cache.bump()  # after commit: the home page's cards show it
     return product
 
 
@@ -771,6 +772,8 @@ def set_on_shelf(*, product_ids: Iterable[int], is_on_shelf: bool, actor=None) -
         )
         if is_on_shelf and changed_ids:
             roll_stock_forward(skus=Sku.objects.filter(product_id__in=changed_ids))
+        if changed_ids:
+            storefront_cache.bump()
     log.info("catalog: %d products %s shelf by %s", len(changed_ids), is_on_shelf, actor)
     return len(changed_ids)
 
@@ -802,6 +805,7 @@ def add_product_image(
             written.append(default_storage.save(path, ContentFile(data)))
         with transaction.atomic():
             image.save()
+            storefront_cache.bump()
     except Exception:
         for path in written:
             default_storage.delete(path)
@@ -813,6 +817,7 @@ def delete_product_image(*, image: ProductImage) -> None:
     paths = image.paths()
     with transaction.atomic():
         image.delete()
+        storefront_cache.bump()
         transaction.on_commit(lambda: [default_storage.delete(p) for p in paths])
 
 
@@ -820,4 +825,5 @@ def update_product_image(*, image: ProductImage, alt: str, position: int) -> Pro
     image.alt = (alt or "")[:80]
     image.position = position
     image.save(update_fields=["alt", "position"])
+    storefront_cache.bump()
     return image

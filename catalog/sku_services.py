@@ -10,7 +10,7 @@ import logging
 
 from django.db import transaction
 
-from . import services
+from . import services, storefront_cache
 from .models import Sku
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ def save_sku(*, sku: Sku, actor=None) -> Sku:
     )
     sku.full_clean()
     sku.save()
+    storefront_cache.bump()  # after commit: price, spec or active changed on the cards
     opened = 0
     if sku.is_active and not was_active and sku.product.is_on_shelf:
         opened = services.roll_stock_forward(skus=[sku])

@@ -60,7 +60,8 @@ def home(request):
     page = selectors.home_products(storefront=storefront, page=_page_number(request))
     context = {
         **_base_context(storefront, request),
-        "categories": selectors.top_categories(),
+        # The same for everyone: from the storefront cache (catalog.storefront_cache).
+        "categories": selectors.storefront_top_categories(),
         "page": page,
         "more_url": _more_url(reverse("catalog:home"), page),
     }

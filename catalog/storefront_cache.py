@@ -1,0 +1,112 @@
+"""What the storefront shows everyone alike, kept in Redis (the Django cache)
+under one version token that every catalog write replaces (issue #11).
+
+Cached: the top categories, the default warehouse and the home page's product
+rows (products with their active SKUs and pictures, page by page). Not
+cached: stock (sold / left / sold out change with every order; the pages read
+it fresh in one query) and everything about the shopper (pickup point, cart
+badge, messages).
+
+Products, SKUs, pictures, categories and promises are shared by every
+warehouse in this schema (only stock is per warehouse, and stock is read
+fresh), so one version covers them all: a per-warehouse key would only add
+keys to replace on every product edit.
+
+Invalidation is explicit: `bump()` is called, after commit, by every catalog
+service that changes what the cache holds (save_product, set_on_shelf,
+save_sku, the picture services) and, for the models the Django admin edits
+without a service (categories, warehouses, service promises, product
+deletion), by `StorefrontCacheAdmin`'s save/delete hooks. A bump writes a new
+token; entries under the old one are never read again and expire on their own
+(ENTRY_SECONDS, also the bound on staleness after a write that bypassed both,
+such as a raw UPDATE in a shell).
+
+If Redis fails, pages are built from PostgreSQL as if nothing was cached.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.core.cache import cache
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+VERSION_KEY = "catalog:storefront:version"
+ENTRY_SECONDS = 15 * 60
+
+T = TypeVar("T")
+
+
+def _new_token() -> str:
+    return secrets.token_hex(4)
+
+
+def version() -> str:
+    """The current token (a new one when Redis lost it: everything is rebuilt)."""
+    token = cache.get(VERSION_KEY)
+    if token is None:
+        token = _new_token()
+        # add, not set: two requests racing here agree on the first token.
+        if not cache.add(VERSION_KEY, token, timeout=None):
+            token = cache.get(VERSION_KEY) or token
+    return token
+
+
+def bump() -> None:
+    """Forget every cached storefront entry, once the caller's transaction commits.
+
+    After commit, so that a page rebuilt in between cannot store what the
+    rolled-back or not-yet-visible write would change.
+    """
+    transaction.on_commit(_bump_now)
+
+
+def _bump_now() -> None:
+    try:
+        cache.set(VERSION_KEY, _new_token(), timeout=None)
+    except Exception:
+        log.warning("storefront cache: could not replace the version token", exc_info=True)
+
+
+def cached(name: str, build: Callable[[], T]) -> T:
+    """`build()`'s result under the current version, built once per version."""
+    try:
+        key = f"catalog:storefront:{version()}:{name}"
+        value = cache.get(key)
+    except Exception:
+        log.warning("storefront cache unavailable", exc_info=True)
+        return build()
+    if value is None:
+        value = build()
+        try:
+            cache.set(key, value, timeout=ENTRY_SECONDS)
+        except Exception:
+            log.warning("storefront cache: could not store %s", name, exc_info=True)
+    return value
+
+
+class StorefrontCacheAdmin:
+    """Admin mixin: a save or delete through the admin replaces the version.
+
+    For the catalog models the admin edits without a service (categories,
+    warehouses, service promises) and for deletions; the product admin's
+    saves already go through services that bump. List-editable saves and
+    the bulk delete action go through these same hooks.
+    """
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        bump()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        bump()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        bump()
