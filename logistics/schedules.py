@@ -12,4 +12,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "logistics.tasks.dispatch_unrouted_orders_task",
         "schedule": crontab(hour=6, minute=0),
     },
+    # Uncollected goods: an hour's sweep after orders flags them (minute 5);
+    # the category decides refund or return (logistics.services.uncollected).
+    "logistics-dispose-uncollected": {
+        "task": "logistics.tasks.dispose_uncollected_task",
+        "schedule": crontab(minute=20),
+    },
 }

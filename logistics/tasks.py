@@ -26,3 +26,20 @@ def tell_leader_of_handover_task(stop_id: int) -> bool:
     from .services.runs import tell_leader_of_handover
 
     return tell_leader_of_handover(stop_id=stop_id)
+
+
+# --- uncollected goods ----------------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def dispose_uncollected_task() -> dict:
+    """Hourly: refund or return what nobody collected by the deadline (exactly once per line)."""
+    from .services.uncollected import dispose_uncollected
+
+    result = dispose_uncollected()
+    return {
+        "orders": len(result.orders),
+        "refunded_units": result.refunded_units,
+        "returned_units": result.returned_units,
+        "failed": result.failed,
+    }
