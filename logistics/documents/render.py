@@ -1,0 +1,75 @@
+"""A Document as bytes: PDF (WeasyPrint, Noto Sans CJK SC), CSV (streamed), XLSX (openpyxl).
+
+Nothing is written to disk or MEDIA: the views hand the bytes (or the CSV
+stream) straight to the reader after checking their permission.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Iterator
+
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from .build import DOCUMENT_LANGUAGE, Document
+
+logging.getLogger("fontTools").setLevel(logging.WARNING)
+
+
+def render_html(document: Document) -> str:
+    with translation.override(DOCUMENT_LANGUAGE):
+        return render_to_string(
+            document.template,
+            {"doc": document, "printed_at": timezone.now(), **document.context()},
+        )
+
+
+def render_pdf(document: Document) -> bytes:
+    from weasyprint import HTML
+
+    return HTML(string=render_html(document)).write_pdf()
+
+
+class _Line:
+    """A file-like whose write returns what was written (csv.writer → one row as text)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_chunks(document: Document) -> Iterator[str]:
+    """The CSV row by row (a BOM first, so Excel reads the Chinese as UTF-8)."""
+    writer = csv.writer(_Line())
+    yield "\ufeff" + writer.writerow(document.headers)
+    for row in document.rows():
+        yield writer.writerow(row)
+
+
+def render_csv(document: Document) -> str:
+    return "".join(csv_chunks(document))
+
+
+def render_xlsx(document: Document) -> bytes:
+    """One sheet, headers in the first row, numbers as numbers (write-only: rows stream out)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=document.kind)
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    header = []
+    for text in document.headers:
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    for row in document.rows():
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
