@@ -520,6 +520,15 @@ def receive_purchase_order(
     """
     cleaned = _clean_received(received)
     with transaction.atomic():
+        # Locks in the drafting's order, wave then purchase order: a cut shrinks the
+        # wave's rows, and a rerun of the wave must not interleave with it.
+        wave_id = (
+            PurchaseOrder.objects.filter(pk=purchase_order.pk)
+            .values_list("wave_id", flat=True)
+            .first()
+        )
+        if wave_id is not None:
+            list(Wave.objects.select_for_update().filter(pk=wave_id).values_list("pk"))
         po = _locked(purchase_order)
         lines = {
             line.pk: line
