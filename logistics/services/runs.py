@@ -151,6 +151,10 @@ def _finish_if_done(run: DeliveryRun, now: datetime) -> bool:
     ):
         run.status = RunStatus.FINISHED
         run.finished_at = now
+        # The distance really driven, along the arrivals (planned vs actual).
+        from .routing import actual_distance_km
+
+        run.actual_distance_km = actual_distance_km(run=run)
         logger.info("run %s finished", run.pk)
         return True
     return False  # pragma: no cover - the run row is locked

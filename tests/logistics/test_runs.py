@@ -249,6 +249,7 @@ class TestHandOver:
         hand_over_stop(stop=second, driver=driver)
         run.refresh_from_db()
         assert (run.status, run.finished_at) == (RunStatus.FINISHED, delivery_morning(8))
+        assert run.actual_distance_km > 0  # measured along the arrivals (routing)
         # A finished run takes no new reports.
         with pytest.raises(RunError):
             report_stop_exception(stop=first, driver=driver, kind=StopException.DAMAGED)
