@@ -126,27 +126,12 @@ def _day_url(warehouse_id: int, day: date) -> str:
     )
 
 
-PROBLEM_TEXTS = {
-    "unrouted_point": lambda p: (
-        _("Pickup point %(name)s has orders but is on no route.")
-        % {"name": p.get("name") or p.get("pickup_point_name") or p.get("id", "")}
-    ),
-    "route_without_vehicle": lambda p: (
-        _("Route %(code)s has no vehicle.")
-        % {"code": p.get("code") or p.get("route_code") or p.get("id", "")}
-    ),
-}
-
-
 def describe_problem(problem) -> str:
-    """A wave problem (the wave's JSON) as a Chinese sentence."""
+    """A wave problem (the wave's JSON) as a sentence for staff (the wave service's words)."""
+    from ..services.wave import problem_message
+
     if isinstance(problem, dict):
-        if problem.get("message"):
-            return str(problem["message"])
-        text = PROBLEM_TEXTS.get(problem.get("kind", ""))
-        if text:
-            return text(problem)
-        return "；".join(f"{k}: {v}" for k, v in problem.items())
+        return problem_message(problem)
     return str(problem)
 
 
