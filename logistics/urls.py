@@ -52,3 +52,13 @@ urlpatterns += [
     path("driver/stops/<int:pk>/exception/", driver.report_exception, name="driver_exception"),
     path("stop-photos/<int:pk>/", driver.stop_photo, name="stop_photo"),
 ]
+
+# Reports (物流数据): delivery efficiency for operators, its CSV/XLSX export.
+urlpatterns += [
+    path("reports/efficiency/", reports.efficiency, name="efficiency"),
+    path(
+        "reports/efficiency/export.<slug:fmt>",
+        reports.efficiency_export,
+        name="efficiency_export",
+    ),
+]
