@@ -255,8 +255,8 @@ class TestButtons:
         mine.refresh_from_db()
         assert mine.status == RunStatus.FINISHED
         html = as_driver.get(reverse("logistics:driver_run", args=[mine.pk])).content.decode()
-        assert "<span data-arrived-at>07:00</span>" in html
-        assert "<span data-handed-over-at>07:10</span>" in html
+        assert "<b data-arrived-at>07:00</b>" in html
+        assert "<b data-handed-over-at>07:10</b>" in html
         assert 'data-exception="leader_absent">团长不在<' in html
         assert "data-hand-over-form" not in html  # nothing left to do
 
