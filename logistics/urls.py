@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import driver, purchasing, reports, warehouse  # noqa: F401
+from .views import driver, purchasing, reports, warehouse
 
 app_name = "logistics"
 
@@ -60,5 +60,24 @@ urlpatterns += [
         "reports/efficiency/export.<slug:fmt>",
         reports.efficiency_export,
         name="efficiency_export",
+    ),
+]
+
+# Purchasing (采购): purchase orders, sending, receiving, the supplier's copy.
+urlpatterns += [
+    path("purchasing/", purchasing.purchase_orders, name="purchase_orders"),
+    path(
+        "purchasing/waves/<int:wave_id>/redraft/",
+        purchasing.redraft,
+        name="purchase_orders_redraft",
+    ),
+    path("purchasing/<str:number>/", purchasing.purchase_order, name="purchase_order"),
+    path("purchasing/<str:number>/send/", purchasing.send, name="purchase_order_send"),
+    path("purchasing/<str:number>/cancel/", purchasing.cancel, name="purchase_order_cancel"),
+    path("purchasing/<str:number>/receive/", purchasing.receive, name="purchase_order_receive"),
+    path(
+        "purchasing/<str:number>/export.<slug:fmt>",
+        purchasing.export,
+        name="purchase_order_export",
     ),
 ]
