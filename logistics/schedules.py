@@ -18,4 +18,15 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "logistics.tasks.dispose_uncollected_task",
         "schedule": crontab(minute=20),
     },
+    # The cutoff wave: every 5 minutes, each warehouse whose cutoff for
+    # tomorrow has passed gets its wave (until it is DONE); late orders of
+    # DONE waves move to the next day two minutes later.
+    "logistics-start-due-waves": {
+        "task": "logistics.tasks.start_due_waves_task",
+        "schedule": crontab(minute="*/5"),
+    },
+    "logistics-roll-late-orders": {
+        "task": "logistics.tasks.roll_late_orders_task",
+        "schedule": crontab(minute="2-59/5"),
+    },
 }

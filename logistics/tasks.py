@@ -43,3 +43,47 @@ def dispose_uncollected_task() -> dict:
         "returned_units": result.returned_units,
         "failed": result.failed,
     }
+
+
+# --- the cutoff wave ------------------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def run_wave_task(warehouse_id: int, delivery_date_iso: str) -> int | None:
+    """Build one warehouse's cutoff wave for a day; None when another worker has it."""
+    import logging
+    from datetime import date
+
+    from catalog.models import Warehouse
+
+    from .services.wave import WaveBusy, run_wave
+
+    warehouse = Warehouse.objects.get(pk=warehouse_id)
+    try:
+        wave = run_wave(warehouse=warehouse, delivery_date=date.fromisoformat(delivery_date_iso))
+    except WaveBusy as busy:
+        logging.getLogger("tuangou.logistics.wave").info(
+            "wave of warehouse %s for %s: %s", warehouse_id, delivery_date_iso, busy.message
+        )
+        return None
+    return wave.pk
+
+
+@shared_task
+def start_due_waves_task() -> int:
+    """Every few minutes: start the wave of each warehouse whose cutoff for
+    tomorrow has passed and whose wave is not done yet (one task each)."""
+    from .services.wave import waves_due
+
+    due = waves_due()
+    for warehouse, day in due:
+        run_wave_task.delay(warehouse.pk, day.isoformat())
+    return len(due)
+
+
+@shared_task
+def roll_late_orders_task() -> int:
+    """Every few minutes: orders confirmed after their day's wave move to the next day."""
+    from .services.wave import roll_late_orders, waves_with_late_orders_to_check
+
+    return sum(len(roll_late_orders(wave=w).moved) for w in waves_with_late_orders_to_check())
