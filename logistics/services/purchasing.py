@@ -518,6 +518,8 @@ def receive_purchase_order(
     `already_done` is True. Under the purchase order's row lock, so two
     workers receiving at once run one after the other.
     """
+    from orders.services.checkout import CheckoutError
+
     cleaned = _clean_received(received)
     with transaction.atomic():
         # Locks in the drafting's order, wave then purchase order: a cut shrinks the
@@ -568,7 +570,11 @@ def receive_purchase_order(
             line.received_quantity = new[pk]
             shortfall = line.demand - line.on_hand - new[pk]
             if shortfall > 0 and po.wave_id is not None:
-                cut = _cut_shortage(po=po, line=line, units=shortfall, actor=actor)
+                try:
+                    cut = _cut_shortage(po=po, line=line, units=shortfall, actor=actor)
+                except CheckoutError as exc:  # pragma: no cover - orders are locked first
+                    # A refund the orders service refused: nothing is kept (atomic).
+                    raise PurchasingError(exc.message) from exc
                 if cut is not None:
                     result.cuts.append(cut)
     logger.info(
@@ -617,7 +623,7 @@ def _add_to_stock(po: PurchaseOrder, by_sku: dict[int, int]) -> None:
 # --- shortage cuts --------------------------------------------------------------------
 
 # Orders whose goods have not reached the shopper: a shortage can still be cut from them.
-_CUTTABLE = ["confirmed", "in_delivery"]
+_CUTTABLE = ["confirmed", "in_delivery"]  # OrderStatus values (orders is imported lazily)
 
 
 def _cut_shortage(*, po: PurchaseOrder, line: PurchaseOrderLine, units: int, actor):
