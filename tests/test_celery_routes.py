@@ -56,6 +56,10 @@ EXPECTED_QUEUE = {
     "tuangou.accounts.tasks.sync_roles_task": "default",
     "logistics.tasks.dispatch_unrouted_orders_task": "cutoff",
     "logistics.tasks.tell_leader_of_handover_task": "notices",
+    "logistics.tasks.dispose_uncollected_task": "cutoff",
+    "logistics.tasks.run_wave_task": "cutoff",
+    "logistics.tasks.start_due_waves_task": "cutoff",
+    "logistics.tasks.roll_late_orders_task": "cutoff",
 }
 
 
