@@ -1,7 +1,19 @@
 """Periodic work of the marketing app (merged into CELERY_BEAT_SCHEDULE)."""
 
-from datetime import timedelta  # noqa: F401
+from datetime import timedelta
 
-from celery.schedules import crontab  # noqa: F401
+from celery.schedules import crontab
 
-BEAT_SCHEDULE: dict[str, dict] = {}
+BEAT_SCHEDULE: dict[str, dict] = {
+    # Unused coupons past their end (every 10 minutes: a coupon shows expired soon after).
+    "marketing-expire-coupons": {
+        "task": "marketing.tasks.expire_coupons_task",
+        "schedule": timedelta(minutes=10),
+    },
+    # Points expire at the end of the year after they were earned; the daily run
+    # at 00:20 Shanghai writes the EXPIRED entries (FIFO).
+    "marketing-expire-points": {
+        "task": "marketing.tasks.expire_points_task",
+        "schedule": crontab(hour=0, minute=20),
+    },
+}

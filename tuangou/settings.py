@@ -544,6 +544,18 @@ SERVICE_PHONE = env.str("SERVICE_PHONE", default="400-000-0000" if DEBUG else ""
 # through these dotted paths, called inside the order's transaction.
 ORDER_PAID_HOOKS: list[str] = ["groupbuy.services.on_order_paid"]
 ORDER_CANCELLED_HOOKS: list[str] = ["groupbuy.services.on_order_cancelled"]
+
+# Marketing (marketing/README.md): points earned per yuan an order keeps, the
+# largest share of an order points may pay (100 points = ¥1), and the least an
+# order must keep after completion to earn a 满额返券 spend-reward coupon.
+MARKETING_POINTS_PER_YUAN = _read("MARKETING_POINTS_PER_YUAN", env.int, 1)
+MARKETING_POINTS_MAX_SHARE = _read("MARKETING_POINTS_MAX_SHARE", env.str, "0.5")
+MARKETING_SPEND_REWARD_MIN = _read("MARKETING_SPEND_REWARD_MIN", env.str, "39.00")
+try:
+    if not 0 <= Decimal(MARKETING_POINTS_MAX_SHARE) <= 1 or Decimal(MARKETING_SPEND_REWARD_MIN) < 0:
+        raise InvalidOperation
+except InvalidOperation:
+    _fail("MARKETING_POINTS_MAX_SHARE must be 0..1 and MARKETING_SPEND_REWARD_MIN an amount")
 REFUND_MAX_RETRIES = 8
 
 # Leader commission: settlement periods, withdrawals, payouts, statements.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +20,9 @@ from catalog.services import (
     check_purchase,
     reserve_stock,
 )
+from marketing.services.checkout import consume_for_order, uses_marketing
+from marketing.services.coupons import MarketingError
+from marketing.services.flash import FlashSaleRefused
 from tuangou.timeutils import local_datetime, to_local
 
 from ..models import Cart, CartLine, Order, OrderEvent, OrderLine, OrderStatus
@@ -81,6 +85,7 @@ def place_order(
     deliver_after: datetime | None = None,
     from_hold: bool = False,
     skus: dict | None = None,
+    flash_admissions: Sequence = (),
 ) -> Order:
     """Create an order awaiting payment and hold its stock.
 
@@ -103,6 +108,14 @@ def place_order(
     leaders.selectors.pickup_point_for_shopper (its upcoming paused days are
     on the row). The stock UPDATE comes last: it takes the hot row lock,
     which is held until COMMIT.
+
+    Marketing (marketing/services/checkout.py): `rules` come from
+    checkout_offer (秒杀 prices, 满减, a coupon, points) and what the price
+    consumed is taken in the same transaction, just before the stock UPDATE:
+    a coupon locked (+1 UPDATE), points spent (+1 UPDATE, +1 INSERT), 秒杀
+    purchases from `flash_admissions` (+1 INSERT, +1 UPDATE per item). An
+    order without them costs nothing more. A coupon or points taken by a
+    parallel checkout raise CheckoutError and nothing is written.
     """
     _check_point(pickup_point)
     if not wants:
@@ -152,6 +165,7 @@ def place_order(
                     now=now,
                     cart=cart,
                     from_hold=from_hold,
+                    flash_admissions=flash_admissions,
                 )
                 break
             except IntegrityError:
@@ -159,6 +173,9 @@ def place_order(
                 # nothing was written, draw again.
                 if attempt == 2 or not Order.objects.filter(number=number).exists():
                     raise
+    except (MarketingError, FlashSaleRefused) as exc:
+        # The coupon, the points or the 秒杀 unit went to another checkout.
+        raise CheckoutError(exc.message) from exc
     except OutOfStock as short:
         # The transaction is rolled back now: say how many are left.
         raise OutOfStock(
@@ -194,6 +211,7 @@ def _write_order(
     now,
     cart,
     from_hold=False,
+    flash_admissions=(),
 ) -> Order:
     order = Order.objects.create(
         number=number,
@@ -247,6 +265,9 @@ def _write_order(
     )
     if cart is not None:
         CartLine.objects.filter(cart=cart, sku_id__in=[sku_id for sku_id, _q in lines]).delete()
+    if flash_admissions or uses_marketing(price):
+        # The coupon (compare-and-set), points (guarded balance), 秒杀 counter.
+        consume_for_order(order=order, price=price, admissions=flash_admissions)
     # Last: the hot row locks (raises OutOfStock and rolls everything back).
     reserve_stock(
         lines=lines,

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import F
 
 from leaders.commission.services import earn_commission
+from marketing.services.checkout import order_completed
 
 from ..models import Order, OrderLine, OrderStatus
 from .transitions import transition, transition_many
@@ -44,4 +45,12 @@ def complete_if_done(*, order: Order, actor=None) -> bool:
     if not handed_any:
         # Everything was refunded (e.g. a full shortage): refunded, not completed.
         return transition(order, OrderStatus.REFUNDED, actor=actor, note="fully refunded")
-    return transition(order, OrderStatus.COMPLETED, actor=actor, note="all lines handed out")
+    completed = transition(order, OrderStatus.COMPLETED, actor=actor, note="all lines handed out")
+    if completed:
+        # Points and the 满额返券 coupon, by a task after commit.
+        order_completed(
+            user_id=order.user_id,
+            order_id=order.pk,
+            kept_amount=order.payable - order.refunded_amount,
+        )
+    return completed

@@ -17,6 +17,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from catalog.services import release_stock
+from marketing.services import checkout as marketing_checkout
 from tuangou.money import to_fen
 
 from ..models import (
@@ -235,6 +236,9 @@ def apply_payment(
 
             refund_whole_payment(payment=payment, reason=RefundReason.LATE_PAYMENT)
             return NotificationOutcome.LATE_PAYMENT, f"order was {order.status}"
+        if order.discount_total:
+            # A coupon the order locked is used now (one UPDATE; none without discounts).
+            marketing_checkout.order_paid(order_id=order.pk)
         transition(order, OrderStatus.PAID, note=f"paid {transaction_id}"[:200])
         _after_paid(order)
         return NotificationOutcome.ACCEPTED, ""
@@ -291,6 +295,9 @@ def cancel_unpaid_order(*, order: Order, actor=None, reason: str = "") -> bool:
             status=PaymentStatus.CLOSED
         )
         release_stock(reference=order.number, actor=actor, note="order cancelled")
+        if order.discount_total:
+            # The coupon, points and 秒杀 units the order took come back.
+            marketing_checkout.order_cancelled_unpaid(user_id=order.user_id, order_id=order.pk)
         for path in settings.ORDER_CANCELLED_HOOKS:
             import_string(path)(order=order)
         notify(order=order, kind="cancelled", **cancel_reason_params(reason))

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leaders.commission.services import reverse_commission_for_refund
+from marketing.services import checkout as marketing_checkout
 from tuangou.money import ZERO, to_fen, to_money
 
 from ..models import (
@@ -144,6 +145,27 @@ def refund_lines(
             # The goods have not left: what was refunded goes back on sale that day.
             _release_refunded(order, {line.sku_id: q for line, q, _a in plan}, refund, actor)
         _close_if_fully_refunded(order, actor=actor, refund=refund)
+        if order.discount_total or order.completed_at:
+            # Points back (spent: per refunded unit; earned: in proportion) and
+            # the coupon rule of marketing/README.md.
+            marketing_checkout.order_refunded(
+                user=order.user,
+                order_id=order.pk,
+                refund_id=refund.pk,
+                lines=[
+                    marketing_checkout.RefundedLine(
+                        discounts=line.discounts,
+                        quantity=line.quantity,
+                        refunded_before=line.refunded_quantity,
+                        refunded_now=q,
+                    )
+                    for line, q, _a in plan
+                ],
+                order_payable=order.payable,
+                refunded_total=order.refunded_amount,
+                closed_before_handout=order.status == OrderStatus.REFUNDED
+                and not any(line.handed_out_quantity for line in lines.values()),
+            )
     return refund
 
 

@@ -23,6 +23,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog.services import InvalidPurchase, OutOfStock
+from marketing.services.checkout import AUTO as AUTO_COUPON
+from marketing.services.checkout import NONE as NO_COUPON
+from marketing.services.checkout import checkout_offer
+from marketing.services.coupons import MarketingError
+from marketing.services.flash import FlashSaleRefused, admit_lines, release_all
 from tuangou.money import to_fen
 
 from .. import selectors
@@ -217,6 +222,39 @@ def _buy_now_quantity(request) -> int:
         return 1
 
 
+def _marketing_choice(request) -> dict:
+    """The coupon (auto / none / a code) and points the form asks for; the
+    amounts are always computed on the server."""
+    data = request.POST if request.method == "POST" else request.GET
+    coupon = (data.get("coupon") or AUTO_COUPON).strip()
+    if len(coupon) > 20:
+        coupon = "?"
+    choice: dict = {"coupon": coupon, "use_points": data.get("use_points") == "1"}
+    raw_points = (data.get("points") or "").strip()
+    if raw_points:
+        try:
+            choice["points"] = int(raw_points)
+        except ValueError:
+            raise MarketingError(_("Enter a number of points.")) from None
+    return choice
+
+
+def _marketing_offer(request, basket, choice):
+    """The basket priced with 秒杀, 满减, the coupon and points; the shopper's
+    reason (a str) when the chosen coupon or points cannot be used."""
+    sellable = [
+        (line.sku, line.quantity)
+        for line in basket.lines
+        if line.sku.is_active and line.sku.product.is_on_shelf
+    ]
+    if not sellable:
+        return None
+    try:
+        return checkout_offer(user=request.user, lines=sellable, **choice)
+    except MarketingError as exc:
+        return exc.message
+
+
 @login_required
 def checkout(request):
     """Check out the cart, or one SKU (立即购买, ?sku=<code>&quantity=n).
@@ -233,7 +271,11 @@ def checkout(request):
             raise Http404
     form = CheckoutForm(request.POST if request.method == "POST" else None)
     error = ""
-    if request.method == "POST":
+    try:
+        marketing_choice = _marketing_choice(request)
+    except MarketingError as exc:
+        marketing_choice, error = {"coupon": NO_COUPON}, exc.message
+    if request.method == "POST" and not error:
         if not form.is_valid():
             error = next(iter(form.errors.values()))[0]
         else:
@@ -248,7 +290,19 @@ def checkout(request):
                 wants = [Want(line.sku_id, line.quantity) for line in lines]
                 skus = {line.sku_id: line.sku for line in lines}
                 cart_row = Cart(pk=lines[0].cart_id, user=request.user) if lines else None
+            # Marketing: 秒杀 admission first (a refusal writes nothing), then
+            # the rules of the shopper's coupon and points choice, priced here.
+            admissions = []
             try:
+                admissions = admit_lines(
+                    user=request.user, wants=[(w.sku_id, w.quantity) for w in wants]
+                )
+                offer = checkout_offer(
+                    user=request.user,
+                    lines=[(skus[w.sku_id], w.quantity) for w in wants if w.sku_id in skus],
+                    admissions=admissions,
+                    **marketing_choice,
+                )
                 order = place_order(
                     user=request.user,
                     wants=wants,
@@ -256,9 +310,21 @@ def checkout(request):
                     cart=cart_row,
                     note=form.cleaned_data["note"],
                     skus=skus,
+                    rules=list(offer.rules),
+                    flash_admissions=admissions,
                 )
-            except (CheckoutError, OutOfStock, InvalidPurchase) as exc:
+            except (
+                CheckoutError,
+                OutOfStock,
+                InvalidPurchase,
+                MarketingError,
+                FlashSaleRefused,
+            ) as exc:
+                release_all(admissions=admissions)
                 error = exc.message
+            except BaseException:
+                release_all(admissions=admissions)
+                raise
             else:
                 return redirect("orders:pay", code=order.code)
     if sku is not None:
@@ -268,8 +334,14 @@ def checkout(request):
     else:
         basket = selectors.cart_for_shopper(user=request.user, pickup_point=point)
         _known_cart_count(request, basket.count)
+    offer = _marketing_offer(request, basket, marketing_choice)
+    if isinstance(offer, str):
+        error, offer = error or offer, _marketing_offer(request, basket, {"coupon": NO_COUPON})
+    if offer is not None:
+        basket.price = offer.price
     context = {
         "basket": basket,
+        "offer": offer,
         "form": form,
         "error": error,
         "sku_code": sku_code,
