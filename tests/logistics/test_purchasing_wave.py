@@ -1,0 +1,104 @@
+"""Purchasing with the real cutoff wave: run_wave drafts the purchase orders; a short
+delivery shrinks the documents exactly as a rerun of the wave then rebuilds them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from logistics.models import (
+    InventoryItem,
+    PackItem,
+    PickItem,
+    PurchaseOrder,
+    PurchaseStatus,
+    ShortageCut,
+    WaveDemand,
+    WaveLabel,
+    WaveLine,
+)
+from logistics.services.purchasing import purchase_plan, receive_purchase_order, send_purchase_order
+from logistics.services.wave import run_wave
+from orders.models import Refund
+from tests.catalog.factories import SkuFactory, SupplierFactory, set_stock
+from tests.clock import TOMORROW
+
+from .conftest import paid_order
+
+pytestmark = pytest.mark.django_db
+
+
+def _documents(wave):
+    """What the night's documents say, table by table."""
+    return {
+        "lines": sorted(
+            WaveLine.objects.filter(wave=wave).values_list("order_line_id", "quantity")
+        ),
+        "demand": sorted(
+            WaveDemand.objects.filter(wave=wave).values_list("sku_id", "quantity", "weight_grams")
+        ),
+        "picks": sorted(PickItem.objects.filter(wave=wave).values_list("sku_id", "quantity")),
+        "packs": sorted(
+            PackItem.objects.filter(wave=wave).values_list("pickup_point_id", "sku_id", "quantity")
+        ),
+        "labels": sorted(
+            WaveLabel.objects.filter(wave=wave).values_list(
+                "pickup_point_id", "user_id", "line_count", "unit_count"
+            )
+        ),
+    }
+
+
+def test_the_wave_drafts_purchase_orders_and_a_short_delivery_matches_a_rerun(
+    clock, route, point, other_pickup_point, shopper, other_shopper, operator
+):
+    farm = SupplierFactory(name="望城蔬菜基地")
+    cabbage = SkuFactory(
+        product__name="白菜", product__supplier=farm, spec="1颗", price=Decimal("2.50"),
+        cost_price=Decimal("1.10"), case_pack=6, min_order_quantity=1, weight_grams=800,
+    )  # fmt: skip
+    set_stock(sku=cabbage, warehouse=point.warehouse, delivery_date=TOMORROW, quantity=50)
+    paid_order(shopper, point, (cabbage, 4))
+    clock.shift(timedelta(minutes=5))
+    paid_order(other_shopper, other_pickup_point, (cabbage, 3))
+    clock.shift(timedelta(minutes=5))
+    last = paid_order(shopper, point, (cabbage, 2))
+
+    wave = run_wave(warehouse=point.warehouse, delivery_date=TOMORROW)
+
+    [po] = PurchaseOrder.objects.filter(wave=wave)
+    assert (po.supplier, po.status) == (farm, PurchaseStatus.DRAFT)
+    assert list(po.lines.values_list("sku_id", "demand", "on_hand", "quantity")) == [
+        (cabbage.pk, 9, 0, 12)
+    ]
+    # A rerun keeps the same draft.
+    run_wave(warehouse=point.warehouse, delivery_date=TOMORROW)
+    assert list(PurchaseOrder.objects.values_list("pk", "number")) == [(po.pk, po.number)]
+
+    send_purchase_order(purchase_order=po, actor=operator)
+    result = receive_purchase_order(
+        purchase_order=po, received={po.lines.get().pk: 7}, actor=operator
+    )
+
+    [cut] = result.cuts
+    assert cut.cut.units == 2 and [c.order_id for c in cut.lines] == [last.pk]
+    assert ShortageCut.objects.count() == 1 and Refund.objects.count() == 1
+    after_cut = _documents(wave)
+    assert [q for _sku, q, _w in after_cut["demand"]] == [7]
+    assert after_cut["demand"][0][2] == 7 * 800
+    assert sum(q for _p, _s, q in after_cut["packs"]) == 7
+    # The wave run again from the orders (quantity − refunded) says the same.
+    run_wave(warehouse=point.warehouse, delivery_date=TOMORROW)
+    assert _documents(wave) == {
+        **after_cut,
+        # A rerun drops the emptied line rather than keeping it at 0 (and its label line).
+        "lines": [row for row in after_cut["lines"] if row[1]],
+    }
+    # The received order is untouched, and nothing more is needed.
+    po.refresh_from_db()
+    assert po.status == PurchaseStatus.RECEIVED
+    assert PurchaseOrder.objects.count() == 1
+    assert purchase_plan(wave=wave).problems == []
+    assert InventoryItem.objects.get(sku=cabbage).on_hand == 7
