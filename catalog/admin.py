@@ -45,7 +45,16 @@ def _thumbnail(image: ProductImage | None, size: int = 60):
 
 @admin.register(Warehouse)
 class WarehouseAdmin(StorefrontCacheAdmin, admin.ModelAdmin):
-    list_display = ["name", "city", "cutoff_time", "pickup_time", "is_default", "is_active"]
+    list_display = [
+        "name",
+        "city",
+        "cutoff_time",
+        "pickup_time",
+        "latitude",
+        "longitude",
+        "is_default",
+        "is_active",
+    ]
     list_filter = ["city", "is_active"]
     search_fields = ["name", "city", "address"]
 
@@ -66,8 +75,16 @@ class ServicePromiseAdmin(StorefrontCacheAdmin, admin.ModelAdmin):
 
 @admin.register(Category)
 class CategoryAdmin(StorefrontCacheAdmin, admin.ModelAdmin):
-    list_display = ["name", "parent", "icon", "position", "is_active", "promise_names"]
-    list_filter = ["is_active", "parent", "promises"]
+    list_display = [
+        "name",
+        "parent",
+        "icon",
+        "position",
+        "is_active",
+        "uncollected_action",
+        "promise_names",
+    ]
+    list_filter = ["is_active", "parent", "promises", "uncollected_action"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["promises"]
@@ -98,6 +115,9 @@ class SkuInline(admin.TabularInline):
         "cost_price",
         "barcode",
         "weight_grams",
+        "bin_location",
+        "case_pack",
+        "min_order_quantity",
         "per_order_limit",
         "daily_quota",
         "cutoff_time",
