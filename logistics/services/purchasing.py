@@ -796,3 +796,41 @@ def _shrink_demand(wave_id: int, sku_id: int, units: int) -> None:
             """,
             [units, units, wave_id, sku_id],
         )
+
+
+# --- stock leaving the warehouse ------------------------------------------------------
+
+
+def issue_run_stock(*, run) -> int:
+    """A run's goods left the warehouse: take its packed units off InventoryItem.on_hand.
+
+    The units are the run's packing list (PackItem of its wave and route, after
+    any shortage cut), per SKU, in one UPDATE; stock never goes below 0 (goods
+    that were never received into stock are simply not there to take). Not
+    idempotent on its own: call it exactly once per run, in the transaction
+    whose compare-and-set moved the run to departed (runs.depart_run). Without
+    it, the next night's drafting would count goods that already left as on
+    hand and order too little. Returns the run's packed units found in stock rows.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH leaving AS (
+                SELECT p.sku_id, sum(p.quantity)::int AS units
+                FROM logistics_packitem p
+                WHERE p.wave_id = %s AND p.route_id = %s AND p.quantity > 0
+                GROUP BY p.sku_id
+            ), taken AS (
+                UPDATE logistics_inventoryitem i
+                SET on_hand = GREATEST(i.on_hand - l.units, 0), updated_at = now()
+                FROM leaving l
+                WHERE i.warehouse_id = %s AND i.sku_id = l.sku_id
+                RETURNING i.on_hand, l.units
+            )
+            SELECT coalesce(sum(units), 0) FROM taken
+            """,
+            [run.wave_id, run.route_id, run.route.warehouse_id],
+        )
+        (units,) = cursor.fetchone()
+    logger.info("run %s left: %d units off the warehouse's stock", run.pk, units)
+    return int(units)

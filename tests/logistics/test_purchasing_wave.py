@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from logistics.models import (
+    DeliveryRun,
     InventoryItem,
     PackItem,
     PickItem,
@@ -19,7 +20,12 @@ from logistics.models import (
     WaveLabel,
     WaveLine,
 )
-from logistics.services.purchasing import purchase_plan, receive_purchase_order, send_purchase_order
+from logistics.services.purchasing import (
+    issue_run_stock,
+    purchase_plan,
+    receive_purchase_order,
+    send_purchase_order,
+)
 from logistics.services.wave import run_wave
 from orders.models import Refund
 from tests.catalog.factories import SkuFactory, SupplierFactory, set_stock
@@ -102,3 +108,21 @@ def test_the_wave_drafts_purchase_orders_and_a_short_delivery_matches_a_rerun(
     assert PurchaseOrder.objects.count() == 1
     assert purchase_plan(wave=wave).problems == []
     assert InventoryItem.objects.get(sku=cabbage).on_hand == 7
+
+
+def test_a_runs_goods_leaving_come_off_the_stock_on_hand(
+    clock, route, point, other_pickup_point, shopper, other_shopper
+):
+    carrot = SkuFactory(product__name="胡萝卜", cost_price=Decimal("0.85"))
+    cabbage = SkuFactory(product__name="白菜", cost_price=Decimal("1.10"))
+    for sku in (carrot, cabbage):
+        set_stock(sku=sku, warehouse=point.warehouse, delivery_date=TOMORROW, quantity=50)
+    paid_order(shopper, point, (carrot, 3), (cabbage, 1))
+    paid_order(other_shopper, other_pickup_point, (carrot, 2))
+    InventoryItem.objects.create(warehouse=point.warehouse, sku=carrot, on_hand=20)
+    wave = run_wave(warehouse=point.warehouse, delivery_date=TOMORROW)
+    run = DeliveryRun.objects.get(wave=wave)
+
+    assert issue_run_stock(run=run) == 5
+
+    assert dict(InventoryItem.objects.values_list("sku_id", "on_hand")) == {carrot.pk: 15}
