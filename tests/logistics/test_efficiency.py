@@ -324,6 +324,16 @@ class TestPage:
         assert export.status_code == 400
         assert message in export.content.decode()
 
+    def test_the_page_runs_a_fixed_number_of_queries(
+        self, client, operator, fleet, django_assert_max_num_queries
+    ):
+        client.force_login(operator)
+        client.get(URL)  # warm the session and permission caches
+        # The session's user, their permissions (two), the report (two).
+        with django_assert_max_num_queries(5):
+            response = client.get(URL + "?start=2026-01-01&end=2026-11-25")
+        assert response.status_code == 200
+
     def test_an_unknown_export_format_is_a_404(self, client, operator):
         client.force_login(operator)
         assert client.get(URL + "export.pdf").status_code == 404

@@ -266,6 +266,30 @@ def test_a_solver_crash_keeps_the_route_order(city, driver, monkeypatch):
     assert run.plan_note == "求解器出错：engine down"
 
 
+def test_a_route_without_a_vehicle_is_planned_without_capacity(city, driver):
+    route = RouteFactory(code="R84", default_driver=driver, vehicle=None)
+    names = ["火车站", "梅溪湖"]
+    run = make_run(
+        route, TOMORROW, [StopSpec(city[n], due=nine(), weight_grams=900_000) for n in names]
+    )
+    assert run.vehicle is None
+
+    plan_run(run=run)
+
+    run.refresh_from_db()
+    assert run.optimised_by == "vroom"
+    assert run.planned_distance_km == Decimal("58.95")
+
+
+def test_planning_reads_twice_and_writes_twice(city, driver, django_assert_max_num_queries):
+    route = RouteFactory(code="R85", default_driver=driver)
+    names = ["梅溪湖", "火车站", "岳麓山", "五一广场", "橘子洲"]
+    run = make_run(route, TOMORROW, [StopSpec(city[n], due=nine()) for n in names])
+    # run, stops, bulk update of the stops, the run's update, and the savepoint pair.
+    with django_assert_max_num_queries(6):
+        plan_run(run=run)
+
+
 def test_planning_twice_gives_the_same_plan(city, driver):
     route = RouteFactory(code="R79", default_driver=driver)
     names = ["梅溪湖", "火车站", "岳麓山", "五一广场"]
