@@ -302,13 +302,20 @@ def draft_purchase_orders(*, wave: Wave) -> list[PurchaseOrder]:
         wanted = plan.to_order()
         drafts = {po.supplier_id: po for po in existing if po.status == PurchaseStatus.DRAFT}
         missing = sorted(set(wanted) - set(drafts))
-        if missing:
+        for _attempt in range(3):
+            if not missing:
+                break
+            # A number already taken (same millisecond and random digits) skips
+            # that insert: it is simply tried again with a new number.
             _create_drafts(wave, missing)
             drafts = {
                 po.supplier_id: po
                 for po in _open_orders(wave).select_for_update()
                 if po.status == PurchaseStatus.DRAFT
             }
+            missing = sorted(set(wanted) - set(drafts))
+        if missing:  # pragma: no cover - three number clashes in a row
+            raise PurchasingError(_("This purchase order was changed by someone else. Reload."))
         keep = [(drafts[s].pk, line.sku_id) for s, lines in wanted.items() for line in lines]
         draft_ids = [po.pk for po in drafts.values()]
         if draft_ids:

@@ -313,3 +313,20 @@ def test_the_cost_price_never_shows_on_the_shoppers_product_page(client, clock, 
     html = page.content.decode()
     assert "2.50" in html  # the group price is there
     assert "1.37" not in html and "cost" not in html.lower() and "成本" not in html
+
+
+def test_a_clashing_purchase_order_number_is_drawn_again(day, dairy, farm, monkeypatch):
+    taken = PurchaseOrder.objects.create(
+        number="PO26112515000000001", supplier=SupplierFactory(), warehouse=day,
+        delivery_date=TOMORROW - timedelta(days=1),
+    )  # fmt: skip
+    numbers = iter([taken.number, "PO26112515000000002", "PO26112515000000003"])
+    monkeypatch.setattr(
+        "logistics.services.purchasing.new_purchase_order_number", lambda: next(numbers)
+    )
+    wave = freeze_wave(warehouse=day, delivery_date=TOMORROW)
+
+    drafts = draft_purchase_orders(wave=wave)
+
+    assert sorted(po.supplier_id for po in drafts) == sorted([farm.pk, dairy.pk])
+    assert taken.number not in {po.number for po in drafts}
