@@ -66,7 +66,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -226,9 +226,12 @@ class _Progress:
         self.wave_id = wave_id
         self.conn = None
         if enabled:
-            params = copy.deepcopy(connection.settings_dict)
+            default = connections[DEFAULT_DB_ALIAS]
+            params = copy.deepcopy(default.settings_dict)
             params.get("OPTIONS", {}).pop("pool", None)
-            self.conn = connection.__class__(params, alias="wave-progress")
+            # Its own wrapper (not registered in `connections`), under the
+            # default alias: connection_created receivers look the alias up.
+            self.conn = type(default)(params, alias=DEFAULT_DB_ALIAS)
 
     def _write(self, sql: str, args: list) -> None:
         if self.conn is None:

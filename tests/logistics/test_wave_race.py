@@ -1,0 +1,94 @@
+# ruff: noqa: F811 - pytest fixtures imported from the wave support module
+"""Two workers start the same wave at the same moment, on real PostgreSQL;
+and the progress a page sees while the build's transaction is still open."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+from django.utils import translation
+
+from logistics.models import Wave, WaveLabel, WaveLine, WaveStatus
+from logistics.services import wave as wave_service
+from logistics.services.wave import WaveBusy, run_wave
+from orders.models import PickupCode
+from tests.clock import TOMORROW
+
+from .wave_support import day, weighed  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_two_workers_one_builds_the_other_is_told_to_wait(day, point, monkeypatch):
+    warehouse = point.warehouse
+    real_plan_run = wave_service.routing.plan_run
+    start = threading.Barrier(2)
+    lost = threading.Event()
+    outcomes: dict[str, object] = {}
+
+    def plan_run_after_the_loser(*, run):
+        # The winner holds the wave until the other worker has been refused:
+        # the two really overlap, whatever the scheduler does.
+        assert lost.wait(timeout=20)
+        real_plan_run(run=run)
+
+    monkeypatch.setattr(wave_service.routing, "plan_run", plan_run_after_the_loser)
+
+    def worker(name: str) -> None:
+        try:
+            with translation.override("zh-hans"):
+                start.wait(timeout=10)
+                try:
+                    outcomes[name] = run_wave(warehouse=warehouse, delivery_date=TOMORROW)
+                except WaveBusy as busy:
+                    outcomes[name] = busy
+                    lost.set()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in ("one", "two")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    waves = [o for o in outcomes.values() if isinstance(o, Wave)]
+    refused = [o for o in outcomes.values() if isinstance(o, WaveBusy)]
+    assert len(waves) == 1 and len(refused) == 1
+    assert refused[0].message == "该仓库当天的截单波次正在生成，请稍后再试"
+    wave = Wave.objects.get()
+    assert (wave.status, wave.progress, wave.error) == (WaveStatus.DONE, 100, "")
+    assert WaveLine.objects.filter(wave=wave).count() == 6
+    assert WaveLabel.objects.filter(wave=wave).count() == 4
+    assert PickupCode.objects.count() == 4
+
+
+def test_the_progress_is_visible_while_the_wave_is_being_built(day, point, monkeypatch):
+    real_plan_run = wave_service.routing.plan_run
+    seen: list[tuple[str, int]] = []
+
+    def plan_run_and_look(*, run):
+        def look() -> None:
+            try:
+                wave = Wave.objects.get(warehouse=point.warehouse, delivery_date=TOMORROW)
+                seen.append((wave.status, wave.progress))
+            finally:
+                connection.close()
+
+        reader = threading.Thread(target=look)
+        reader.start()
+        reader.join(timeout=20)
+        real_plan_run(run=run)
+
+    monkeypatch.setattr(wave_service.routing, "plan_run", plan_run_and_look)
+
+    wave = run_wave(warehouse=point.warehouse, delivery_date=TOMORROW)
+
+    # Another connection saw the build in progress (stops written, planning).
+    assert seen == [(WaveStatus.RUNNING, wave_service.STEP_RUNS)]
+    wave.refresh_from_db()
+    assert (wave.status, wave.progress) == (WaveStatus.DONE, 100)
+    # Nothing of the build was visible to that reader before COMMIT, and all of it after.
+    assert WaveLine.objects.filter(wave=wave).count() == 6
