@@ -315,3 +315,31 @@ def test_the_supplier_gets_an_excel_sheet(client, keeper, sent):
     ]
     assert rows[7] == ["白菜", "1颗", "6901234567890", 6, 2, 12, 1.1, 13.2]
     assert rows[8] == ["合计", None, None, None, None, 12, None, 13.2]
+
+
+def test_the_pages_run_the_same_number_of_queries_for_one_line_or_many(
+    client, keeper, sent, point, farm, shopper
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(keeper)
+    detail = reverse("logistics:purchase_order", args=[sent.number])
+    listing = reverse("logistics:purchase_orders")
+
+    def count(url):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    count(detail)  # the first request warms the session and permission caches
+    one = (count(detail), count(listing))
+    for i in range(4):
+        sku = SkuFactory(product__name=f"菜{i}", product__supplier=farm)
+        sent.lines.create(sku=sku, demand=1, quantity=1, unit_cost=Decimal("1.00"))
+        other = PurchaseOrder.objects.create(
+            number=f"PO-X{i}", supplier=SupplierFactory(), warehouse=point.warehouse,
+            delivery_date=TOMORROW,
+        )  # fmt: skip
+        other.lines.create(sku=sku, demand=1, quantity=1, unit_cost=Decimal("1.00"))
+    assert (count(detail), count(listing)) == one
