@@ -28,6 +28,7 @@ from ..selectors import Efficiency, EfficiencyReport, RunEfficiency, delivery_ef
 DEFAULT_DAYS = 14
 MAX_DAYS = 366
 EXPORT_FORMATS = {"csv", "xlsx"}
+FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 def reports_required(view):
@@ -213,7 +214,7 @@ def _csv(report: EfficiencyReport) -> bytes:
             writer.writerow([])
         writer.writerow([title])
         writer.writerow(header)
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        writer.writerows(["" if v is None else _quoted(v) for v in row] for row in rows)
     return out.getvalue().encode("utf-8")
 
 
@@ -233,9 +234,17 @@ def _xlsx(report: EfficiencyReport) -> bytes:
     return out.getvalue()
 
 
+def _quoted(value):
+    """A name typed by staff that starts like a formula (=, +, -, @) is quoted,
+    so a spreadsheet shows it and never runs it."""
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
+        return "'" + value
+    return value
+
+
 def _cell(value):
-    """Numbers stay numbers in the sheet (Decimal → float), the rest as they are."""
-    return float(value) if isinstance(value, Decimal) else value
+    """Numbers stay numbers in the sheet (Decimal → float); names are quoted."""
+    return float(value) if isinstance(value, Decimal) else _quoted(value)
 
 
 @reports_required

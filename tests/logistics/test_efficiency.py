@@ -359,6 +359,20 @@ class TestPage:
         assert rows[by_route + 4][0] == "合计"
         assert rows[by_route + 4][5] == "50.0"
 
+    def test_a_name_that_looks_like_a_formula_is_quoted(self, client, operator, fleet):
+        driver = fleet["b1"].driver
+        driver.name = "=HYPERLINK(1)"
+        driver.save(update_fields=["name"])
+        client.force_login(operator)
+        query = "?start=2026-11-23&end=2026-11-24"
+        text = client.get(URL + "export.csv" + query).content.decode("utf-8-sig")
+        assert "'=HYPERLINK(1)" in text
+        assert ",=HYPERLINK(1)" not in text
+        response = client.get(URL + "export.xlsx" + query)
+        sheet = load_workbook(io.BytesIO(response.content))["按司机"]
+        names = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+        assert "'=HYPERLINK(1)" in names and "=HYPERLINK(1)" not in names
+
     def test_the_xlsx_export_opens_with_numbers(self, client, operator, fleet):
         client.force_login(operator)
         response = client.get(URL + "export.xlsx?start=2026-11-23&end=2026-11-24")
