@@ -22,7 +22,7 @@ click) returns the run or stop as it is and writes nothing.
   redeliver or refund. "Goods damaged" and "other" are recorded on the stop
   (kind, note, photo) and the hand-over can still happen: the leader reports
   the missing units when signing and those are refunded as a shortage.
-  Every report is written to the admin's history of the stop (LogEntry) and
+  Every report is written to the admin's history of the run (LogEntry) and
   to the "tuangou.logistics" log, where operators see it.
 - When every stop of a run is handed over or failed, the run is FINISHED.
 
@@ -389,19 +389,22 @@ def report_stop_exception(
 
 
 def _record_for_operators(*, stop: RunStop, run: DeliveryRun, driver: Driver, kind, note) -> None:
-    """Operators see the report in the stop's admin history and in the log."""
+    """Operators see the report in the run's admin history (and its stops
+    inline), and in the log."""
     from django.contrib.admin.models import CHANGE, LogEntry
     from django.contrib.contenttypes.models import ContentType
 
     failed = stop.status == StopStatus.FAILED
     what = _("Not delivered") if failed else _("Problem reported")
     detail = f" ({note})" if note else ""
-    message = f"{what}: {StopException(kind).label}{detail} [{driver.name}]"
+    message = (
+        f"{stop.pickup_point.name} · {what}: {StopException(kind).label}{detail} [{driver.name}]"
+    )
     LogEntry.objects.create(
         user_id=driver.user_id,
-        content_type=ContentType.objects.get_for_model(RunStop),
-        object_id=str(stop.pk),
-        object_repr=f"{run.route.code} {run.delivery_date:%m-%d} · {stop.pickup_point.name}"[:200],
+        content_type=ContentType.objects.get_for_model(DeliveryRun),
+        object_id=str(run.pk),
+        object_repr=str(run)[:200],
         action_flag=CHANGE,
         change_message=message[:1000],
     )

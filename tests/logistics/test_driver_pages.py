@@ -47,15 +47,20 @@ def follow_messages(client, response) -> list[str]:
 
 
 @pytest.fixture
-def runs(clock, shopper, other_shopper, point, other_pickup_point, sku, route, other_driver):
+def runs(
+    clock, make_user, shopper, other_shopper, point, other_pickup_point, sku, route, other_driver
+):
     """Tomorrow: R01 (李师傅) with alice's and bob's orders; R02 (赵师傅) elsewhere."""
     orders = {
         "alice": paid_order(shopper, point, (sku, 2)),
         "bob": paid_order(other_shopper, other_pickup_point, (sku, 1)),
     }
     third = PickupPointFactory(warehouse=point.warehouse, name="桃子湖自提点")
+    orders["carol"] = paid_order(make_user("carol", "+8613800000003"), third, (sku, 1))
     r02 = RouteFactory(code="R02", name="河西线", default_driver=other_driver)
     put_on_route(r02, third)
+    sku.weight_grams = 500  # the wave weighs each stop: alice's two make 1.0 kg
+    sku.save(update_fields=["weight_grams"])
     mine, theirs = make_run(route, TOMORROW), make_run(r02, TOMORROW)
     clock.move_to(delivery_morning(6))
     return mine, theirs, orders
@@ -179,7 +184,7 @@ class TestPages:
         assert "<b data-orders>1</b>" in html
         assert "<b data-crates>1</b>" in html
         assert "<b data-due>10:00</b>" in html
-        assert "1.5 kg" in html
+        assert "<b>1.0 kg</b>" in html
         assert "data-depart" in html
         assert "data-arrive" not in html  # not departed yet
         assert "请先出发，再到达各站点。" in html
