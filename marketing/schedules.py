@@ -16,4 +16,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "marketing.tasks.expire_points_task",
         "schedule": crontab(hour=0, minute=20),
     },
+    # 秒杀 (M2): the Redis gate reconciled with PostgreSQL and the cached board
+    # rewritten, every minute (expired holds go back within a minute of expiry).
+    "marketing-flash-upkeep": {
+        "task": "marketing.tasks.flash_upkeep_task",
+        "schedule": timedelta(minutes=1),
+    },
 }

@@ -35,3 +35,19 @@ def expire_points_task() -> int:
     from .services.points import expire_points
 
     return expire_points()
+
+
+# --- 限时秒杀 and 老带新 (M2) -----------------------------------------------------------
+
+
+@shared_task
+def flash_upkeep_task() -> int:
+    """Every minute: reconcile the Redis gate with the database (arm coming
+    sessions, give back expired holds, repair drift) and rewrite the cached
+    秒杀 board the home and product pages read. Returns the items that drifted."""
+    from .flash_selectors import refresh_board
+    from .services.flash import reconcile_flash_sales
+
+    drifted = sum(1 for result in reconcile_flash_sales() if result.drifted)
+    refresh_board()
+    return drifted

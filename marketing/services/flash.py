@@ -59,7 +59,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -77,7 +76,6 @@ logger = logging.getLogger("tuangou.marketing.flash")
 # import it; the value is part of the pricing module's documented contract.
 STAGE_SPECIAL_PRICE = 100
 FLASH_KIND = "flash_sale"
-BOARD_CACHE_KEY = "marketing:flash-board:v"
 
 
 def hold_seconds() -> int:
@@ -395,8 +393,6 @@ def on_order_cancelled(*, order) -> None:
         if purchase.item.sale.gate_mode == GateMode.REDIS:
             item_id, user_id = purchase.item_id, purchase.user_id
             transaction.on_commit(lambda i=item_id, u=user_id: _give_back(item_id=i, user_id=u))
-    if purchases:
-        bump_board()
 
 
 def _give_back(*, item_id: int, user_id: int) -> None:
@@ -591,8 +587,7 @@ def flash_sold_counts(*, item_ids: Iterable[int]) -> dict[int, int]:
 
 
 def bump_board() -> None:
-    """The cached 秒杀 board (home and product pages) is read again."""
-    try:
-        cache.incr(BOARD_CACHE_KEY)
-    except ValueError:
-        cache.set(BOARD_CACHE_KEY, 1, None)
+    """Rewrite the cached 秒杀 board (home and product pages) after the commit."""
+    from ..flash_selectors import refresh_board
+
+    transaction.on_commit(refresh_board)
