@@ -32,7 +32,10 @@ Sending, cancelling, receiving
 Shortage cuts
     When a received line brings less than its wave needs net of the stock
     that was on hand or inbound when it was drafted (shortfall =
-    demand − on_hand − received), the shortfall is cut from that SKU's wave
+    min(demand as drafted, what the wave's orders still want now) − on_hand −
+    received: units refunded since drafting never cause a cut; demand that
+    grew since shows as a "more_needed" problem, not as a cut), the
+    shortfall is cut from that SKU's wave
     lines, latest orders first (highest created_at, then pk; one order's
     line takes as much as it can before the next is touched, so as few
     shoppers as possible lose out), refunded through
@@ -56,7 +59,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import F, IntegerField, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -572,11 +575,15 @@ def receive_purchase_order(
         elif po.status != PurchaseStatus.PARTLY_RECEIVED:
             _move(po, PurchaseStatus.PARTLY_RECEIVED)
         result = ReceivingResult(purchase_order=po, received=new)
+        demand_now = _wave_demand(po, [lines[pk].sku_id for pk in new])
         for pk in sorted(new):
             line = lines[pk]
             line.received_quantity = new[pk]
-            shortfall = line.demand - line.on_hand - new[pk]
-            if shortfall > 0 and po.wave_id is not None:
+            # The demand as drafted, or less if the wave's orders want less now
+            # (refunds, cuts): never cut for orders that no longer want the goods.
+            wanted = min(line.demand, demand_now.get(line.sku_id, 0))
+            shortfall = wanted - line.on_hand - new[pk]
+            if shortfall > 0:
                 try:
                     cut = _cut_shortage(po=po, line=line, units=shortfall, actor=actor)
                 except CheckoutError as exc:  # pragma: no cover - orders are locked first
@@ -592,6 +599,31 @@ def receive_purchase_order(
         len(result.cuts),
     )
     return result
+
+
+def _wave_demand(po: PurchaseOrder, sku_ids: list[int]) -> dict[int, int]:
+    """{sku_id: units} the PO's wave's orders still want, read from the order lines
+    (what was refunded or handed out since the wave froze them no longer counts).
+    Empty for a PO without a wave. One query."""
+    if po.wave_id is None:
+        return {}
+    still = Greatest(
+        Least(
+            F("quantity"),
+            F("order_line__quantity")
+            - F("order_line__refunded_quantity")
+            - F("order_line__handed_out_quantity"),
+        ),
+        Value(0),
+    )
+    rows = (
+        WaveLine.objects.filter(wave_id=po.wave_id, sku_id__in=sku_ids, order__status__in=_CUTTABLE)
+        .order_by()
+        .values("sku_id")
+        .annotate(units=Sum(still))
+        .values_list("sku_id", "units")
+    )
+    return {sku_id: int(units or 0) for sku_id, units in rows}
 
 
 def _record_received(po: PurchaseOrder, new: dict[int, int]) -> None:

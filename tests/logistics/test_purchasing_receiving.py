@@ -416,3 +416,31 @@ def test_a_purchase_order_without_a_wave_cuts_nothing(point, cabbage, orders):
     assert result.cuts == []
     assert not Refund.objects.exists()
     assert InventoryItem.objects.get(sku=cabbage).on_hand == 2
+
+
+def test_units_refunded_since_drafting_are_not_cut_again(sent, orders, cabbage, operator):
+    """The second order (3 白菜) was refunded by an operator after the PO went out:
+    6 arriving is enough; 5 cuts 1, from the last order."""
+    from orders.services.refunds import refund_order
+
+    _first, second, last = orders
+    refund_order(order=second, actor=operator)
+    line = _line(sent, cabbage)
+
+    result = receive_purchase_order(purchase_order=sent, received={line.pk: 5}, actor=operator)
+
+    [cut] = result.cuts
+    assert cut.cut.units == 1
+    assert [(c.order_id, c.units) for c in cut.lines] == [(last.pk, 1)]
+
+
+def test_enough_for_what_is_still_wanted_cuts_nothing(sent, orders, cabbage, operator):
+    from orders.services.refunds import refund_order
+
+    refund_order(order=orders[1], actor=operator)
+    line = _line(sent, cabbage)
+
+    result = receive_purchase_order(purchase_order=sent, received={line.pk: 6}, actor=operator)
+
+    assert result.cuts == [] and not ShortageCut.objects.exists()
+    assert Refund.objects.filter(reason=RefundReason.SHORTAGE).count() == 0
