@@ -33,6 +33,21 @@ def render_pdf(document: Document) -> bytes:
     return HTML(string=render_html(document)).write_pdf()
 
 
+# A cell that starts like a formula is quoted, so a spreadsheet shows it and never runs
+# it: point names and addresses come from leaders' applications, product names from staff.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _safe(row) -> list:
+    return [safe_cell(v) for v in row]
+
+
 class _Line:
     """A file-like whose write returns what was written (csv.writer → one row as text)."""
 
@@ -45,7 +60,7 @@ def csv_chunks(document: Document) -> Iterator[str]:
     writer = csv.writer(_Line())
     yield "\ufeff" + writer.writerow(document.headers)
     for row in document.rows():
-        yield writer.writerow(row)
+        yield writer.writerow(_safe(row))
 
 
 def render_csv(document: Document) -> str:
@@ -69,7 +84,7 @@ def render_xlsx(document: Document) -> bytes:
         header.append(cell)
     sheet.append(header)
     for row in document.rows():
-        sheet.append(row)
+        sheet.append(_safe(row))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

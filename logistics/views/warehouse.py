@@ -36,7 +36,7 @@ from tuangou.timeutils import local_today
 
 from .. import documents
 from ..documents import data
-from ..models import DeliveryRun, PackItem, PickItem, Route, Wave, WaveStatus
+from ..models import DeliveryRun, PackItem, PickItem, Route, RunStatus, Wave, WaveStatus
 from ..services import floor
 
 VIEW_PERMISSION = "logistics.view_wave"
@@ -207,11 +207,22 @@ def wave_start(request: HttpRequest) -> HttpResponse:
     if running:
         messages.warning(request, _("The wave is already running; wait for it to finish."))
         return redirect(_day_url(warehouse.pk, day))
-    try:
-        from ..tasks import run_wave_task
-    except ImportError:  # pragma: no cover - until the wave service lands
-        messages.error(request, _("The cutoff wave cannot be started yet."))
+    departed = (
+        DeliveryRun.objects.filter(wave__warehouse=warehouse, wave__delivery_date=day)
+        .exclude(status=RunStatus.PLANNED)
+        .exists()
+    )
+    if departed:
+        messages.error(
+            request,
+            _(
+                "A delivery run of this day has left the warehouse: "
+                "the wave can no longer be rebuilt."
+            ),
+        )
         return redirect(_day_url(warehouse.pk, day))
+    from ..tasks import run_wave_task
+
     transaction.on_commit(lambda: run_wave_task.delay(warehouse.pk, day.isoformat()))
     messages.success(
         request,

@@ -1,5 +1,6 @@
 """A small wave for the document and warehouse page tests: three shoppers at the two
-points of route R01, four SKUs in the three storage classes, and readers for PDFs."""
+points of route R01, four SKUs in the three storage classes, frozen by the real
+cutoff wave (run_wave), and readers for PDFs."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import pytest
 from pypdf import PdfReader
 
 from catalog.models import StorageClass
+from logistics.services.wave import run_wave
 from tests.catalog.factories import SkuFactory, set_stock
 from tests.orders.conftest import TOMORROW
 
 from .conftest import paid_order
-from .wave_rows import build_wave
 
 
 def pdf_pages(data: bytes) -> list[str]:
@@ -68,4 +69,4 @@ def wave(clock, route, point, other_pickup_point, shopper, other_shopper, carol,
     paid_order(shopper, point, (s["milk"], 3))
     paid_order(other_shopper, point, (s["tomato"], 1), (s["dumpling"], 2))
     paid_order(carol, other_pickup_point, (s["egg"], 2), (s["milk"], 1))
-    return build_wave(warehouse=point.warehouse, delivery_date=TOMORROW)
+    return run_wave(warehouse=point.warehouse, delivery_date=TOMORROW)

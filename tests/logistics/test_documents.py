@@ -17,6 +17,7 @@ from logistics import documents
 from logistics.documents import data
 from logistics.documents.build import label_qr
 from logistics.models import DeliveryRun, PackItem, PickItem, RunStop, WaveLabel, WaveLine
+from logistics.services.wave import run_wave
 from orders.pickup_selectors import pickup_scan_path
 from tuangou.accounts.phone import format_phone
 
@@ -30,7 +31,6 @@ from .conftest import (  # noqa: F401 - fixtures
     sku,
 )
 from .documents_support import carol, pdf_pages, pdf_text, wave, wave_skus  # noqa: F401
-from .wave_rows import build_wave
 
 pytestmark = pytest.mark.django_db
 
@@ -239,6 +239,16 @@ def test_labels_need_a_route_or_a_point_and_a_point_gets_only_its_own(
     ]
 
 
+def test_a_name_that_looks_like_a_formula_is_quoted_in_csv_and_xlsx(wave, point):
+    type(point).objects.filter(pk=point.pk).update(name="=HYPERLINK(1)", address="@SUM(A1)")
+    doc = documents.packing_document(wave=wave, point_id=point.pk)
+    rows = csv_rows(doc)
+    assert {(r[2], r[3]) for r in rows[1:]} == {("'=HYPERLINK(1)", "'@SUM(A1)")}
+    sheet = xlsx_rows(doc)
+    assert {(r[2], r[3]) for r in sheet[1:]} == {("'=HYPERLINK(1)", "'@SUM(A1)")}
+    assert all(isinstance(r[6], int) for r in sheet[1:])  # numbers untouched
+
+
 def test_a_route_or_point_of_another_warehouse_is_refused(wave, point):
     from tests.catalog.factories import WarehouseFactory
 
@@ -285,9 +295,10 @@ def test_the_run_sheet_lists_the_stops_in_order_with_contact_crates_and_weight(
         for s in stops
     ]
     assert rows[1][3] == point.leader.real_name and rows[1][4] == format_phone(point.leader.phone)
-    assert [r[5:8] for r in rows[1:]] == [["3", "2", "7.3"], ["1", "2", "2.3"]]
+    # A crate per storage class a stop receives: three at the first stop, two at the second.
+    assert [r[5:8] for r in rows[1:]] == [["3", "3", "7.3"], ["1", "2", "2.3"]]
     total = next(line for line in text.splitlines() if "合计" in line).split()
-    assert total[-3:] == ["4", "4", "9.5"]
+    assert total[-3:] == ["4", "5", "9.5"]
     sheet = xlsx_rows(doc)
     assert sheet[1][7] == 7.3  # a number in Excel, not text
 
@@ -306,7 +317,7 @@ def test_a_rebuilt_wave_gives_the_same_documents(wave, route, point):
         documents.render_csv(documents.packing_document(wave=wave)),
         documents.render_csv(documents.labels_document(wave=wave, route_id=route.pk)),
     ]
-    again = build_wave(warehouse=point.warehouse, delivery_date=wave.delivery_date)
+    again = run_wave(warehouse=point.warehouse, delivery_date=wave.delivery_date)
     assert again.pk == wave.pk
     after = [
         documents.render_csv(documents.picking_document(wave=again)),

@@ -208,6 +208,37 @@ def test_the_status_card_polls_while_running_and_reloads_the_page_when_done(
 # --- starting the wave ------------------------------------------------------------------
 
 
+def test_the_start_button_builds_the_wave_on_the_worker_after_commit(
+    keeper_client, clock, wave, keeper, django_capture_on_commit_callbacks
+):
+    Wave.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = keeper_client.post(
+            reverse("logistics:wave_start"),
+            {"warehouse": wave.warehouse_id, "date": TOMORROW.isoformat()},
+            follow=True,
+        )
+    assert len(callbacks) == 1
+    html = response.content.decode()
+    assert "2026-11-26 的波次正在启动" in html
+    built = Wave.objects.get(warehouse=wave.warehouse, delivery_date=TOMORROW)
+    assert (built.status, built.line_count, built.unit_count) == (WaveStatus.DONE, 7, 12)
+
+
+def test_a_wave_whose_run_left_is_not_rebuilt(
+    keeper_client, clock, wave, django_capture_on_commit_callbacks
+):
+    wave.runs.update(status="departed")
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = keeper_client.post(
+            reverse("logistics:wave_start"),
+            {"warehouse": wave.warehouse_id, "date": TOMORROW.isoformat()},
+            follow=True,
+        )
+    assert callbacks == []
+    assert "已有配送任务发车，波次不能再重新生成" in response.content.decode()
+
+
 def test_starting_a_running_wave_again_is_refused_with_a_message(
     keeper_client, clock, wave, django_capture_on_commit_callbacks
 ):
