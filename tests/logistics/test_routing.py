@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from logistics.distances import Coordinates, HaversineProvider, Matrix, haversine_m, path_km
 from logistics.models import DeliveryRun, RunStop
-from logistics.services.routing import actual_distance_km, plan_run
+from logistics.services.routing import actual_distance_km, exploration_level, plan_run
 from tests.clock import TOMORROW, at
 
 from .conftest import RouteFactory, VehicleFactory, put_on_route
@@ -288,6 +288,46 @@ def test_planning_reads_twice_and_writes_twice(city, driver, django_assert_max_n
     # run, stops, bulk update of the stops, the run's update, and the savepoint pair.
     with django_assert_max_num_queries(6):
         plan_run(run=run)
+
+
+def test_the_search_gets_lighter_as_runs_get_longer():
+    assert [exploration_level(n) for n in (1, 20, 21, 40, 41, 200)] == [5, 5, 3, 3, 1, 1]
+
+
+def test_a_long_run_is_planned_within_the_time_limit(city, driver, settings):
+    settings.LOGISTICS_SOLVER_SECONDS = 1
+    settings.LOGISTICS_STOP_SERVICE_MINUTES = 2
+    route = RouteFactory(code="R86", default_driver=driver)
+    # 45 points on a 9 × 5 grid over the city centre, listed in a scrambled order.
+    cells = [(row, col) for row in range(5) for col in range(9)]
+    cells = cells[::2] + cells[1::2]
+    specs = [
+        StopSpec(
+            located_point(
+                f"格{row}{col}",
+                (
+                    Decimal("28.150000") + Decimal("0.01") * row,
+                    Decimal("112.880000") + Decimal("0.015") * col,
+                ),
+            ),
+            weight_grams=5_000,
+            crates=1,
+        )
+        for row, col in cells
+    ]
+    run = make_run(route, TOMORROW, specs)
+
+    plan_run(run=run)
+
+    run.refresh_from_db()
+    assert run.optimised_by == "vroom"
+    assert sorted(stop_names(run)) == sorted(f"格{r}{c}" for r, c in cells)
+    in_route_order = path_km(
+        [Coordinates(28.3656, 112.82)]
+        + [Coordinates(28.15 + 0.01 * r, 112.88 + 0.015 * c) for r, c in cells]
+        + [Coordinates(28.3656, 112.82)]
+    )
+    assert run.planned_distance_km < in_route_order
 
 
 def test_planning_twice_gives_the_same_plan(city, driver):
