@@ -58,9 +58,11 @@ class RunCard:
 
 
 def runs_for_driver(*, driver: Driver, day: date) -> list[RunCard]:
-    """The driver's runs of a day with how many stops are done (one query)."""
+    """The driver's runs of a day, and any earlier run still on the road (to
+    finish it), with how many stops are done (one query)."""
     runs = (
-        DeliveryRun.objects.filter(driver=driver, delivery_date=day)
+        DeliveryRun.objects.filter(driver=driver)
+        .filter(Q(delivery_date=day) | Q(delivery_date__lt=day, status=RunStatus.DEPARTED))
         .exclude(status=RunStatus.CANCELLED)
         .select_related("route", "vehicle")
         .annotate(
@@ -69,7 +71,7 @@ def runs_for_driver(*, driver: Driver, day: date) -> list[RunCard]:
                 "stops", filter=Q(stops__status__in=[StopStatus.HANDED_OVER, StopStatus.FAILED])
             ),
         )
-        .order_by("planned_departure", "pk")
+        .order_by("delivery_date", "planned_departure", "pk")
     )
     return [RunCard(run=r, stop_count=r.stop_count, done_count=r.done_count) for r in runs]
 

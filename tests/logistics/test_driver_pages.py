@@ -165,6 +165,20 @@ class TestPages:
         assert "data-run=" not in html
         assert "今天没有你的配送任务。" in html
 
+    def test_a_run_of_an_earlier_day_still_on_the_road_stays_listed(self, as_driver, runs, clock):
+        mine, _theirs, _orders = runs
+        depart_run(run=mine, driver=mine.driver)
+        clock.move_to(delivery_morning(6) + timedelta(days=1))
+        html = as_driver.get(reverse("logistics:driver_today")).content.decode()
+        assert re.findall(r'data-run="(\d+)"', html) == [str(mine.pk)]
+        assert "11-26 的任务还在配送中" in html
+        # Once finished it is gone from the next days' list.
+        RunStop.objects.filter(run=mine).update(status=StopStatus.HANDED_OVER)
+        mine.status = RunStatus.FINISHED
+        mine.save(update_fields=["status"])
+        html = as_driver.get(reverse("logistics:driver_today")).content.decode()
+        assert "data-run=" not in html
+
     def test_the_run_page_shows_the_stops_in_order_with_what_the_driver_needs(
         self, as_driver, runs, point, other_pickup_point
     ):
