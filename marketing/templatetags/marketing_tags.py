@@ -24,3 +24,14 @@ def discount_parts(lines) -> list[dict]:
             )
             seen["amount"] = to_money(seen["amount"] + Decimal(part.get("amount", "0")))
     return list(totals.values())
+
+
+@register.simple_tag
+def me_benefits(user) -> dict:
+    """我的: usable coupons and the points balance (2 queries)."""
+    from ..selectors import usable_coupon_count
+    from ..services.points import balance_of
+
+    if not getattr(user, "is_authenticated", False):
+        return {"coupons": 0, "points": 0}
+    return {"coupons": usable_coupon_count(user=user), "points": balance_of(user=user)}

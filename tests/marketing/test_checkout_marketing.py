@@ -1,4 +1,3 @@
-
 """Checkout with marketing: the suggested coupon, 满减, points, and what an
 order's life gives back (paid, cancelled, refunded), through orders' services."""
 
@@ -94,9 +93,7 @@ def test_stacking_special_price_then_promotion_then_coupon_then_points(clock, sh
     a = _fruit(point, name="大米", price="40.00")
     b = _fruit(point, name="食用油", price="30.00")
     promotion(("50", "5"), ("60", "10"), name="周末满减")  # highest reached tier
-    issue_coupon(
-        template=template(name="满50减8", amount="8.00", threshold="50"), user=shopper
-    )
+    issue_coupon(template=template(name="满50减8", amount="8.00", threshold="50"), user=shopper)
     give_points(shopper, 1000)
     offer = checkout_offer(user=shopper, lines=[(a, 1), (b, 1)], use_points=True)
     # 70 - 10 (满60减10) = 60 ≥ 50 → coupon 8 → 52; points at most half: 26.00 → 2600 > 1000.

@@ -43,12 +43,24 @@ class SmsConfirmLoginCodeView(ConfirmLoginCodeView):
         return super()._resend_form_valid(form)
 
     def _verify_form_valid(self, form) -> HttpResponse:
+        who = self._process.user
+        first_sign_in = who is not None and who.last_login is None
         response = super()._verify_form_valid(form)
         _bind_pending_wechat(self.request)
+        if first_sign_in and self.request.user.is_authenticated:
+            _welcome_gifts(self.request)
         return response
 
 
 confirm_login_code = SmsConfirmLoginCodeView.as_view()
+
+
+def _welcome_gifts(request: HttpRequest) -> None:
+    """A shopper's first sign-in: the 新人券 (marketing; once per shopper ever)."""
+    from marketing.services.coupons import issue_new_user_coupons
+
+    if issue_new_user_coupons(user=request.user):
+        messages.success(request, _("Welcome! Your new-shopper coupons are in My coupons."))
 
 
 @require_POST
