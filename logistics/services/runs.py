@@ -88,10 +88,15 @@ class RunError(ValueError):
 
 
 def _lock_run(run_id: int) -> DeliveryRun:
-    return DeliveryRun.objects.select_for_update().select_related("route").get(pk=run_id)
+    run = DeliveryRun.objects.select_for_update().select_related("route").filter(pk=run_id).first()
+    if run is None:
+        # A rerun of the wave rebuilt the day's runs while the page was open.
+        raise RunError(_("This run was planned again: open today's deliveries again."))
+    return run
 
 
 def _lock_stop(stop_id: int) -> RunStop:
+    # The run is locked first and still there, so its stop is too.
     return RunStop.objects.select_for_update().select_related("pickup_point").get(pk=stop_id)
 
 

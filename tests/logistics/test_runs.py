@@ -141,6 +141,14 @@ class TestDepart:
         run.refresh_from_db()
         assert run.departed_at is None
 
+    def test_a_run_the_wave_rebuilt_meanwhile_says_so(self, day, morning, driver):
+        run, _orders = day
+        stale = DeliveryRun.objects.get(pk=run.pk)
+        DeliveryRun.objects.filter(pk=run.pk).delete()
+        with pytest.raises(RunError) as refused:
+            depart_run(run=stale, driver=driver)
+        assert refused.value.message == "这个任务已重新排线：请重新打开今天的配送任务。"
+
 
 class TestArrive:
     def test_arriving_before_departing_is_refused_and_writes_nothing(self, day, morning, driver):
