@@ -74,8 +74,7 @@ def _get_purchase_order(number: str) -> PurchaseOrder:
 def purchase_orders(request: HttpRequest) -> HttpResponse:
     params = request.GET.copy()
     if "date" not in params:
-        # The day that matters is tomorrow's delivery (Shanghai); "date=" shows every day.
-        params["date"] = (local_today() + timedelta(days=1)).isoformat()
+        params["date"] = _default_day().isoformat()
     form = PurchaseOrderFilterForm(params)
     orders, waves, day = [], [], None
     if form.is_valid():
@@ -108,6 +107,17 @@ def purchase_orders(request: HttpRequest) -> HttpResponse:
             "query": _query_without(params, "page"),
         },
     )
+
+
+def _default_day():
+    """Today while today's goods are still being received (the night after the
+    cutoff), else tomorrow (Shanghai). "date=" in the URL shows every day."""
+    today = local_today()
+    receiving = PurchaseOrder.objects.filter(
+        delivery_date=today,
+        status__in=[PurchaseStatus.SENT, PurchaseStatus.PARTLY_RECEIVED],
+    ).exists()
+    return today if receiving else today + timedelta(days=1)
 
 
 def _query_without(params, name: str) -> str:

@@ -343,3 +343,17 @@ def test_the_pages_run_the_same_number_of_queries_for_one_line_or_many(
         )  # fmt: skip
         other.lines.create(sku=sku, demand=1, quantity=1, unit_cost=Decimal("1.00"))
     assert (count(detail), count(listing)) == one
+
+
+def test_after_midnight_the_list_opens_on_today_while_its_goods_are_received(
+    client, keeper, sent, clock
+):
+    from tests.clock import at
+
+    client.force_login(keeper)
+    clock.move_to(at(3, 0, day=TOMORROW))  # the delivery day, 03:00: receiving time
+    html = client.get(reverse("logistics:purchase_orders")).content.decode()
+    assert sent.number in html and 'value="2026-11-26"' in html
+    PurchaseOrder.objects.filter(pk=sent.pk).update(status=PurchaseStatus.RECEIVED)
+    html = client.get(reverse("logistics:purchase_orders")).content.decode()
+    assert sent.number not in html and 'value="2026-11-27"' in html
