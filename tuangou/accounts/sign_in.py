@@ -48,6 +48,7 @@ class SmsConfirmLoginCodeView(ConfirmLoginCodeView):
         response = super()._verify_form_valid(form)
         _bind_pending_wechat(self.request)
         if first_sign_in and self.request.user.is_authenticated:
+            _record_invitation(self.request)
             _welcome_gifts(self.request)
         return response
 
@@ -61,6 +62,13 @@ def _welcome_gifts(request: HttpRequest) -> None:
 
     if issue_new_user_coupons(user=request.user):
         messages.success(request, _("Welcome! Your new-shopper coupons are in My coupons."))
+
+
+def _record_invitation(request: HttpRequest) -> None:
+    """A first sign-in through a friend's invite link: the referral (老带新, marketing)."""
+    from marketing.views.referrals import record_invitation_after_sign_in
+
+    record_invitation_after_sign_in(request)
 
 
 @require_POST
