@@ -1,0 +1,1 @@
+"""Analytics pages: the operators dashboard, reports, report jobs."""
