@@ -44,8 +44,9 @@ Shortage cuts
     shopper told (a "shortage" notice per line), and recorded as one
     ShortageCut per purchase order line (a one-to-one: exactly once). The
     wave's documents are reduced in the same transaction: WaveLine, PackItem,
-    PickItem, WaveDemand quantities, WaveLabel counts and the wave's unit
-    count, so the picking and packing lists and the labels show what will
+    PickItem, WaveDemand quantities, WaveLabel counts, the wave's unit
+    count, and the loads of the cut points' stops and their runs (orders,
+    crates, weight by the wave's own rule), so every document shows what will
     really go out. A purchase order without a wave (made by hand) cuts nothing.
 """
 
@@ -815,7 +816,71 @@ def _shrink_wave(wave_id: int, sku_id: int, plan: list[tuple[dict, int]]) -> Non
         quantity=_at_least_zero(F("quantity") - total)
     )
     _shrink_demand(wave_id, sku_id, total)
+    _restow_stops(wave_id, points)
     Wave.objects.filter(pk=wave_id).update(unit_count=_at_least_zero(F("unit_count") - total))
+
+
+# The stops' loads again from the (cut) packing list, the wave's own rule: per
+# storage class ceil(weight / crate capacity), at least 1; only lines still
+# packed count, so the numbers equal what a rerun of the wave would write.
+_RESTOW_SQL = """
+WITH per_class AS (
+    SELECT pi.route_id, pi.pickup_point_id, p.storage_class,
+           sum(pi.quantity::bigint * coalesce(s.weight_grams, 0)) AS weight
+    FROM logistics_packitem pi
+    JOIN catalog_sku s ON s.id = pi.sku_id
+    JOIN catalog_product p ON p.id = s.product_id
+    WHERE pi.wave_id = %(wave)s AND pi.route_id IS NOT NULL AND pi.quantity > 0
+      AND pi.pickup_point_id = ANY(%(points)s)
+    GROUP BY pi.route_id, pi.pickup_point_id, p.storage_class
+), per_point AS (
+    SELECT route_id, pickup_point_id, sum(weight)::bigint AS weight,
+           sum(greatest(1, ceil(weight / %(crate)s::numeric)))::int AS crates
+    FROM per_class
+    GROUP BY route_id, pickup_point_id
+), orders AS (
+    SELECT pickup_point_id, count(DISTINCT order_id)::int AS order_count
+    FROM logistics_waveline
+    WHERE wave_id = %(wave)s AND route_id IS NOT NULL AND quantity > 0
+      AND pickup_point_id = ANY(%(points)s)
+    GROUP BY pickup_point_id
+)
+UPDATE logistics_runstop st
+SET weight_grams = coalesce((
+        SELECT pp.weight FROM per_point pp
+        WHERE pp.route_id = r.route_id AND pp.pickup_point_id = st.pickup_point_id), 0),
+    crates = coalesce((
+        SELECT pp.crates FROM per_point pp
+        WHERE pp.route_id = r.route_id AND pp.pickup_point_id = st.pickup_point_id), 0),
+    order_count = coalesce((
+        SELECT o.order_count FROM orders o WHERE o.pickup_point_id = st.pickup_point_id), 0)
+FROM logistics_deliveryrun r
+WHERE st.run_id = r.id AND r.wave_id = %(wave)s AND st.pickup_point_id = ANY(%(points)s)
+"""
+
+_RUN_TOTALS_SQL = """
+UPDATE logistics_deliveryrun r
+SET crates = t.crates, weight_grams = t.weight
+FROM (
+    SELECT st.run_id, sum(st.crates)::int AS crates, sum(st.weight_grams)::bigint AS weight
+    FROM logistics_runstop st
+    JOIN logistics_deliveryrun d ON d.id = st.run_id
+    WHERE d.wave_id = %(wave)s
+    GROUP BY st.run_id
+) t
+WHERE r.id = t.run_id
+"""
+
+
+def _restow_stops(wave_id: int, points: list[int]) -> None:
+    """The cut points' stops (and their runs) carry the lighter load."""
+    from .wave import crate_capacity_grams
+
+    params = {"wave": wave_id, "points": points, "crate": crate_capacity_grams()}
+    with connection.cursor() as cursor:
+        cursor.execute(_RESTOW_SQL, params)
+        if cursor.rowcount:
+            cursor.execute(_RUN_TOTALS_SQL, params)
 
 
 def _at_least_zero(expression):

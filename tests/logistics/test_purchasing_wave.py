@@ -15,6 +15,7 @@ from logistics.models import (
     PickItem,
     PurchaseOrder,
     PurchaseStatus,
+    RunStop,
     ShortageCut,
     WaveDemand,
     WaveLabel,
@@ -53,6 +54,14 @@ def _documents(wave):
             WaveLabel.objects.filter(wave=wave).values_list(
                 "pickup_point_id", "user_id", "line_count", "unit_count"
             )
+        ),
+        "stops": sorted(
+            RunStop.objects.filter(run__wave=wave).values_list(
+                "run__route_id", "pickup_point_id", "order_count", "crates", "weight_grams"
+            )
+        ),
+        "runs": sorted(
+            DeliveryRun.objects.filter(wave=wave).values_list("route_id", "crates", "weight_grams")
         ),
     }
 
@@ -95,6 +104,12 @@ def test_the_wave_drafts_purchase_orders_and_a_short_delivery_matches_a_rerun(
     assert [q for _sku, q, _w in after_cut["demand"]] == [7]
     assert after_cut["demand"][0][2] == 7 * 800
     assert sum(q for _p, _s, q in after_cut["packs"]) == 7
+    # 张阿姨's point: 2 orders → 1 left (the last was cut whole), 4 × 800 g; 李先生's: 3.
+    assert after_cut["stops"] == [
+        (route.pk, point.pk, 1, 1, 3200),
+        (route.pk, other_pickup_point.pk, 1, 1, 2400),
+    ]
+    assert after_cut["runs"] == [(route.pk, 2, 5600)]
     # The wave run again from the orders (quantity − refunded) says the same.
     run_wave(warehouse=point.warehouse, delivery_date=TOMORROW)
     assert _documents(wave) == {
