@@ -817,7 +817,29 @@ def _shrink_wave(wave_id: int, sku_id: int, plan: list[tuple[dict, int]]) -> Non
     )
     _shrink_demand(wave_id, sku_id, total)
     _restow_stops(wave_id, points)
-    Wave.objects.filter(pk=wave_id).update(unit_count=_at_least_zero(F("unit_count") - total))
+    gone = sum(1 for wave_line, take in plan if take == wave_line["quantity"])
+    orders = sorted({wave_line["order_id"] for wave_line, _take in plan})
+    with connection.cursor() as cursor:
+        # Counts as a rerun would give: lines cut to 0 and orders left with
+        # nothing no longer count (each order checked through its own lines).
+        cursor.execute(
+            """
+            UPDATE logistics_wave SET
+                unit_count = GREATEST(unit_count - %(units)s, 0),
+                line_count = GREATEST(line_count - %(gone)s, 0),
+                order_count = GREATEST(order_count - (
+                    SELECT count(*) FROM unnest(%(orders)s::bigint[]) AS o(id)
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM orders_orderline ol
+                        JOIN logistics_waveline w
+                          ON w.wave_id = %(wave)s AND w.order_line_id = ol.id
+                        WHERE ol.order_id = o.id AND w.quantity > 0
+                    )
+                ), 0)
+            WHERE id = %(wave)s
+            """,
+            {"units": total, "gone": gone, "orders": orders, "wave": wave_id},
+        )
 
 
 # The stops' loads again from the (cut) packing list, the wave's own rule: per

@@ -39,7 +39,9 @@ pytestmark = pytest.mark.django_db
 
 def _documents(wave):
     """What the night's documents say, table by table."""
+    wave.refresh_from_db()
     return {
+        "counts": (wave.order_count, wave.line_count, wave.unit_count),
         "lines": sorted(
             WaveLine.objects.filter(wave=wave).values_list("order_line_id", "quantity")
         ),
@@ -110,6 +112,7 @@ def test_the_wave_drafts_purchase_orders_and_a_short_delivery_matches_a_rerun(
         (route.pk, other_pickup_point.pk, 1, 1, 2400),
     ]
     assert after_cut["runs"] == [(route.pk, 2, 5600)]
+    assert after_cut["counts"] == (2, 2, 7)  # the last order and its line are gone
     # The wave run again from the orders (quantity − refunded) says the same.
     run_wave(warehouse=point.warehouse, delivery_date=TOMORROW)
     assert _documents(wave) == {
