@@ -330,3 +330,20 @@ def test_a_clashing_purchase_order_number_is_drawn_again(day, dairy, farm, monke
 
     assert sorted(po.supplier_id for po in drafts) == sorted([farm.pk, dairy.pk])
     assert taken.number not in {po.number for po in drafts}
+
+
+def test_after_a_cancel_a_redraft_orders_the_same_goods_on_a_new_number(day, dairy, milk):
+    from logistics.services.purchasing import cancel_purchase_order
+
+    wave = freeze_wave(warehouse=day, delivery_date=TOMORROW)
+    first = {po.supplier_id: po for po in draft_purchase_orders(wave=wave)}[dairy.pk]
+    send_purchase_order(purchase_order=first)
+    cancel_purchase_order(purchase_order=first, reason="供应商断货")
+
+    again = {po.supplier_id: po for po in draft_purchase_orders(wave=wave)}[dairy.pk]
+
+    assert again.pk != first.pk and again.number != first.number
+    assert again.status == PurchaseStatus.DRAFT
+    # The cancelled order brings nothing: the whole need is ordered again.
+    assert _lines(again) == [("鲜牛奶", 3, 0, 12, Decimal("9.60"), None)]
+    assert PurchaseOrder.objects.get(pk=first.pk).status == PurchaseStatus.CANCELLED
