@@ -77,3 +77,219 @@ class ReportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} ({self.code})"
+
+
+# --- daily facts (read models) --------------------------------------------------------
+#
+# Filled by analytics.facts (set-based SQL, DELETE + INSERT … SELECT per date
+# range in one transaction), never edited by hand. Dimension keys are foreign
+# keys without database constraints or single-column indexes: a fact table is
+# rebuilt wholesale, must not block deleting a test's rows, and is indexed for
+# the report filters only (composite indexes below).
+#
+# Which day an order counts on: the day (Asia/Shanghai) it was PAID. Its later
+# refunds count on that same day (net sales of that day's orders); the nightly
+# job rebuilds a trailing window (settings.ANALYTICS_REFRESH_DAYS) so that late
+# refunds, pickups and claims land.
+
+
+def _dim(model: str, label, *, null: bool = False):
+    return models.ForeignKey(
+        model,
+        verbose_name=label,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+        null=null,
+        blank=null,
+    )
+
+
+def _money(label):
+    return models.DecimalField(label, max_digits=14, decimal_places=2, default=0)
+
+
+class Fact(models.Model):
+    """A row of a fact table (abstract): named by its table and its day."""
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        when = getattr(self, "day", None) or getattr(self, "month", None)
+        return (
+            f"{self._meta.verbose_name} {when:%Y-%m-%d}" if when else str(self._meta.verbose_name)
+        )
+
+
+class SalesFact(Fact):
+    """Sales of one SKU on one day at one pickup point (with its warehouse and community)."""
+
+    day = models.DateField(_("day"))
+    sku = _dim("catalog.Sku", _("SKU"))
+    product = _dim("catalog.Product", _("product"))
+    category = _dim("catalog.Category", _("category"))
+    warehouse = _dim("catalog.Warehouse", _("warehouse"))
+    community = _dim("leaders.Community", _("community"))
+    pickup_point = _dim("leaders.PickupPoint", _("pickup point"))
+    leader = _dim("leaders.Leader", _("leader"))
+    orders = models.IntegerField(_("orders"), default=0)
+    units = models.IntegerField(_("units"), default=0)
+    gmv = _money(_("GMV"))  # goods at the group-buy price, before discounts
+    discounts = _money(_("discounts"))
+    paid = _money(_("paid"))
+    refunds = _money(_("refunds"))
+    refunded_units = models.IntegerField(_("refunded units"), default=0)
+    shoppers = models.IntegerField(_("shoppers"), default=0)
+
+    class Meta:
+        verbose_name = _("sales fact")
+        verbose_name_plural = _("sales facts")
+        permissions = [("view_reports", _("Can view analytics reports"))]
+        indexes = [
+            models.Index(fields=["day", "warehouse"], name="an_sales_day_wh"),
+            models.Index(fields=["day", "community"], name="an_sales_day_comm"),
+            models.Index(fields=["product", "day"], name="an_sales_product_day"),
+        ]
+
+
+class OrderDayFact(Fact):
+    """Orders of one day at one pickup point: the order-level totals (AOV, order counts)."""
+
+    day = models.DateField(_("day"))
+    warehouse = _dim("catalog.Warehouse", _("warehouse"))
+    community = _dim("leaders.Community", _("community"))
+    pickup_point = _dim("leaders.PickupPoint", _("pickup point"))
+    leader = _dim("leaders.Leader", _("leader"))
+    orders = models.IntegerField(_("orders"), default=0)
+    group_orders = models.IntegerField(_("group-buy orders"), default=0)
+    refunded_orders = models.IntegerField(_("refunded orders"), default=0)
+    units = models.IntegerField(_("units"), default=0)
+    shoppers = models.IntegerField(_("shoppers"), default=0)
+    gmv = _money(_("GMV"))
+    discounts = _money(_("discounts"))
+    paid = _money(_("paid"))
+    refunds = _money(_("refunds"))
+
+    class Meta:
+        verbose_name = _("order day fact")
+        verbose_name_plural = _("order day facts")
+        indexes = [
+            models.Index(fields=["day", "warehouse"], name="an_orderday_day_wh"),
+            models.Index(fields=["day", "community"], name="an_orderday_day_comm"),
+        ]
+
+
+class LeaderDayFact(Fact):
+    """One leader's day: sales through their points, shoppers, pickups, commission, claims."""
+
+    day = models.DateField(_("day"))
+    leader = _dim("leaders.Leader", _("leader"))
+    gmv = _money(_("GMV"))
+    paid = _money(_("paid"))
+    refunds = _money(_("refunds"))
+    orders = models.IntegerField(_("orders"), default=0)
+    shoppers = models.IntegerField(_("shoppers"), default=0)
+    new_shoppers = models.IntegerField(_("new shoppers"), default=0)  # first order with the leader
+    returning_shoppers = models.IntegerField(_("returning shoppers"), default=0)
+    pickup_due = models.IntegerField(_("orders to collect"), default=0)  # paid, not refunded
+    picked_up = models.IntegerField(_("orders collected"), default=0)  # completed
+    commission = _money(_("commission"))  # net ledger entries dated that day
+    complaints = models.IntegerField(_("after-sale claims"), default=0)  # submitted that day
+
+    class Meta:
+        verbose_name = _("leader day fact")
+        verbose_name_plural = _("leader day facts")
+        indexes = [
+            models.Index(fields=["day", "leader"], name="an_leader_day"),
+            models.Index(fields=["leader", "day"], name="an_leader_leader_day"),
+        ]
+
+
+class ShopperMonthFact(Fact):
+    """One shopper's month: orders, spend, categories; first_month for cohorts."""
+
+    month = models.DateField(_("month"))  # the 1st of the month
+    user = _dim(settings.AUTH_USER_MODEL, _("shopper"))
+    first_month = models.DateField(_("first order month"))
+    orders = models.IntegerField(_("orders"), default=0)
+    spend = _money(_("spend"))  # paid minus refunds
+    last_day = models.DateField(_("last order day"))
+    category_ids = models.JSONField(_("top categories"), default=list)  # top-level category ids
+
+    class Meta:
+        verbose_name = _("shopper month fact")
+        verbose_name_plural = _("shopper month facts")
+        indexes = [
+            models.Index(fields=["month", "user"], name="an_shopper_month_user"),
+            models.Index(fields=["first_month", "month"], name="an_shopper_cohort"),
+        ]
+
+
+class BasketPairFact(Fact):
+    """Two products bought in one order, counted per day (product_a < product_b)."""
+
+    day = models.DateField(_("day"))
+    product_a = _dim("catalog.Product", _("product A"))
+    product_b = _dim("catalog.Product", _("product B"))
+    orders = models.IntegerField(_("orders"), default=0)
+
+    class Meta:
+        verbose_name = _("basket pair fact")
+        verbose_name_plural = _("basket pair facts")
+        indexes = [models.Index(fields=["day"], name="an_pair_day")]
+
+
+class ProductDayFact(Fact):
+    """Orders containing a product, per day (the base of a pair's lift)."""
+
+    day = models.DateField(_("day"))
+    product = _dim("catalog.Product", _("product"))
+    orders = models.IntegerField(_("orders"), default=0)
+
+    class Meta:
+        verbose_name = _("product day fact")
+        verbose_name_plural = _("product day facts")
+        indexes = [models.Index(fields=["day", "product"], name="an_productday_day")]
+
+
+class GroupBuyDayFact(Fact):
+    """One 拼团 campaign's day: groups opened, filled, failed; members; GMV; time to fill."""
+
+    day = models.DateField(_("day"))
+    campaign = _dim("groupbuy.Campaign", _("campaign"))
+    started = models.IntegerField(_("groups started"), default=0)  # opened that day
+    filled = models.IntegerField(_("groups filled"), default=0)  # succeeded that day
+    auto_completed = models.IntegerField(_("auto-completed"), default=0)
+    failed = models.IntegerField(_("groups failed"), default=0)  # failed that day
+    members = models.IntegerField(_("paid members"), default=0)  # paid that day
+    gmv = _money(_("GMV"))  # the members' orders paid that day
+    fill_seconds = models.BigIntegerField(_("seconds to fill (sum)"), default=0)
+
+    class Meta:
+        verbose_name = _("group-buy day fact")
+        verbose_name_plural = _("group-buy day facts")
+        indexes = [models.Index(fields=["day", "campaign"], name="an_groupbuy_day")]
+
+
+class DeliveryRunFact(Fact):
+    """One delivery run's punctuality (from logistics' runs and stops)."""
+
+    day = models.DateField(_("delivery date"))
+    run = _dim("logistics.DeliveryRun", _("delivery run"))
+    route = _dim("logistics.Route", _("route"))
+    driver = _dim("logistics.Driver", _("driver"), null=True)
+    warehouse = _dim("catalog.Warehouse", _("warehouse"))
+    stops = models.IntegerField(_("stops"), default=0)
+    measured = models.IntegerField(_("arrivals with a pickup time"), default=0)
+    on_time = models.IntegerField(_("on time"), default=0)
+    late = models.IntegerField(_("late"), default=0)
+    late_minutes = models.IntegerField(_("minutes late (sum)"), default=0)
+    max_late_minutes = models.IntegerField(_("most minutes late"), default=0)
+    handed_over = models.IntegerField(_("handed over"), default=0)
+
+    class Meta:
+        verbose_name = _("delivery run fact")
+        verbose_name_plural = _("delivery run facts")
+        indexes = [models.Index(fields=["day", "route"], name="an_run_day_route")]
