@@ -19,7 +19,7 @@ from .models import FlashPurchase, FlashSale, FlashSaleItem, InviteCode, Referra
 from .services import flash as flash_services
 
 
-def _stats_link(anchor: str) -> str:
+def stats_link(anchor: str) -> str:
     return format_html(
         '<a href="{}#{}">{}</a>', reverse("marketing:stats"), anchor, gettext("Statistics")
     )
@@ -85,7 +85,7 @@ class FlashSaleAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("statistics"))
     def stats(self, obj):
-        return _stats_link(f"flash_sale-{obj.pk}")
+        return stats_link(f"flash_sale-{obj.pk}")
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
