@@ -313,12 +313,14 @@ def export(request: HttpRequest, number: str, fmt: str) -> HttpResponse:
         buffer = io.StringIO()
         buffer.write("\ufeff")  # Excel opens a UTF-8 CSV with Chinese only with a BOM
         writer = csv.writer(buffer)
-        writer.writerows(_title_lines(po))
+        writer.writerows(_safe(line) for line in _title_lines(po))
         writer.writerow([])
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows(_safe(row) for row in rows)
         writer.writerow(total)
         response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    elif fmt == "pdf":
+        response = HttpResponse(_pdf(po), content_type="application/pdf")
     elif fmt == "xlsx":
         response = HttpResponse(
             _xlsx(po, header, rows, total),
@@ -332,6 +334,38 @@ def export(request: HttpRequest, number: str, fmt: str) -> HttpResponse:
     return response
 
 
+def _safe(row) -> list:
+    """Cells that start like a formula are quoted (names are typed by people)."""
+    from ..documents.render import safe_cell
+
+    return [safe_cell(value) for value in row]
+
+
+def _pdf(po: PurchaseOrder) -> bytes:
+    """The supplier's copy on A4 (WeasyPrint, Noto Sans CJK), in Chinese."""
+    from django.template.loader import render_to_string
+    from django.utils import timezone, translation
+    from weasyprint import HTML
+
+    from ..documents.build import DOCUMENT_LANGUAGE
+
+    with translation.override(DOCUMENT_LANGUAGE):
+        header, rows, total = _sheet(po)
+        html = render_to_string(
+            "logistics/purchasing/pdf.html",
+            {
+                "doc": {"title": f"{_('Purchase order')} {po.number}"},
+                "po": po,
+                "delivery_date": po.delivery_date,
+                "printed_at": timezone.now(),
+                "header": header,
+                "rows": rows,
+                "total": total,
+            },
+        )
+    return HTML(string=html).write_pdf()
+
+
 def _xlsx(po: PurchaseOrder, header, rows, total) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -340,13 +374,13 @@ def _xlsx(po: PurchaseOrder, header, rows, total) -> bytes:
     sheet = book.active
     sheet.title = po.number[:31]
     for line in _title_lines(po):
-        sheet.append(line)
+        sheet.append(_safe(line))
     sheet.append([])
     sheet.append(header)
     for cell in sheet[sheet.max_row]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append(row)
+        sheet.append(_safe(row))
         for cell in sheet[sheet.max_row][6:8]:
             cell.number_format = "0.00"
     sheet.append(total)

@@ -134,7 +134,7 @@ def test_an_unknown_number_is_a_404(client, keeper, draft):
     assert client.get(reverse("logistics:purchase_order", args=["PO000"])).status_code == 404
     assert (
         client.get(
-            reverse("logistics:purchase_order_export", args=[draft.number, "pdf"])
+            reverse("logistics:purchase_order_export", args=[draft.number, "doc"])
         ).status_code
         == 404
     )
@@ -357,3 +357,32 @@ def test_after_midnight_the_list_opens_on_today_while_its_goods_are_received(
     PurchaseOrder.objects.filter(pk=sent.pk).update(status=PurchaseStatus.RECEIVED)
     html = client.get(reverse("logistics:purchase_orders")).content.decode()
     assert sent.number not in html and 'value="2026-11-27"' in html
+
+
+def test_the_supplier_gets_a_pdf_in_chinese(client, keeper, sent):
+    import subprocess
+
+    client.force_login(keeper)
+    url = reverse("logistics:purchase_order_export", args=[sent.number, "pdf"])
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    text = subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=response.content, capture_output=True, check=True
+    ).stdout.decode()
+    assert f"采购单 {sent.number}" in text
+    assert "望城蔬菜基地 · 刘经理 · 13700001234" in text
+    assert "白菜" in text and "6901234567890" in text and "13.20" in text
+    assert "供应商签字" in text
+    assert "需求" not in text  # demand and stock stay inside
+
+
+def test_a_name_that_looks_like_a_formula_is_quoted_in_the_exports(client, keeper, sent, cabbage):
+    from catalog.models import Product
+
+    Product.objects.filter(pk=cabbage.product_id).update(name="=HYPERLINK(1)")
+    client.force_login(keeper)
+    csv_text = client.get(_urls(sent)["csv"][1]).content.decode("utf-8-sig")
+    assert "'=HYPERLINK(1)" in csv_text
+    url = reverse("logistics:purchase_order_export", args=[sent.number, "xlsx"])
+    sheet = load_workbook(io.BytesIO(client.get(url).content)).active
+    assert sheet["A8"].value == "'=HYPERLINK(1)"
