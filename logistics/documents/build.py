@@ -41,6 +41,9 @@ FORMATS = {
 
 # Label lines printed on one 100×70 mm label; the rest is counted ("+2 more").
 LABEL_LINES = 6
+# Labels in one PDF: WeasyPrint lays out ~60 label pages a second here, so a
+# bigger route is printed point by point (the packing page links each point).
+LABELS_PER_PDF = 1000
 
 
 class DocumentError(Exception):
@@ -61,7 +64,8 @@ class Document:
     rows: Callable[[], Iterable[list]]
     template: str
     context: Callable[[], dict] = field(repr=False)
-    pdf_allowed: bool = True
+    # Why this document is not offered as a PDF ("" when it is): too long to print at once.
+    pdf_refusal: str = ""
 
 
 def storage_label(storage_class: str) -> str:
@@ -244,17 +248,24 @@ def packing_document(
         template="logistics/pdf/packing.html",
         context=context,
         # A whole city's packing lists are thousands of pages: print them per route.
-        pdf_allowed=route is not None or point is not None,
+        pdf_refusal=""
+        if route is not None or point is not None
+        else _("Choose a route or a pickup point: a whole city is too long to print at once."),
     )
 
 
 # --- bag labels -------------------------------------------------------------------------
 
 
+def label_url(code: str) -> str:
+    """What a label's QR code opens: the leader's counter with the code filled in."""
+    return f"{settings.SITE_URL}{pickup_scan_path(code=code)}"
+
+
 def label_qr(code: str) -> str:
-    """The pickup code's QR code (the leader's counter with the code filled in), as SVG."""
-    url = f"{settings.SITE_URL}{pickup_scan_path(code=code)}"
-    return segno.make(url, error="m").svg_data_uri(scale=4, border=1)
+    """The label's QR code as a PNG of one pixel per module (the label scales it up
+    without smoothing): a tenth of the layout time of an SVG in WeasyPrint."""
+    return segno.make(label_url(code), error="m").png_data_uri(scale=1, border=2)
 
 
 def labels_document(
@@ -302,16 +313,28 @@ def labels_document(
     def context() -> dict:
         return {
             **_wave_meta(wave),
+            "total": count,
             "labels": (
                 {
+                    "n": n,
                     "label": label,
                     "qr": label_qr(label.pickup_code),
                     "shown": label.lines[:LABEL_LINES],
                     "more": max(0, len(label.lines) - LABEL_LINES),
                 }
-                for label in labels()
+                for n, label in enumerate(labels(), start=1)
             ),
         }
+
+    count = data.label_count(
+        wave=wave, route_id=route.pk if route else None, point_id=point.pk if point else None
+    )
+    refusal = ""
+    if count > LABELS_PER_PDF:
+        refusal = _(
+            "%(n)d labels are too many for one file (at most %(max)d): print them per pickup "
+            "point from the packing page."
+        ) % {"n": count, "max": LABELS_PER_PDF}
 
     return Document(
         kind=LABELS,
@@ -322,6 +345,7 @@ def labels_document(
         rows=rows,
         template="logistics/pdf/labels.html",
         context=context,
+        pdf_refusal=refusal,
     )
 
 

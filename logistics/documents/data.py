@@ -232,6 +232,15 @@ def label_points(
     return sorted(points, key=lambda p: (p[1] is None, p[1] or 0, p[0]))
 
 
+def label_count(*, wave: Wave, route_id: int | None = None, point_id: int | None = None) -> int:
+    qs = WaveLabel.objects.filter(wave=wave)
+    if route_id is not None:
+        qs = qs.filter(route_id=route_id)
+    if point_id is not None:
+        qs = qs.filter(pickup_point_id=point_id)
+    return qs.count()
+
+
 def labels(*, wave: Wave, route_id: int | None = None, point_id: int | None = None):
     """Bag labels in loading order: point by point (two queries each), shoppers by code.
 

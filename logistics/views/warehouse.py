@@ -427,10 +427,9 @@ def wave_document(request: HttpRequest, wave_id: int, kind: str, fmt: str) -> Ht
             documents.render_xlsx(document), content_type=documents.FORMATS[fmt]
         )
     else:
-        if not document.pdf_allowed:
+        if document.pdf_refusal:
             return HttpResponseBadRequest(
-                _("Choose a route or a pickup point: a whole city is too long to print at once."),
-                content_type="text/plain; charset=utf-8",
+                document.pdf_refusal, content_type="text/plain; charset=utf-8"
             )
         response = HttpResponse(documents.render_pdf(document), content_type=documents.FORMATS[fmt])
     response["Content-Disposition"] = content_disposition_header(fmt != "pdf", filename)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -15,7 +16,7 @@ from openpyxl import load_workbook
 
 from logistics import documents
 from logistics.documents import data
-from logistics.documents.build import label_qr
+from logistics.documents.build import label_url
 from logistics.models import DeliveryRun, PackItem, PickItem, RunStop, WaveLabel, WaveLine
 from logistics.services.wave import run_wave
 from orders.pickup_selectors import pickup_scan_path
@@ -164,7 +165,7 @@ def test_the_packing_rows_are_the_pack_items(wave, route, point):
 
 def test_a_whole_city_packing_pdf_is_refused_but_its_csv_is_not(wave):
     doc = documents.packing_document(wave=wave)
-    assert doc.pdf_allowed is False
+    assert doc.pdf_refusal == "请选择线路或自提点：整个城市的单据太长，无法一次打印。"
     assert len(csv_rows(doc)) == 7
 
 
@@ -207,14 +208,43 @@ def test_each_label_is_one_page_with_point_phone_code_qr_and_lines(
     assert (round(float(box.width) / 72 * 25.4), round(float(box.height) / 72 * 25.4)) == (100, 70)
 
 
-def test_the_label_qr_code_opens_the_leaders_counter_with_the_code(wave, route):
-    label = WaveLabel.objects.filter(wave=wave).first()
-    html = documents.render_html(documents.labels_document(wave=wave, route_id=route.pk))
-    assert label_qr(label.pickup_code) in html
+def test_the_label_qr_code_read_back_from_the_pdf_opens_the_leaders_counter(wave, route):
+    """The QR image embedded on each page, read module by module, is the QR code of the
+    leader's counter URL with that page's pickup code."""
     import segno
+    from pypdf import PdfReader
 
-    url = f"{settings.SITE_URL}{pickup_scan_path(code=label.pickup_code)}"
-    assert label_qr(label.pickup_code) == segno.make(url, error="m").svg_data_uri(scale=4, border=1)
+    pdf = documents.render_pdf(documents.labels_document(wave=wave, route_id=route.pk))
+    reader = PdfReader(io.BytesIO(pdf))
+    codes = [lb.pickup_code for lb in data.labels(wave=wave, route_id=route.pk)]
+    assert len(reader.pages) == len(codes) == 3
+    for page, code in zip(reader.pages, codes, strict=True):
+        # The image this page draws (the resources are shared between pages).
+        [drawn] = re.findall(rb"/(\w+) Do", page.get_contents().get_data())
+        [image] = [i for i in page.images if i.name.startswith(drawn.decode() + ".")]
+        picture = image.image.convert("L")
+        assert code in page.extract_text()
+        url = f"{settings.SITE_URL}{pickup_scan_path(code=code)}"
+        assert label_url(code) == url and url.endswith(f"?code={code}")
+        expected = segno.make(url, error="m")
+        size = expected.symbol_size(scale=1, border=2)
+        assert picture.size == size
+        dark = [
+            tuple(picture.getpixel((x, y)) < 128 for x in range(size[0])) for y in range(size[1])
+        ]
+        assert dark == [tuple(bool(m) for m in row) for row in expected.matrix_iter(border=2)]
+
+
+def test_a_route_with_too_many_labels_for_one_file_is_printed_per_point(
+    wave, route, point, monkeypatch
+):
+    from logistics.documents import build
+
+    monkeypatch.setattr(build, "LABELS_PER_PDF", 2)
+    doc = documents.labels_document(wave=wave, route_id=route.pk)
+    assert doc.pdf_refusal.startswith("3 张标签太多")
+    assert len(csv_rows(doc)) == 4  # the CSV is still whole
+    assert documents.labels_document(wave=wave, point_id=point.pk).pdf_refusal == ""
 
 
 def test_labels_need_a_route_or_a_point_and_a_point_gets_only_its_own(
