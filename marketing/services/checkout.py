@@ -166,6 +166,7 @@ def checkout_offer(
     now: datetime | None = None,
     extra_rules: Iterable = (),
     admissions=None,
+    placing: bool = False,
 ) -> Offer:
     """Price a cart with marketing: `lines` are (sku with product, quantity).
 
@@ -173,7 +174,10 @@ def checkout_offer(
     code of one of the shopper's coupons. With `use_points` the most points
     allowed are used, or `points` of them. `extra_rules` (拼团 prices) are
     applied with the special prices. `admissions` are the 秒杀 admissions of
-    the order being placed (marketing.services.flash.admit_lines). Raises MarketingError with the
+    the order being placed (marketing.services.flash.admit_lines). With
+    `placing` (the order is being placed, not shown) the wallet is not read
+    when no coupon is named and the balance not when no points are asked for:
+    an order without them costs no query for them. Raises MarketingError with the
     shopper's reason when the chosen coupon or points cannot be used.
     """
     now = now or timezone.now()
@@ -191,7 +195,7 @@ def checkout_offer(
     promo_price = promo.apply(base) if promo else base
     promo_amount = base.payable - promo_price.payable
 
-    wallet = usable_coupons(user=user, now=now)
+    wallet = [] if placing and coupon == NONE else usable_coupons(user=user, now=now)
     options: list[CouponOption] = []
     plans: dict[str, tuple[list, str]] = {}
     for item in wallet:
@@ -237,7 +241,8 @@ def checkout_offer(
         rules.append(promo)
     before_points = price_lines(items, rules=rules)
 
-    balance = points_services.balance_of(user=user)
+    wants_points = use_points or points is not None
+    balance = points_services.balance_of(user=user) if wants_points or not placing else 0
     usable = max_points_for(
         before_points, balance=balance, max_share=Decimal(settings.MARKETING_POINTS_MAX_SHARE)
     )

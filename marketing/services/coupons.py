@@ -413,3 +413,12 @@ def run_issue_job(*, job_id: int, now: datetime | None = None) -> CouponIssueJob
             status=JobStatus.FAILED, finished_at=timezone.now(), error=str(exc)[:300]
         )
     return CouponIssueJob.objects.get(pk=job.pk)
+
+
+def set_template_active(*, template: CouponTemplate, is_active: bool) -> bool:
+    """Start or stop issuing a template (coupons already issued stay valid)."""
+    return bool(
+        CouponTemplate.objects.filter(pk=template.pk)
+        .exclude(is_active=is_active)
+        .update(is_active=is_active)
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.core.cache import cache
 from django.db.models import Prefetch
 from django.utils import timezone
 
@@ -19,19 +20,47 @@ from ..models import CouponScope, Promotion, PromotionTier
 from ..rules import PromotionRule, Scope, Tier
 from .scopes import CartInfo, scope_for
 
+CACHE_KEY = "marketing:promotions"
+CACHE_SECONDS = 60
+
 
 def running_promotions(*, now: datetime | None = None) -> list[Promotion]:
-    """Active promotions running now with their tiers, categories and products (4 queries)."""
+    """Active promotions running now with their tiers, categories and products.
+
+    Every checkout asks, so the active ones are kept in the cache for a
+    minute (no query when warm; 4 when cold) and filtered by time here; a
+    change through set_promotion_active or the admin drops the cache at once.
+    """
     now = now or timezone.now()
-    return list(
-        Promotion.objects.filter(is_active=True, starts_at__lte=now, ends_at__gt=now)
-        .prefetch_related(
-            Prefetch("tiers", queryset=PromotionTier.objects.order_by("threshold")),
-            "categories",
-            "products",
+    active = cache.get(CACHE_KEY)
+    if active is None:
+        active = list(
+            Promotion.objects.filter(is_active=True, ends_at__gt=now)
+            .prefetch_related(
+                Prefetch("tiers", queryset=PromotionTier.objects.order_by("threshold")),
+                "categories",
+                "products",
+            )
+            .order_by("pk")
         )
-        .order_by("pk")
+        cache.set(CACHE_KEY, active, CACHE_SECONDS)
+    return [p for p in active if p.starts_at <= now < p.ends_at]
+
+
+def forget_promotions() -> None:
+    """A promotion changed: the next checkout reads them again."""
+    cache.delete(CACHE_KEY)
+
+
+def set_promotion_active(*, promotion: Promotion, is_active: bool) -> bool:
+    """Switch a promotion on or off (an order already placed keeps its 满减)."""
+    moved = bool(
+        Promotion.objects.filter(pk=promotion.pk)
+        .exclude(is_active=is_active)
+        .update(is_active=is_active)
     )
+    forget_promotions()
+    return moved
 
 
 def promotion_rule(*, promotion: Promotion, cart: CartInfo) -> PromotionRule:
@@ -67,4 +96,5 @@ __all__ = [
     "best_promotion_rule",
     "promotion_rule",
     "running_promotions",
+    "set_promotion_active",
 ]

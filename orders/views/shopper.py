@@ -226,7 +226,10 @@ def _marketing_choice(request) -> dict:
     """The coupon (auto / none / a code) and points the form asks for; the
     amounts are always computed on the server."""
     data = request.POST if request.method == "POST" else request.GET
-    coupon = (data.get("coupon") or AUTO_COUPON).strip()
+    # The page suggests the best coupon; a POST uses only the one it names
+    # (the page always names it), so an order without one reads no wallet.
+    default = NO_COUPON if request.method == "POST" else AUTO_COUPON
+    coupon = (data.get("coupon") or default).strip()
     if len(coupon) > 20:
         coupon = "?"
     choice: dict = {"coupon": coupon, "use_points": data.get("use_points") == "1"}
@@ -301,6 +304,7 @@ def checkout(request):
                     user=request.user,
                     lines=[(skus[w.sku_id], w.quantity) for w in wants if w.sku_id in skus],
                     admissions=admissions,
+                    placing=True,
                     **marketing_choice,
                 )
                 order = place_order(

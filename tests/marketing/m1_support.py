@@ -19,6 +19,7 @@ from marketing.models import (
 )
 from marketing.services import points as points_services
 from marketing.services.checkout import checkout_offer
+from marketing.services.promotions import forget_promotions
 from orders.payments import sandbox
 from orders.services.checkout import Want, place_order
 from orders.services.payments import handle_payment_notification, start_payment
@@ -79,6 +80,7 @@ def promotion(*tiers, name="满减", scope=CouponScope.ALL, categories=(), produ
         promo.categories.set(categories)
     if products:
         promo.products.set(products)
+    forget_promotions()
     return promo
 
 
