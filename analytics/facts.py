@@ -1,0 +1,447 @@
+"""The fact builders: set-based SQL that (re)fills analytics' fact tables for a date range.
+
+Every builder is idempotent: in one transaction it DELETEs the range's rows and
+INSERTs them again with one INSERT … SELECT … GROUP BY over the source tables
+(never a Python loop over orders), so running it twice, or over a range that
+was built before, leaves the same rows. `rebuild_facts` runs them all.
+
+Which day an order counts on: the day in Asia/Shanghai its payment arrived
+(Order.paid_at). Orders never paid (cancelled while awaiting payment) never
+count. A paid order's refunds, its pickup and its commission reversals count on
+its paid day for sales (net sales of that day's orders); commission entries and
+after-sale claims count on the day they were recorded (LeaderDayFact). The
+nightly job therefore rebuilds a trailing window (ANALYTICS_REFRESH_DAYS,
+default 14) so late refunds, pickups and claims land in their days.
+
+Other days: a 拼团 is counted on the day it opened (started) and the day it
+closed (filled / failed); a member on the day they paid; a delivery run on its
+delivery date.
+
+Speed: the order-driven builders scan orders by `paid_at` over the range (one
+pass each, hash aggregates); over 10M orders a night's window is a few
+hundred thousand orders. The fact tables carry composite indexes for the
+report filters only, so the INSERTs stay cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as _time
+from datetime import date, datetime, time, timedelta
+
+from django.db import connection, transaction
+
+from tuangou.timeutils import local_datetime, local_today
+
+from . import models as m
+
+logger = logging.getLogger(__name__)
+
+TZ = "Asia/Shanghai"
+MAX_RANGE_DAYS = 800  # a bigger rebuild is split by the caller (or the command)
+
+
+def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """[start 00:00, end+1 00:00) in Shanghai, as aware datetimes."""
+    if end < start:
+        raise ValueError("end before start")
+    return local_datetime(start, time(0, 0)), local_datetime(end + timedelta(days=1), time(0, 0))
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _t(model) -> str:
+    return model._meta.db_table
+
+
+def _tables() -> dict[str, str]:
+    from catalog.models import Category, Product, Sku
+    from groupbuy.models import Group, GroupMember
+    from leaders.commission.models import CommissionEntry
+    from leaders.models import PickupPoint
+    from logistics.models import DeliveryRun, Route, RunStop
+    from orders.models import AfterSaleClaim, Order, OrderLine
+
+    return {
+        "order": _t(Order),
+        "line": _t(OrderLine),
+        "claim": _t(AfterSaleClaim),
+        "sku": _t(Sku),
+        "product": _t(Product),
+        "category": _t(Category),
+        "point": _t(PickupPoint),
+        "entry": _t(CommissionEntry),
+        "group": _t(Group),
+        "member": _t(GroupMember),
+        "run": _t(DeliveryRun),
+        "stop": _t(RunStop),
+        "route": _t(Route),
+        "sales": _t(m.SalesFact),
+        "orderday": _t(m.OrderDayFact),
+        "leaderday": _t(m.LeaderDayFact),
+        "shopper": _t(m.ShopperMonthFact),
+        "pair": _t(m.BasketPairFact),
+        "productday": _t(m.ProductDayFact),
+        "groupbuy": _t(m.GroupBuyDayFact),
+        "runfact": _t(m.DeliveryRunFact),
+    }
+
+
+def _run(sql: str, params: dict) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(**_tables()), params)
+        return cursor.rowcount
+
+
+def _replace(table_key: str, where: str, insert_sql: str, params: dict) -> int:
+    """DELETE the range's rows and INSERT them again, in one transaction."""
+    with transaction.atomic():
+        # Table names and the WHERE come from this module's constants, never from input.
+        _run(f"DELETE FROM {{{table_key}}} WHERE {where}", params)  # noqa: S608
+        return _run(insert_sql, params)
+
+
+def _params(start: date, end: date) -> dict:
+    since, until = _bounds(start, end)
+    return {"start": start, "end": end, "since": since, "until": until, "tz": TZ}
+
+
+# --- sales --------------------------------------------------------------------------
+
+
+SALES_SQL = """
+INSERT INTO {sales} (day, sku_id, product_id, category_id, warehouse_id, community_id,
+    pickup_point_id, leader_id, orders, units, gmv, discounts, paid, refunds,
+    refunded_units, shoppers)
+SELECT (o.paid_at AT TIME ZONE %(tz)s)::date, l.sku_id, s.product_id, p.category_id,
+    o.warehouse_id, pp.community_id, o.pickup_point_id, o.leader_id,
+    COUNT(DISTINCT o.id), SUM(l.quantity), SUM(l.goods_total), SUM(l.discount_total),
+    SUM(l.payable), SUM(l.refunded_amount), SUM(l.refunded_quantity), COUNT(DISTINCT o.user_id)
+FROM {order} o
+JOIN {line} l ON l.order_id = o.id
+JOIN {sku} s ON s.id = l.sku_id
+JOIN {product} p ON p.id = s.product_id
+JOIN {point} pp ON pp.id = o.pickup_point_id
+WHERE o.paid_at >= %(since)s AND o.paid_at < %(until)s
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+"""
+
+
+def build_sales_facts(*, start: date, end: date) -> int:
+    """SalesFact rows (day × SKU × warehouse × community × pickup point) for start..end."""
+    return _replace("sales", "day BETWEEN %(start)s AND %(end)s", SALES_SQL, _params(start, end))
+
+
+ORDER_DAY_SQL = """
+WITH o AS (
+    SELECT id, (paid_at AT TIME ZONE %(tz)s)::date AS day, warehouse_id, pickup_point_id,
+        leader_id, user_id, kind, status, goods_total, discount_total, payable, refunded_amount
+    FROM {order}
+    WHERE paid_at >= %(since)s AND paid_at < %(until)s
+), u AS (
+    SELECT l.order_id, SUM(l.quantity) AS units
+    FROM {line} l JOIN o ON o.id = l.order_id
+    GROUP BY l.order_id
+)
+INSERT INTO {orderday} (day, warehouse_id, community_id, pickup_point_id, leader_id, orders,
+    group_orders, refunded_orders, units, shoppers, gmv, discounts, paid, refunds)
+SELECT o.day, o.warehouse_id, pp.community_id, o.pickup_point_id, o.leader_id, COUNT(*),
+    COUNT(*) FILTER (WHERE o.kind = 'group'), COUNT(*) FILTER (WHERE o.status = 'refunded'),
+    COALESCE(SUM(u.units), 0), COUNT(DISTINCT o.user_id), SUM(o.goods_total),
+    SUM(o.discount_total), SUM(o.payable), SUM(o.refunded_amount)
+FROM o
+JOIN {point} pp ON pp.id = o.pickup_point_id
+LEFT JOIN u ON u.order_id = o.id
+GROUP BY 1, 2, 3, 4, 5
+"""
+
+
+def build_order_day_facts(*, start: date, end: date) -> int:
+    """OrderDayFact rows (day × pickup point): order counts, AOV, refunds."""
+    return _replace(
+        "orderday", "day BETWEEN %(start)s AND %(end)s", ORDER_DAY_SQL, _params(start, end)
+    )
+
+
+# --- leaders ------------------------------------------------------------------------
+
+
+LEADER_DAY_SQL = """
+WITH o AS (
+    SELECT id, (paid_at AT TIME ZONE %(tz)s)::date AS day, leader_id, user_id, status,
+        goods_total, payable, refunded_amount
+    FROM {order}
+    WHERE paid_at >= %(since)s AND paid_at < %(until)s
+), firsts AS (
+    -- Each shopper's first paid order with the leader, ever: new on that day.
+    SELECT f.user_id, f.leader_id, (MIN(f.paid_at) AT TIME ZONE %(tz)s)::date AS first_day
+    FROM {order} f
+    WHERE f.paid_at IS NOT NULL AND f.paid_at < %(until)s
+      AND (f.user_id, f.leader_id) IN (SELECT DISTINCT user_id, leader_id FROM o)
+    GROUP BY f.user_id, f.leader_id
+), sales AS (
+    SELECT o.day, o.leader_id, SUM(o.goods_total) AS gmv, SUM(o.payable) AS paid,
+        SUM(o.refunded_amount) AS refunds, COUNT(*) AS orders,
+        COUNT(DISTINCT o.user_id) AS shoppers,
+        COUNT(DISTINCT o.user_id) FILTER (WHERE fi.first_day = o.day) AS new_shoppers,
+        COUNT(*) FILTER (WHERE o.status <> 'refunded') AS pickup_due,
+        COUNT(*) FILTER (WHERE o.status = 'completed') AS picked_up
+    FROM o
+    JOIN firsts fi ON fi.user_id = o.user_id AND fi.leader_id = o.leader_id
+    GROUP BY o.day, o.leader_id
+), commission AS (
+    SELECT (e.occurred_at AT TIME ZONE %(tz)s)::date AS day, e.leader_id, SUM(e.amount) AS amount
+    FROM {entry} e
+    WHERE e.occurred_at >= %(since)s AND e.occurred_at < %(until)s
+    GROUP BY 1, 2
+), claims AS (
+    SELECT (c.created_at AT TIME ZONE %(tz)s)::date AS day, co.leader_id, COUNT(*) AS n
+    FROM {claim} c JOIN {order} co ON co.id = c.order_id
+    WHERE c.created_at >= %(since)s AND c.created_at < %(until)s
+    GROUP BY 1, 2
+), rows AS (
+    SELECT day, leader_id, gmv, paid, refunds, orders, shoppers, new_shoppers, pickup_due,
+        picked_up, 0::numeric AS commission, 0 AS complaints FROM sales
+    UNION ALL
+    SELECT day, leader_id, 0, 0, 0, 0, 0, 0, 0, 0, amount, 0 FROM commission
+    UNION ALL
+    SELECT day, leader_id, 0, 0, 0, 0, 0, 0, 0, 0, 0, n FROM claims
+)
+INSERT INTO {leaderday} (day, leader_id, gmv, paid, refunds, orders, shoppers, new_shoppers,
+    returning_shoppers, pickup_due, picked_up, commission, complaints)
+SELECT day, leader_id, SUM(gmv), SUM(paid), SUM(refunds), SUM(orders), SUM(shoppers),
+    SUM(new_shoppers), SUM(shoppers) - SUM(new_shoppers), SUM(pickup_due), SUM(picked_up),
+    SUM(commission), SUM(complaints)
+FROM rows
+GROUP BY day, leader_id
+"""
+
+
+def build_leader_facts(*, start: date, end: date) -> int:
+    """LeaderDayFact rows (day × leader)."""
+    return _replace(
+        "leaderday", "day BETWEEN %(start)s AND %(end)s", LEADER_DAY_SQL, _params(start, end)
+    )
+
+
+# --- shoppers -----------------------------------------------------------------------
+
+
+SHOPPER_MONTH_SQL = """
+WITH o AS (
+    SELECT id, user_id, (paid_at AT TIME ZONE %(tz)s)::date AS day,
+        date_trunc('month', paid_at AT TIME ZONE %(tz)s)::date AS month,
+        payable - refunded_amount AS spend
+    FROM {order}
+    WHERE paid_at >= %(since)s AND paid_at < %(until)s
+), firsts AS (
+    SELECT f.user_id, date_trunc('month', MIN(f.paid_at) AT TIME ZONE %(tz)s)::date AS first_month
+    FROM {order} f
+    WHERE f.paid_at IS NOT NULL AND f.paid_at < %(until)s
+      AND f.user_id IN (SELECT DISTINCT user_id FROM o)
+    GROUP BY f.user_id
+), cats AS (
+    SELECT o.month, o.user_id,
+        jsonb_agg(DISTINCT COALESCE(c.parent_id, c.id) ORDER BY COALESCE(c.parent_id, c.id))
+            AS category_ids
+    FROM o
+    JOIN {line} l ON l.order_id = o.id
+    JOIN {sku} s ON s.id = l.sku_id
+    JOIN {product} p ON p.id = s.product_id
+    JOIN {category} c ON c.id = p.category_id
+    GROUP BY o.month, o.user_id
+), agg AS (
+    SELECT month, user_id, COUNT(*) AS orders, SUM(spend) AS spend, MAX(day) AS last_day
+    FROM o GROUP BY month, user_id
+)
+INSERT INTO {shopper} (month, user_id, first_month, orders, spend, last_day, category_ids)
+SELECT agg.month, agg.user_id, fi.first_month, agg.orders, agg.spend, agg.last_day,
+    COALESCE(cats.category_ids, '[]'::jsonb)
+FROM agg
+JOIN firsts fi ON fi.user_id = agg.user_id
+LEFT JOIN cats ON cats.month = agg.month AND cats.user_id = agg.user_id
+"""
+
+
+def build_shopper_facts(*, start: date, end: date) -> int:
+    """ShopperMonthFact rows for every month that start..end touches (whole months)."""
+    first, after = _month_start(start), _next_month(end)
+    params = _params(first, after - timedelta(days=1))
+    return _replace("shopper", "month BETWEEN %(start)s AND %(end)s", SHOPPER_MONTH_SQL, params)
+
+
+PAIRS_SQL = """
+WITH op AS (
+    SELECT DISTINCT o.id, (o.paid_at AT TIME ZONE %(tz)s)::date AS day, s.product_id
+    FROM {order} o
+    JOIN {line} l ON l.order_id = o.id
+    JOIN {sku} s ON s.id = l.sku_id
+    WHERE o.paid_at >= %(since)s AND o.paid_at < %(until)s
+)
+INSERT INTO {pair} (day, product_a_id, product_b_id, orders)
+SELECT a.day, a.product_id, b.product_id, COUNT(*)
+FROM op a JOIN op b ON b.id = a.id AND b.product_id > a.product_id
+GROUP BY 1, 2, 3
+"""
+
+PRODUCT_DAY_SQL = """
+INSERT INTO {productday} (day, product_id, orders)
+SELECT (o.paid_at AT TIME ZONE %(tz)s)::date, s.product_id, COUNT(DISTINCT o.id)
+FROM {order} o
+JOIN {line} l ON l.order_id = o.id
+JOIN {sku} s ON s.id = l.sku_id
+WHERE o.paid_at >= %(since)s AND o.paid_at < %(until)s
+GROUP BY 1, 2
+"""
+
+
+def build_basket_facts(*, start: date, end: date) -> int:
+    """BasketPairFact and ProductDayFact rows (products bought together, per day)."""
+    params = _params(start, end)
+    where = "day BETWEEN %(start)s AND %(end)s"
+    with transaction.atomic():
+        n = _replace("pair", where, PAIRS_SQL, params)
+        _replace("productday", where, PRODUCT_DAY_SQL, params)
+    return n
+
+
+# --- 拼团 -----------------------------------------------------------------------------
+
+
+GROUPBUY_SQL = """
+WITH started AS (
+    SELECT (opened_at AT TIME ZONE %(tz)s)::date AS day, campaign_id, COUNT(*) AS n
+    FROM {group}
+    WHERE opened_at >= %(since)s AND opened_at < %(until)s
+    GROUP BY 1, 2
+), closed AS (
+    SELECT (closed_at AT TIME ZONE %(tz)s)::date AS day, campaign_id,
+        COUNT(*) FILTER (WHERE status = 'succeeded') AS filled,
+        COUNT(*) FILTER (WHERE status = 'succeeded' AND is_auto_completed) AS auto_completed,
+        COUNT(*) FILTER (WHERE status = 'failed') AS failed,
+        COALESCE(SUM(EXTRACT(EPOCH FROM closed_at - opened_at))
+            FILTER (WHERE status = 'succeeded' AND opened_at IS NOT NULL), 0)::bigint
+            AS fill_seconds
+    FROM {group}
+    WHERE closed_at >= %(since)s AND closed_at < %(until)s AND status IN ('succeeded', 'failed')
+    GROUP BY 1, 2
+), members AS (
+    SELECT (gm.paid_at AT TIME ZONE %(tz)s)::date AS day, g.campaign_id, COUNT(*) AS n,
+        SUM(o.goods_total) AS gmv
+    FROM {member} gm
+    JOIN {group} g ON g.id = gm.group_id
+    JOIN {order} o ON o.id = gm.order_id
+    WHERE gm.paid_at >= %(since)s AND gm.paid_at < %(until)s
+    GROUP BY 1, 2
+), rows AS (
+    SELECT day, campaign_id, n AS started, 0 AS filled, 0 AS auto_completed, 0 AS failed,
+        0 AS members, 0::numeric AS gmv, 0::bigint AS fill_seconds FROM started
+    UNION ALL
+    SELECT day, campaign_id, 0, filled, auto_completed, failed, 0, 0, fill_seconds FROM closed
+    UNION ALL
+    SELECT day, campaign_id, 0, 0, 0, 0, n, gmv, 0 FROM members
+)
+INSERT INTO {groupbuy} (day, campaign_id, started, filled, auto_completed, failed, members, gmv,
+    fill_seconds)
+SELECT day, campaign_id, SUM(started), SUM(filled), SUM(auto_completed), SUM(failed),
+    SUM(members), SUM(gmv), SUM(fill_seconds)
+FROM rows
+GROUP BY day, campaign_id
+"""
+
+
+def build_groupbuy_facts(*, start: date, end: date) -> int:
+    """GroupBuyDayFact rows (day × campaign)."""
+    return _replace(
+        "groupbuy", "day BETWEEN %(start)s AND %(end)s", GROUPBUY_SQL, _params(start, end)
+    )
+
+
+# --- logistics ----------------------------------------------------------------------
+
+
+RUNS_SQL = """
+WITH s AS (
+    SELECT st.run_id, COUNT(*) AS stops,
+        COUNT(*) FILTER (WHERE st.arrived_at IS NOT NULL AND st.due_at IS NOT NULL) AS measured,
+        COUNT(*) FILTER (WHERE st.arrived_at <= st.due_at) AS on_time,
+        COUNT(*) FILTER (WHERE st.arrived_at > st.due_at) AS late,
+        COALESCE(SUM(EXTRACT(EPOCH FROM st.arrived_at - st.due_at) / 60)
+            FILTER (WHERE st.arrived_at > st.due_at), 0) AS late_minutes,
+        COALESCE(MAX(EXTRACT(EPOCH FROM st.arrived_at - st.due_at) / 60)
+            FILTER (WHERE st.arrived_at > st.due_at), 0) AS max_late,
+        COUNT(*) FILTER (WHERE st.status = 'handed_over') AS handed_over
+    FROM {stop} st JOIN {run} r ON r.id = st.run_id
+    WHERE r.delivery_date BETWEEN %(start)s AND %(end)s
+    GROUP BY st.run_id
+)
+INSERT INTO {runfact} (day, run_id, route_id, driver_id, warehouse_id, stops, measured, on_time,
+    late, late_minutes, max_late_minutes, handed_over)
+SELECT r.delivery_date, r.id, r.route_id, r.driver_id, rt.warehouse_id,
+    COALESCE(s.stops, 0), COALESCE(s.measured, 0), COALESCE(s.on_time, 0), COALESCE(s.late, 0),
+    ROUND(COALESCE(s.late_minutes, 0)), ROUND(COALESCE(s.max_late, 0)),
+    COALESCE(s.handed_over, 0)
+FROM {run} r
+JOIN {route} rt ON rt.id = r.route_id
+LEFT JOIN s ON s.run_id = r.id
+WHERE r.delivery_date BETWEEN %(start)s AND %(end)s AND r.status <> 'cancelled'
+"""
+
+
+def build_delivery_facts(*, start: date, end: date) -> int:
+    """DeliveryRunFact rows: one per delivery run with a delivery date in start..end."""
+    return _replace("runfact", "day BETWEEN %(start)s AND %(end)s", RUNS_SQL, _params(start, end))
+
+
+# --- all ------------------------------------------------------------------------------
+
+
+BUILDERS = {
+    "sales": build_sales_facts,
+    "order_days": build_order_day_facts,
+    "leaders": build_leader_facts,
+    "shoppers": build_shopper_facts,
+    "baskets": build_basket_facts,
+    "groupbuy": build_groupbuy_facts,
+    "deliveries": build_delivery_facts,
+}
+
+
+def rebuild_facts(*, start: date, end: date) -> dict[str, int]:
+    """Rebuild every fact table for start..end (inclusive); {builder: rows inserted}.
+
+    Each builder commits its own range (one transaction each), so a report read
+    meanwhile sees either the old or the new rows of a table, never none.
+    """
+    if end < start:
+        raise ValueError("end before start")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise ValueError(f"at most {MAX_RANGE_DAYS} days at a time")
+    counts: dict[str, int] = {}
+    for name, builder in BUILDERS.items():
+        began = _time.monotonic()
+        counts[name] = builder(start=start, end=end)
+        logger.info(
+            "analytics facts %s %s..%s: %d rows in %.2fs",
+            name,
+            start,
+            end,
+            counts[name],
+            _time.monotonic() - began,
+        )
+    return counts
+
+
+def refresh_recent_facts(*, days: int | None = None, today: date | None = None) -> dict[str, int]:
+    """The nightly job: rebuild the days that closed recently (up to yesterday, Shanghai)."""
+    from django.conf import settings
+
+    days = days or getattr(settings, "ANALYTICS_REFRESH_DAYS", 14)
+    yesterday = (today or local_today()) - timedelta(days=1)
+    return rebuild_facts(start=yesterday - timedelta(days=days - 1), end=yesterday)
