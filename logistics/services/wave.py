@@ -62,6 +62,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -72,7 +74,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from catalog.cutoff import delivery_date_for
-from catalog.models import Warehouse
+from catalog.models import StorageClass, Warehouse
 from orders.models import Order, OrderStatus
 from orders.services.pickup import issue_day_pickup_codes
 from orders.services.reschedule import RescheduleError, postpone_late_order
@@ -365,36 +367,45 @@ LEFT JOIN leaders_pickuppoint pp ON pp.id = k.point_id
 ORDER BY k.route_id, pp.id
 """
 
-# Stops per run in the route's order, their loads, and each run's totals.
-_STOPS_SQL = """
-WITH per_class AS (
-    SELECT pi.route_id, pi.pickup_point_id, p.storage_class,
-           sum(pi.quantity::bigint * coalesce(s.weight_grams, 0)) AS weight
-    FROM logistics_packitem pi
-    JOIN catalog_sku s ON s.id = pi.sku_id
+
+# Crates of one storage class at a stop: at least one when it has goods of
+# that class, else ceil(weight / capacity). Summed over the classes (and any
+# other value found in the data, counted as one more class).
+def _crates_sql() -> str:
+    weight = "wl.quantity::bigint * coalesce(s.weight_grams, 0)"
+    classes = [f"p.storage_class = '{value}'" for value in StorageClass.values]
+    classes.append(f"p.storage_class NOT IN ({', '.join(repr(v) for v in StorageClass.values)})")
+    terms = [
+        f"CASE WHEN bool_or({cond}) THEN greatest(1, ceil("
+        f"coalesce(sum({weight}) FILTER (WHERE {cond}), 0) / %(crate)s::numeric)) ELSE 0 END"
+        for cond in classes
+    ]
+    return " + ".join(terms)
+
+
+# Stops per run in the route's order, their loads, and each run's totals. One
+# aggregate over the wave's lines (no join between two aggregates of fresh,
+# unanalysed rows, which the planner would estimate at a row and nest-loop).
+_STOPS_SQL = f"""
+WITH per_point AS (
+    SELECT wl.route_id, wl.pickup_point_id,
+           count(DISTINCT wl.order_id) AS order_count,
+           sum(wl.quantity::bigint * coalesce(s.weight_grams, 0))::bigint AS weight,
+           ({_crates_sql()})::int AS crates
+    FROM logistics_waveline wl
+    JOIN catalog_sku s ON s.id = wl.sku_id
     JOIN catalog_product p ON p.id = s.product_id
-    WHERE pi.wave_id = %(wave)s AND pi.route_id IS NOT NULL
-    GROUP BY pi.route_id, pi.pickup_point_id, p.storage_class
-), per_point AS (
-    SELECT route_id, pickup_point_id, sum(weight)::bigint AS weight,
-           sum(greatest(1, ceil(weight / %(crate)s::numeric)))::int AS crates
-    FROM per_class
-    GROUP BY route_id, pickup_point_id
-), orders AS (
-    SELECT pickup_point_id, count(DISTINCT order_id) AS order_count
-    FROM logistics_waveline
-    WHERE wave_id = %(wave)s AND route_id IS NOT NULL
-    GROUP BY pickup_point_id
+    WHERE wl.wave_id = %(wave)s AND wl.route_id IS NOT NULL
+    GROUP BY wl.route_id, wl.pickup_point_id
 ), stops AS (
     INSERT INTO logistics_runstop
         (run_id, pickup_point_id, position, status, order_count, crates, weight_grams,
          planned_arrival, due_at, arrived_at, handed_over_at, exception, note, photo)
     SELECT r.id, pp.pickup_point_id,
            row_number() OVER (PARTITION BY r.id ORDER BY rs.position, rs.id),
-           %(pending)s, o.order_count, pp.crates, pp.weight,
+           %(pending)s, pp.order_count, pp.crates, pp.weight,
            NULL, %(due)s, NULL, NULL, '', '', ''
     FROM per_point pp
-    JOIN orders o ON o.pickup_point_id = pp.pickup_point_id
     JOIN logistics_deliveryrun r ON r.wave_id = %(wave)s AND r.route_id = pp.route_id
     JOIN logistics_routestop rs ON rs.pickup_point_id = pp.pickup_point_id
     RETURNING run_id, crates, weight_grams
@@ -407,7 +418,15 @@ FROM (
 ) t
 WHERE r.id = t.run_id
 RETURNING r.id, r.crates, r.weight_grams
-"""
+"""  # noqa: S608 - built from code constants only; values are bound parameters
+
+
+@contextmanager
+def _timed(wave_id: int, label: str):
+    """Log a step's duration at DEBUG (bench_wave prints them)."""
+    started = time.perf_counter()
+    yield
+    logger.debug("wave %s: %s %.2f s", wave_id, label, time.perf_counter() - started)
 
 
 @dataclass
@@ -418,8 +437,15 @@ class _Build:
     params: dict = field(default_factory=dict)
     problems: list[dict] = field(default_factory=list)
 
-    def execute(self, sql: str, step: int | None = None):
+    def execute(self, sql: str, step: int | None = None, *, label: str = ""):
+        started = time.perf_counter()
         self.cursor.execute(sql, self.params)
+        logger.debug(
+            "wave %s: %s %.2f s",
+            self.wave.pk,
+            label or sql.split()[0],
+            time.perf_counter() - started,
+        )
         if step is not None:
             self.progress(step)
         return self.cursor
@@ -512,21 +538,24 @@ def _build(b: _Build, *, warehouse: Warehouse, delivery_date: date) -> list[Deli
     # Runs go through the ORM: others' tables may point at runs and stops, and
     # Django's collector handles them (a handful of rows).
     DeliveryRun.objects.filter(wave=wave).delete()
-    b.execute(_DELETE_DERIVED_SQL)
+    b.execute(_DELETE_DERIVED_SQL, label="delete derived rows")
     wave.order_count, wave.line_count, wave.unit_count = b.execute(
-        _FREEZE_LINES_SQL, STEP_LINES
+        _FREEZE_LINES_SQL, STEP_LINES, label="freeze lines"
     ).fetchone()
-    b.execute(_DEMAND_SQL, STEP_DEMAND)
-    b.execute(_PICKING_SQL, STEP_PICKING)
-    b.execute(_PACKING_SQL, STEP_PACKING)
-    issue_day_pickup_codes(
-        warehouse_id=warehouse.pk, delivery_date=delivery_date, statuses=FROZEN_STATUSES
-    )
+    b.execute(_DEMAND_SQL, STEP_DEMAND, label="demand")
+    b.execute(_PICKING_SQL, STEP_PICKING, label="picking lists")
+    b.execute(_PACKING_SQL, STEP_PACKING, label="packing lists")
+    with _timed(wave.pk, "pickup codes"):
+        issue_day_pickup_codes(
+            warehouse_id=warehouse.pk, delivery_date=delivery_date, statuses=FROZEN_STATUSES
+        )
     b.progress(STEP_CODES)
-    b.execute(_LABELS_SQL, STEP_LABELS)
+    b.execute(_LABELS_SQL, STEP_LABELS, label="labels")
 
     route_ids = []
-    for route_id, point_id, point_name in b.execute(_POINTS_AND_ROUTES_SQL).fetchall():
+    for route_id, point_id, point_name in b.execute(
+        _POINTS_AND_ROUTES_SQL, label="points and routes"
+    ).fetchall():
         if route_id is not None:
             route_ids.append(route_id)
         else:
@@ -559,7 +588,7 @@ def _build(b: _Build, *, warehouse: Warehouse, delivery_date: date) -> list[Deli
     )
     totals = {
         run_id: (crates, weight)
-        for run_id, crates, weight in b.execute(_STOPS_SQL, STEP_RUNS).fetchall()
+        for run_id, crates, weight in b.execute(_STOPS_SQL, STEP_RUNS, label="stops").fetchall()
     }
     b.problems.extend(_capacity_problems(runs, totals))
     return runs
@@ -641,7 +670,8 @@ def run_wave(*, warehouse: Warehouse, delivery_date: date, actor=None) -> Wave:
                     },
                 )
                 runs = _build(build, warehouse=warehouse, delivery_date=delivery_date)
-            _plan(runs, build.problems)
+            with _timed(wave.pk, f"planning {len(runs)} runs"):
+                _plan(runs, build.problems)
             progress(STEP_PLANNED)
         with transaction.atomic():
             wave.status = WaveStatus.DONE
@@ -667,7 +697,8 @@ def run_wave(*, warehouse: Warehouse, delivery_date: date, actor=None) -> Wave:
                     "unit_count",
                 ]
             )
-            _draft_purchase_orders(wave)
+            with _timed(wave.pk, "purchase orders"):
+                _draft_purchase_orders(wave)
     except WaveError:
         raise
     except Exception as exc:
@@ -690,7 +721,8 @@ def run_wave(*, warehouse: Warehouse, delivery_date: date, actor=None) -> Wave:
         len(runs),
         len(wave.problems),
     )
-    roll_late_orders(wave=wave)
+    with _timed(wave.pk, "late orders"):
+        roll_late_orders(wave=wave)
     return wave
 
 
