@@ -576,22 +576,26 @@ def receive_purchase_order(
         elif po.status != PurchaseStatus.PARTLY_RECEIVED:
             _move(po, PurchaseStatus.PARTLY_RECEIVED)
         result = ReceivingResult(purchase_order=po, received=new)
-        demand_now = _wave_demand(po, [lines[pk].sku_id for pk in new])
-        for pk in sorted(new):
-            line = lines[pk]
-            line.received_quantity = new[pk]
-            # The demand as drafted, or less if the wave's orders want less now
-            # (refunds, cuts): never cut for orders that no longer want the goods.
-            wanted = min(line.demand, demand_now.get(line.sku_id, 0))
-            shortfall = wanted - line.on_hand - new[pk]
-            if shortfall > 0:
-                try:
-                    cut = _cut_shortage(po=po, line=line, units=shortfall, actor=actor)
-                except CheckoutError as exc:  # pragma: no cover - orders are locked first
-                    # A refund the orders service refused: nothing is kept (atomic).
-                    raise PurchasingError(exc.message) from exc
-                if cut is not None:
-                    result.cuts.append(cut)
+        # The demand as drafted, or less if the wave's orders want less now
+        # (refunds, cuts): never cut for orders that no longer want the goods.
+        # Wanted units only ever go down once a wave is frozen, so a line found
+        # not short without locks stays not short.
+        for pk in new:
+            lines[pk].received_quantity = new[pk]
+        short = _short_lines([lines[pk] for pk in sorted(new)], po=po)
+        if short:
+            # Every order that may lose units is locked at once, in pk order,
+            # before any is refunded; then the shortfalls are measured again.
+            _lock_orders_of(po.wave_id, [line.sku_id for line in short])
+            short = _short_lines(short, po=po)
+        for line, shortfall in short.items():
+            try:
+                cut = _cut_shortage(po=po, line=line, units=shortfall, actor=actor)
+            except CheckoutError as exc:  # pragma: no cover - orders are locked first
+                # A refund the orders service refused: nothing is kept (atomic).
+                raise PurchasingError(exc.message) from exc
+            if cut is not None:
+                result.cuts.append(cut)
     logger.info(
         "purchase order %s: received %s by %s, %d cuts",
         po.number,
@@ -600,6 +604,34 @@ def receive_purchase_order(
         len(result.cuts),
     )
     return result
+
+
+def _short_lines(lines, *, po: PurchaseOrder) -> dict:
+    """{line: units short} of received lines, in line order (one query)."""
+    if po.wave_id is None:
+        return {}
+    demand_now = _wave_demand(po, [line.sku_id for line in lines])
+    short = {}
+    for line in lines:
+        wanted = min(line.demand, demand_now.get(line.sku_id, 0))
+        shortfall = wanted - line.on_hand - line.received_quantity
+        if shortfall > 0:
+            short[line] = shortfall
+    return short
+
+
+def _lock_orders_of(wave_id: int, sku_ids: list[int]) -> None:
+    from orders.models import Order
+
+    list(
+        Order.objects.select_for_update()
+        .filter(
+            pk__in=WaveLine.objects.filter(wave_id=wave_id, sku_id__in=sku_ids).values("order_id"),
+            status__in=_CUTTABLE,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def _wave_demand(po: PurchaseOrder, sku_ids: list[int]) -> dict[int, int]:
