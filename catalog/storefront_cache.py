@@ -12,7 +12,7 @@ warehouse in this schema (only stock is per warehouse, and stock is read
 fresh), so one version covers them all: a per-warehouse key would only add
 keys to replace on every product edit.
 
-Invalidation is explicit: `bump()` is called, after commit, by every catalog
+Invalidation is explicit: `bump()` is called (at once and after commit) by every catalog
 service that changes what the cache holds (save_product, set_on_shelf,
 save_sku, the picture services) and, for the models the Django admin edits
 without a service (categories, warehouses, service promises, product
@@ -58,11 +58,14 @@ def version() -> str:
 
 
 def bump() -> None:
-    """Forget every cached storefront entry, once the caller's transaction commits.
+    """Forget every cached storefront entry: now, and again once the caller's
+    transaction commits.
 
-    After commit, so that a page rebuilt in between cannot store what the
-    rolled-back or not-yet-visible write would change.
+    Now, so that nobody reads the old entries from this moment; again after
+    commit, because a page rebuilt in between read the rows as they were
+    before the commit and stored them under the token of the first bump.
     """
+    _bump_now()
     transaction.on_commit(_bump_now)
 
 

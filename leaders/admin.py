@@ -28,6 +28,7 @@ from .models import (
     PickupPointPhoto,
     ShopperBinding,
 )
+from .point_cache import PointCacheAdmin
 
 
 def _run_each(modeladmin, request, queryset, action, done_message) -> None:
@@ -82,7 +83,7 @@ def _open_on_pending(request):
 
 
 @admin.register(Community)
-class CommunityAdmin(admin.ModelAdmin):
+class CommunityAdmin(PointCacheAdmin, admin.ModelAdmin):
     list_display = ("name", "district", "city", "warehouse", "is_active")
     list_filter = ("city", "district", "warehouse", "is_active")
     search_fields = ("name", "district")
@@ -220,7 +221,7 @@ class PointInline(admin.TabularInline):
 
 
 @admin.register(Leader)
-class LeaderAdmin(admin.ModelAdmin):
+class LeaderAdmin(PointCacheAdmin, admin.ModelAdmin):
     list_display = ("real_name", "phone", "kind", "status", "commission_rate", "joined_at")
     list_filter = ("status", "kind", "points__community")
     search_fields = ("real_name", "phone", "user__nickname", "share_code")
@@ -264,7 +265,7 @@ class PickupPointAdminForm(forms.ModelForm):
 
 
 @admin.register(PickupPoint)
-class PickupPointAdmin(admin.ModelAdmin):
+class PickupPointAdmin(PointCacheAdmin, admin.ModelAdmin):
     form = PickupPointAdminForm
     list_display = ("name", "community", "leader", "warehouse", "status", "daily_capacity")
     list_filter = ("status", "community", "community__district", "warehouse", "leader__status")
@@ -404,7 +405,7 @@ class AddressChangeAdmin(admin.ModelAdmin):
 
 
 @admin.register(ShopperBinding)
-class ShopperBindingAdmin(admin.ModelAdmin):
+class ShopperBindingAdmin(PointCacheAdmin, admin.ModelAdmin):
     list_display = ("user", "pickup_point", "leader", "source", "bound_at", "changed_at")
     list_filter = ("source", "pickup_point__community")
     search_fields = ("user__nickname", "user__phone", "pickup_point__name")

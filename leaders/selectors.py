@@ -93,6 +93,16 @@ def pickup_point_for_shopper(*, user) -> PickupPoint | None:
     )
 
 
+def cached_pickup_point_for_shopper(*, user) -> PickupPoint | None:
+    """pickup_point_for_shopper from Redis while nothing it holds has changed
+    (leaders.point_cache says what replaces it): no query on a hit."""
+    from . import point_cache
+
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return point_cache.point_for_shopper(user=user, load=pickup_point_for_shopper)
+
+
 def pickup_point_is_open_on(*, pickup_point: PickupPoint, day: date) -> bool:
     """May parcels be collected at the point on `day`? (for orders and logistics)
 

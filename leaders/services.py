@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from tuangou import timeutils
 from tuangou.accounts.sms import send_sms
 
+from . import point_cache
 from .images import prepare_photo
 from .models import (
     ADDRESS_CHANGE_TRANSITIONS,
@@ -265,6 +266,7 @@ def _set_leader_status(leader: Leader, status: str, reason: str = "") -> Leader:
     leader.status = status
     leader.suspended_reason = reason
     leader.save(update_fields=["status", "suspended_reason"])
+    point_cache.bump()  # their points take orders or stop: shoppers see it at once
     return leader
 
 
@@ -290,6 +292,7 @@ def _set_point_status(point: PickupPoint, status: str) -> PickupPoint:
     guard(POINT_TRANSITIONS, point.status, status, _POINT)
     point.status = status
     point.save(update_fields=["status"])
+    point_cache.bump()
     return point
 
 
@@ -357,6 +360,7 @@ def update_pickup_point(
     point.opening_hours = hours
     point.daily_capacity = daily_capacity
     point.save(update_fields=["name", "opening_hours", "daily_capacity"])
+    point_cache.bump()
     return point
 
 
@@ -381,6 +385,7 @@ def request_address_change(
     if point.status == PointStatus.PENDING:
         point.address, point.latitude, point.longitude = address, latitude, longitude
         point.save(update_fields=["address", "latitude", "longitude"])
+        point_cache.bump()
         return None
     change, _created = AddressChange.objects.update_or_create(
         point=point,
@@ -403,6 +408,7 @@ def approve_address_change(*, change: AddressChange, reviewed_by) -> AddressChan
         change.longitude,
     )
     point.save(update_fields=["address", "latitude", "longitude"])
+    point_cache.bump()
     change.status = ReviewStatus.APPROVED
     change.reviewed_by = reviewed_by
     change.reviewed_at = timeutils.now()
@@ -469,6 +475,8 @@ def pause_pickup_point_for_day(
     if created:
         from .tasks import tell_shoppers_of_pause_task
 
+        point_cache.bump()  # the storefront warns of the paused delivery day
+
         pause_id = pause.pk
         transaction.on_commit(lambda: tell_shoppers_of_pause_task.delay(pause_id))
     return pause
@@ -509,7 +517,8 @@ def tell_shoppers_of_pause(*, pause_id: int) -> int:
 
 @transaction.atomic
 def resume_pickup_point_for_day(*, point: PickupPoint, day: date) -> None:
-    PickupPointPause.objects.filter(point=point, day=day).delete()
+    if PickupPointPause.objects.filter(point=point, day=day).delete()[0]:
+        point_cache.bump()
 
 
 # --- shopper binding --------------------------------------------------------------
@@ -566,6 +575,7 @@ def _bind(*, user, point: PickupPoint, source: str) -> ShopperBinding:
     BindingEvent.objects.create(
         user=user, from_point_id=from_point_id, to_point=point, source=source, created_at=now
     )
+    point_cache.forget(user_id=user.pk)
     return binding
 
 

@@ -515,7 +515,20 @@ def buy_now_basket(*, sku: Sku, quantity: int, pickup_point=None, at=None) -> Ba
 
 
 def sku_for_purchase(*, code: str) -> Sku | None:
-    """A SKU by its public code with its product and pictures (2 queries)."""
+    """A SKU by its public code with its product and pictures.
+
+    From the storefront cache (catalog.storefront_cache: every write to SKUs,
+    products, pictures and the shelf replaces it after commit), so checkout
+    and cart add read no SKU on the hot path; 2 queries when not cached.
+    Price, shelf state and limits are what place_order checks; the stock it
+    takes is its own conditional UPDATE, never this row.
+    """
+    from catalog import storefront_cache
+
+    return storefront_cache.cached(f"sku:{code}", lambda: _sku_for_purchase(code))
+
+
+def _sku_for_purchase(code: str) -> Sku | None:
     return (
         Sku.objects.filter(code=code)
         .select_related("product")

@@ -9,8 +9,17 @@ confirmed payment) to a total. The tests run outside a test transaction
 the server sends, BEGIN and COMMIT included (each is a round trip).
 
 Signed in, a request reads the user (the session itself is read from Redis:
-SESSION_ENGINE cached_db) and, on pages that show it, the shopper's pickup
-point with its warehouse and paused days (one query).
+SESSION_ENGINE cached_db). What is the same for everyone and what changes
+rarely comes from Redis with explicit invalidation, so the steps are counted
+on the second walk through the flow, caches warm, as the benchmark counts
+them: the home page's categories and product rows and the SKU being bought
+(catalog.storefront_cache), the shopper's pickup point with its warehouse and
+paused days (leaders.point_cache) and the tab bar's cart count
+(orders.cart_count_cache). Stock is always read fresh.
+
+Before these caches (issue #11, first quiet run): home 8, product 9, cart add
+9, checkout 11, pay page 4, start payment 5, 模拟支付 4, notification 13; the
+flow as the benchmark counts it 46.
 """
 
 from __future__ import annotations
@@ -33,17 +42,28 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # Statements per step (see each test for what they are).
 BUDGET = {
-    "home": 8,
-    "product": 9,
-    "cart_add": 9,
+    "home": 2,
+    "product": 7,
+    "cart_add": 7,
     "checkout": 11,
-    "pay_page": 4,
+    "pay_page": 3,
     "start_payment": 5,
-    "notification": 13,
+    "sandbox_pay": 2,
+    "notification": 11,
 }
-# The order flow, cart add to confirmed: the issue's target is 25.
-ORDER_FLOW = ("cart_add", "checkout", "pay_page", "start_payment", "notification")
-ORDER_FLOW_BUDGET = 42
+# The order flow, cart add to confirmed, as the benchmark counts it (with
+# 模拟支付's page): the issue's target is 25; 46 before the caches and the
+# one-UPDATE confirmation (38 after them), 39 since checkout admits 秒杀
+# lines (one read, see test_placing_the_order_from_the_cart).
+ORDER_FLOW = (
+    "cart_add",
+    "checkout",
+    "pay_page",
+    "start_payment",
+    "sandbox_pay",
+    "notification",
+)
+ORDER_FLOW_BUDGET = 39
 
 
 def _run(step, results, name):
@@ -72,13 +92,16 @@ def flow(client, sku) -> tuple[dict[str, list[str]], Order]:
     )
     assert added.status_code == 302
     placed = _run(lambda: client.post(reverse("orders:checkout"), {"note": ""}), steps, "checkout")
-    order = Order.objects.get()
+    order = Order.objects.latest("pk")
     pay_url = reverse("orders:pay", args=[order.code])
     assert (placed.status_code, placed["Location"]) == (302, pay_url)
     assert _run(lambda: client.get(pay_url), steps, "pay_page").status_code == 200
     started = _run(lambda: client.post(pay_url), steps, "start_payment")
     assert started.status_code == 302
     payment = Payment.objects.get(order=order)
+    # What 模拟支付 (the sandbox's page) does before it hands the notification on.
+    sandbox_url = reverse("orders:sandbox_pay", args=[payment.out_trade_no])
+    assert _run(lambda: client.post(sandbox_url), steps, "sandbox_pay").status_code == 200
     headers, body = sandbox.build_payment_notification(payment.out_trade_no, to_fen(payment.amount))
     meta = {"HTTP_" + re.sub(r"[^A-Z0-9]", "_", k.upper()): v for k, v in headers.items()}
     notified = _run(
@@ -99,9 +122,14 @@ def flow(client, sku) -> tuple[dict[str, list[str]], Order]:
 
 @pytest.fixture
 def walked(clock, shopper_client, sku):
+    # Twice, and the second walk is counted: the caches are warm then, as
+    # they are for every shopper but the first (the benchmark counts the
+    # same way).
+    flow(shopper_client, sku)
     steps, order = flow(shopper_client, sku)
     assert order.status == OrderStatus.CONFIRMED
     assert order.payable == 2 * sku.price
+    assert Order.objects.filter(status=OrderStatus.CONFIRMED).count() == 2
     return steps
 
 
@@ -112,34 +140,43 @@ def _exactly(steps, name):
 
 
 def test_the_home_page_of_a_signed_in_shopper(walked):
-    # user, point, products, SKUs, stock, images, categories, cart count
-    _exactly(walked, "home")
+    # user, stock of the page's SKUs; the rest is cached: the point, the
+    # categories, the product rows, the cart count (unchanged since the pay page)
+    statements = _exactly(walked, "home")
+    assert 'FROM "catalog_stockrecord"' in statements[1]
 
 
 def test_the_product_page(walked):
-    # user, point, product, SKUs, stock, images, promises, 拼团 campaign, cart count
+    # user, product, SKUs, stock, images, promises, 拼团 campaign (the point
+    # and the cart count from Redis)
     _exactly(walked, "product")
 
 
 def test_adding_to_the_cart(walked):
-    # user, SKU with product, point, BEGIN, cart upsert (creates or locks
-    # it), the cart's lines, stock row, line insert, COMMIT; the flash
-    # message rides in a cookie, not in the session row
+    # user, BEGIN, cart upsert (creates or locks it), the cart's lines, stock
+    # row, line insert, COMMIT; the SKU with its product and the point come
+    # from Redis; the flash message rides in a cookie, not in the session row
     statements = _exactly(walked, "cart_add")
-    assert statements[4].startswith('INSERT INTO "orders_cart"')
-    assert "ON CONFLICT" in statements[4]
+    assert statements[2].startswith('INSERT INTO "orders_cart"')
+    assert "ON CONFLICT" in statements[2]
 
 
 def test_placing_the_order_from_the_cart(walked):
-    # user, point (its paused days on the row: no pause query), cart lines with
-    # their SKUs (checked as read: no second SKU read), BEGIN, order, lines,
-    # event, cart lines deleted, stock ledger, the stock UPDATE last, COMMIT
+    # user, cart lines with their SKUs (checked as read: no second SKU read),
+    # the 秒杀 admission (the flash-sale items of these SKUs: one read; 满减
+    # come from the cache, the categories' parents are read only for a
+    # category-scoped offer, the wallet only when the form names a coupon and
+    # the balance only when it asks for points: see
+    # marketing.services.checkout.checkout_offer), BEGIN, order, lines,
+    # event, cart lines deleted, stock ledger, the stock UPDATE last, COMMIT;
+    # the point (with its paused days: no pause query) from Redis
     statements = _exactly(walked, "checkout")
     assert statements[-2].startswith('UPDATE "catalog_stockrecord"')
 
 
 def test_the_pay_page(walked):
-    # user, order, point, cart count
+    # user, order, cart count (the checkout just changed the cart: read
+    # again, then cached for the next pages); the point from Redis
     _exactly(walked, "pay_page")
 
 
@@ -149,13 +186,22 @@ def test_starting_the_payment(walked):
     _exactly(walked, "start_payment")
 
 
+def test_the_sandbox_payment_page(walked):
+    # user, payment with its order; the tab bar's point and count from Redis
+    _exactly(walked, "sandbox_pay")
+
+
 def test_the_payment_notification(walked):
-    # BEGIN, payment and order locked in one statement, payment paid, order
-    # paid and its event, notice, order confirmed and its event, commission
-    # (rules, lines, entries), COMMIT, notification log: no savepoints
+    # BEGIN, payment and order locked in one statement, payment paid, the
+    # order paid and confirmed in one UPDATE, both events in one INSERT,
+    # commission (rules, lines, entries), notice, COMMIT, notification log:
+    # no savepoints
     statements = _exactly(walked, "notification")
     assert 'FOR UPDATE OF "orders_payment", "orders_order"' in statements[1]
     assert not [s for s in statements if s.startswith("SAVEPOINT")]
+    (order_update,) = [s for s in statements if s.startswith('UPDATE "orders_order"')]
+    assert "\"status\" = 'confirmed'" in order_update
+    assert '"paid_at" = ' in order_update
 
 
 def test_the_order_flow_stays_within_its_budget(walked):

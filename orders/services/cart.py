@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from catalog.cutoff import delivery_date_for
 from catalog.services import MAX_LINE_QUANTITY, InvalidPurchase, available_stock, check_purchase
 
+from .. import cart_count_cache
 from ..models import Cart, CartLine
 
 # A household cart; also bounds the work of pricing a cart on every page.
@@ -105,6 +106,7 @@ def add_to_cart(*, user, sku_id: int, quantity: int = 1, warehouse=None, sku=Non
         else:
             line.quantity = total
             line.save(update_fields=["quantity"])
+        cart_count_cache.changed(user_id=user.pk)
     return line
 
 
@@ -121,6 +123,7 @@ def set_cart_quantity(*, user, sku_id: int, quantity: int, warehouse=None) -> Ca
             raise CartError(_("This item is no longer in your cart."))
         if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
             raise CartError(_("The quantity must be at least 1."))
+        cart_count_cache.changed(user_id=user.pk)
         if quantity == 0:
             CartLine.objects.filter(pk=line.pk).delete()
             return None
@@ -134,9 +137,11 @@ def set_cart_quantity(*, user, sku_id: int, quantity: int, warehouse=None) -> Ca
 def remove_from_cart(*, user, sku_id: int) -> bool:
     """Take a SKU out of the cart. Returns False when it was not there."""
     deleted, _by_model = CartLine.objects.filter(cart__user=user, sku_id=sku_id).delete()
+    cart_count_cache.changed(user_id=user.pk)
     return bool(deleted)
 
 
 def clear_cart(*, user) -> int:
     deleted, _by_model = CartLine.objects.filter(cart__user=user).delete()
+    cart_count_cache.changed(user_id=user.pk)
     return deleted

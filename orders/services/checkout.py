@@ -25,6 +25,7 @@ from marketing.services.coupons import MarketingError
 from marketing.services.flash import FlashSaleRefused
 from tuangou.timeutils import local_datetime, to_local
 
+from .. import cart_count_cache
 from ..models import Cart, CartLine, Order, OrderEvent, OrderLine, OrderStatus
 from ..pricing import OrderPrice, PriceRule, price_lines
 
@@ -265,6 +266,7 @@ def _write_order(
     )
     if cart is not None:
         CartLine.objects.filter(cart=cart, sku_id__in=[sku_id for sku_id, _q in lines]).delete()
+        cart_count_cache.changed(user_id=user.pk)
     if flash_admissions or uses_marketing(price):
         # The coupon (compare-and-set), points (guarded balance), 秒杀 counter.
         consume_for_order(order=order, price=price, admissions=flash_admissions)

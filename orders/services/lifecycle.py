@@ -13,7 +13,7 @@ from leaders.commission.services import earn_commission
 from marketing.services.checkout import order_completed
 
 from ..models import Order, OrderLine, OrderStatus
-from .transitions import transition, transition_many
+from .transitions import transition, transition_many, transition_through
 
 
 def confirm_orders(*, orders: list[Order], actor=None, note: str = "") -> list[Order]:
@@ -28,6 +28,22 @@ def confirm_orders(*, orders: list[Order], actor=None, note: str = "") -> list[O
         )
         # The leader earns commission on the confirmed lines (once per line).
         earn_commission(orders=moved)
+    return moved
+
+
+def confirm_paid_order(*, order: Order, paid_note: str) -> bool:
+    """A normal order's payment arrived: pending → paid → confirmed in one
+    UPDATE with both events in one INSERT (what transition to PAID and then
+    confirm_orders did in four statements), and the leader's commission.
+
+    Inside the caller's transaction, with the order locked (apply_payment).
+    """
+    with transaction.atomic(savepoint=False):
+        moved = transition_through(
+            order, [(OrderStatus.PAID, paid_note), (OrderStatus.CONFIRMED, "confirmed")]
+        )
+        if moved:
+            earn_commission(orders=[order])
     return moved
 
 

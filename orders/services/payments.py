@@ -42,7 +42,7 @@ from ..payments import (
     get_payment_provider,
 )
 from .checkout import CheckoutError
-from .transitions import transition
+from .transitions import transition, transition_through
 
 logger = logging.getLogger("tuangou.payments")
 
@@ -239,26 +239,29 @@ def apply_payment(
         if order.discount_total:
             # A coupon the order locked is used now (one UPDATE; none without discounts).
             marketing_checkout.order_paid(order_id=order.pk)
-        transition(order, OrderStatus.PAID, note=f"paid {transaction_id}"[:200])
-        _after_paid(order)
+        _after_paid(order, paid_note=f"paid {transaction_id}"[:200])
         return NotificationOutcome.ACCEPTED, ""
 
 
-def _after_paid(order: Order) -> None:
+def _after_paid(order: Order, *, paid_note: str) -> None:
     """Normal orders are confirmed at once; a 拼团 order waits for its group.
 
     The group logic lives above orders (groupbuy), so it is reached through the
     hooks named in settings.ORDER_PAID_HOOKS, called inside this transaction.
     """
     if order.kind == OrderKind.GROUP:
-        transition(order, OrderStatus.AWAITING_GROUP, note="waiting for the group")
+        transition_through(
+            order,
+            [(OrderStatus.PAID, paid_note), (OrderStatus.AWAITING_GROUP, "waiting for the group")],
+        )
         for path in settings.ORDER_PAID_HOOKS:
             import_string(path)(order=order)
         return
-    notify(order=order, kind="paid", day=f"{order.delivery_date:%m-%d}")
-    from .lifecycle import confirm_orders
+    from .lifecycle import confirm_paid_order
 
-    confirm_orders(orders=[order])
+    # Paid and confirmed in one UPDATE (the order row is locked above).
+    if confirm_paid_order(order=order, paid_note=paid_note):
+        notify(order=order, kind="paid", day=f"{order.delivery_date:%m-%d}")
 
 
 # --- cancellation and expiry ----------------------------------------------------------

@@ -1,16 +1,17 @@
 """Template tags for the shopper's frame (templates/base.html): the cart count
 on the tab bar.
 
-One query per page for a signed-in shopper (none for visitors), kept on the
-request so a page that asks twice pays once; pinned by
-tests/orders/test_cart_tab.py on the home page.
+Read from Redis for a signed-in shopper (orders.cart_count_cache; one query
+when the cart changed since), nothing for visitors, kept on the request so a
+page that asks twice pays once; pinned by tests/orders/test_cart_tab.py on
+the home page.
 """
 
 from __future__ import annotations
 
 from django import template
 
-from .. import selectors
+from .. import cart_count_cache, selectors
 
 register = template.Library()
 
@@ -26,6 +27,7 @@ def cart_count(context) -> int:
         return 0
     count = getattr(request, _CACHE_ATTR, None)
     if count is None:
-        count = selectors.cart_count(user=user)
+        # From Redis while the cart is unchanged (orders.cart_count_cache).
+        count = cart_count_cache.count_for(user=user, load=selectors.cart_count)
         setattr(request, _CACHE_ATTR, count)
     return count

@@ -97,10 +97,9 @@ def _sku_id(code: str) -> int:
 
 
 def _sku(code: str):
-    """The SKU with its product (what the cart's checks read): one query."""
-    from catalog.models import Sku
-
-    sku = Sku.objects.select_related("product").filter(code=code).first()
+    """The SKU with its product (what the cart's checks read), from the
+    storefront cache (selectors.sku_for_purchase)."""
+    sku = selectors.sku_for_purchase(code=code)
     if sku is None:
         raise Http404
     return sku
