@@ -63,6 +63,7 @@ from ..models import (
     StopStatus,
     guard,
 )
+from .purchasing import issue_run_stock
 
 logger = logging.getLogger("tuangou.logistics")
 
@@ -202,6 +203,9 @@ def depart_run(*, run: DeliveryRun, driver: Driver, now: datetime | None = None)
         )
         run.status = RunStatus.DEPARTED
         run.departed_at = now
+        # The packed goods leave the warehouse floor; the compare-and-set above
+        # makes this run once per departure (issue_run_stock is not idempotent).
+        issue_run_stock(run=run)
         orders = list(run_orders(run=run).filter(status=OrderStatus.CONFIRMED).order_by("pk"))
         moved = dispatch_selected_orders(orders=orders, actor=driver.user)
         logger.info("run %s departed with %d orders", run.pk, len(moved))

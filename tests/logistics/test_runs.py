@@ -17,7 +17,14 @@ from django.contrib.admin.models import LogEntry
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from logistics.models import DeliveryRun, RunStatus, RunStop, StopException, StopStatus
+from logistics.models import (
+    DeliveryRun,
+    InventoryItem,
+    RunStatus,
+    RunStop,
+    StopException,
+    StopStatus,
+)
 from logistics.services.runs import (
     RunError,
     arrive_at_stop,
@@ -103,6 +110,16 @@ class TestDepart:
         run.refresh_from_db()
         assert run.departed_at == delivery_morning(6)
         assert (OrderEvent.objects.count(), Notice.objects.count()) == (events, notices)
+
+    def test_departing_takes_the_packed_goods_off_the_warehouse_floor_once(
+        self, day, morning, driver, sku, point
+    ):
+        run, _orders = day
+        InventoryItem.objects.create(warehouse=point.warehouse, sku=sku, on_hand=10)
+        depart_run(run=run, driver=driver)
+        assert InventoryItem.objects.get(sku=sku).on_hand == 7  # 2 for alice, 1 for bob
+        depart_run(run=run, driver=driver)
+        assert InventoryItem.objects.get(sku=sku).on_hand == 7
 
     def test_only_the_runs_points_and_day_leave(self, day, morning, driver, make_user, sku, point):
         run, orders = day
