@@ -26,6 +26,8 @@ TASKS_MODULES = [
     "leaders.commission.tasks",
     "tuangou.accounts.tasks",
     "logistics.tasks",
+    "marketing.tasks",
+    "analytics.tasks",
 ]
 
 EXPECTED_QUEUE = {
@@ -56,10 +58,21 @@ EXPECTED_QUEUE = {
     "tuangou.accounts.tasks.sync_roles_task": "default",
     "logistics.tasks.dispatch_unrouted_orders_task": "cutoff",
     "logistics.tasks.tell_leader_of_handover_task": "notices",
+    # Marketing: short jobs, none on the money path (a redelivery changes nothing).
+    "marketing.tasks.run_coupon_issue_job_task": "default",
+    "marketing.tasks.reward_completed_order_task": "default",
+    "marketing.tasks.expire_coupons_task": "default",
+    "marketing.tasks.expire_points_task": "default",
+    "marketing.tasks.flash_upkeep_task": "default",
     "logistics.tasks.dispose_uncollected_task": "cutoff",
     "logistics.tasks.run_wave_task": "cutoff",
     "logistics.tasks.start_due_waves_task": "cutoff",
     "logistics.tasks.roll_late_orders_task": "cutoff",
+    "analytics.tasks.refresh_facts_task": "reports",
+    "analytics.tasks.rebuild_facts_task": "reports",
+    "analytics.tasks.run_report_job_task": "reports",
+    "analytics.tasks.expire_report_jobs_task": "reports",
+    "analytics.tasks.send_daily_summary_task": "reports",
 }
 
 

@@ -283,6 +283,8 @@ CELERY_TASK_ROUTES = {
     "logistics.tasks.*": {"queue": "cutoff"},
     # Nightly settlement, statements (PDF), reconciliation: heavy, low concurrency.
     "leaders.commission.tasks.*": {"queue": "reports"},
+    # Analytics: the nightly facts, report jobs and exports, the daily summary.
+    "analytics.tasks.*": {"queue": "reports"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Each app lists its periodic work in <app>/schedules.py (BEAT_SCHEDULE, plain
@@ -531,6 +533,14 @@ ORDER_PAYMENT_TIMEOUT_MINUTES = _read("ORDER_PAYMENT_TIMEOUT_MINUTES", env.int, 
 # task per order at its deadline: to the second, but every order then costs a
 # broker publish on the hot path and a task held in a worker's memory (issue #11).
 ORDER_EXPIRY_ETA_TASKS = _read("ORDER_EXPIRY_ETA_TASKS", env.bool, False)
+# The admission gate in front of a hot SKU's stock row (catalog/gate.py): at
+# most this many order transactions per SKU and warehouse wait on the row at
+# once (0: no gate); the others wait outside the database for up to
+# ORDER_GATE_WAIT_MS, then get 429 "人太多了，请稍后再试". Redis down: no gate.
+ORDER_GATE_PER_SKU = _read("ORDER_GATE_PER_SKU", env.int, 4)
+ORDER_GATE_WAIT_MS = _read("ORDER_GATE_WAIT_MS", env.int, 300)
+if ORDER_GATE_PER_SKU < 0 or ORDER_GATE_WAIT_MS < 0:
+    _fail("ORDER_GATE_PER_SKU and ORDER_GATE_WAIT_MS must be 0 or more")
 # An order still at the pickup point this many days after delivery, at HH:MM
 # Shanghai, is flagged uncollected (checked by orders.apps at start-up).
 ORDER_UNCOLLECTED_AFTER_DAYS = _read("ORDER_UNCOLLECTED_AFTER_DAYS", env.int, 2)
@@ -571,6 +581,14 @@ except InvalidOperation:
 PAYOUT_PROVIDER = _read("PAYOUT_PROVIDER", env.str, "bank_csv")
 if PAYOUT_PROVIDER not in {"bank_csv", "wechat"}:
     _fail("PAYOUT_PROVIDER must be 'bank_csv' or 'wechat'")
+
+# Analytics report jobs: hours a finished export is kept for download (then
+# deleted by the analytics-expire-report-jobs beat task), and rows per chunk
+# (progress is saved and a cancel is seen between two chunks).
+ANALYTICS_JOB_RETENTION_HOURS = _read("ANALYTICS_JOB_RETENTION_HOURS", env.int, 72)
+ANALYTICS_EXPORT_CHUNK = _read("ANALYTICS_EXPORT_CHUNK", env.int, 2000)
+if ANALYTICS_JOB_RETENTION_HOURS < 1 or ANALYTICS_EXPORT_CHUNK < 1:
+    _fail("ANALYTICS_JOB_RETENTION_HOURS and ANALYTICS_EXPORT_CHUNK must be at least 1")
 
 LOGGING = {
     "version": 1,

@@ -33,6 +33,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # Money leaving the platform is finance's call, not operations'.
         "-leaders.approve_withdrawal",
         "-leaders.pay_withdrawal",
+        # Reports and exports; shoppers' phones stay masked (granted per person).
+        "analytics.*",
+        "-analytics.export_personal_data",
     ],
     FINANCE: [
         "leaders.view_leader",
@@ -49,6 +52,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "orders.view_payment",
         "orders.view_refund",
         "analytics.*",
+        "-analytics.export_personal_data",
     ],
     DRIVERS: [],
     # 仓库 / 采购: the nightly wave, documents, purchase orders and receiving.
