@@ -771,6 +771,23 @@ def roll_late_orders(*, wave: Wave, actor=None) -> LateOrders:
     order is no longer late; a second call finds nothing.
     """
     result = LateOrders()
+    standalone = not connection.in_atomic_block
+    try:
+        # Under the wave's lock: a rebuild running now would freeze an order
+        # this sweep is moving, and deliver it twice. Busy: the next sweep.
+        with connection.cursor() as cursor:
+            _lock(cursor, wave, session=standalone)
+    except WaveBusy:
+        return result
+    try:
+        _roll(wave, result, actor)
+    finally:
+        if standalone:
+            _unlock(wave)
+    return result
+
+
+def _roll(wave: Wave, result: LateOrders, actor) -> None:
     for order in late_orders(wave=wave).select_related("pickup_point", "warehouse"):
         try:
             moved = postpone_late_order(
@@ -789,7 +806,6 @@ def roll_late_orders(*, wave: Wave, actor=None) -> LateOrders:
         logger.info(
             "wave %s: %d late orders moved, %d stuck", wave.pk, len(result.moved), len(result.stuck)
         )
-    return result
 
 
 def _record_stuck(wave: Wave, stuck: list[tuple[Order, str]]) -> None:

@@ -364,17 +364,17 @@ def test_the_query_count_does_not_grow_with_the_day(
     for four orders as for a million lines. Counted on a day with one run,
     with the planner and purchasing stubbed (they pin their own budgets):
     the wave read and created (4, with its savepoint), the lock, the
-    build's savepoint pair, the status check, work_mem, runs read and
-    deleted... (select; nothing to delete the first time), the derived rows
-    deleted, then freeze, demand, picking, packing, pickup codes, labels,
+    build's savepoint pair, the status check, work_mem, the runs read for
+    deletion (nothing to delete the first time), the derived rows deleted,
+    then freeze, demand, picking, packing, pickup codes, labels,
     points and routes, routes read, runs insert, stops with the run totals;
     a savepoint pair per run for its planning; the second transaction's
     savepoints, the wave's UPDATE, purchasing's savepoint pair; the late
-    orders' check. A day with three times the points, shoppers and orders
-    must not need one statement more.
+    orders' lock and check. A day with three times the points, shoppers and
+    orders must not need one statement more.
     """
     _quiet_neighbours(monkeypatch)
-    with django_assert_max_num_queries(29) as small:
+    with django_assert_max_num_queries(30) as small:
         _wave(point)
     tomato, eggs = weighed
     extra_points = [PickupPointFactory(name=f"加点{i}") for i in range(4)]

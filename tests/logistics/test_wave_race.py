@@ -16,6 +16,7 @@ from logistics.services.wave import WaveBusy, run_wave
 from orders.models import PickupCode
 from tests.clock import TOMORROW
 
+from .test_wave_late import DAY_AFTER, late  # noqa: F401 - fixtures
 from .wave_support import day, weighed  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -92,3 +93,37 @@ def test_the_progress_is_visible_while_the_wave_is_being_built(day, point, monke
     assert (wave.status, wave.progress) == (WaveStatus.DONE, 100)
     # Nothing of the build was visible to that reader before COMMIT, and all of it after.
     assert WaveLine.objects.filter(wave=wave).count() == 6
+
+
+def test_no_order_moves_while_the_wave_is_being_rebuilt(late, point, weighed):
+    """The sweep needs the wave's lock: a rebuild holding it would freeze the
+    order the sweep is moving (delivered twice). Busy: nothing moves now."""
+    from logistics.services.wave import _LOCK_NAMESPACE, roll_late_orders
+    from tests.catalog.factories import set_stock
+
+    tomato, _eggs = weighed
+    wave, order = late
+    set_stock(sku=tomato, warehouse=point.warehouse, delivery_date=DAY_AFTER, quantity=30)
+    held, done = threading.Event(), threading.Event()
+
+    def other_worker():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, wave.pk])
+                held.set()
+                assert done.wait(timeout=20)
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, wave.pk])
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=other_worker)
+    worker.start()
+    try:
+        assert held.wait(timeout=20)
+        assert roll_late_orders(wave=wave).moved == []
+        order.refresh_from_db()
+        assert order.delivery_date == TOMORROW
+    finally:
+        done.set()
+        worker.join(timeout=20)
+    assert [o.pk for o in roll_late_orders(wave=wave).moved] == [order.pk]
