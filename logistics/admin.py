@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
@@ -159,6 +160,41 @@ class RouteStopForm(forms.ModelForm):
         return cleaned
 
 
+class OneRoutePerPointMixin:
+    """Two operators putting the same point on two routes at the same moment both pass
+    the form check; the unique constraint stops the second. Say so, not a 500."""
+
+    def _one_route_per_point(self, request, view):
+        try:
+            return view()
+        except IntegrityError as exc:
+            if "logistics_routestop_pickup_point" not in str(exc):
+                raise
+            self.message_user(
+                request,
+                gettext(
+                    "Someone else just put one of these pickup points on a route: nothing "
+                    "was saved. Check the route stops and try again."
+                ),
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return self._one_route_per_point(
+            request,
+            lambda: super(OneRoutePerPointMixin, self).changeform_view(
+                request, object_id, form_url, extra_context
+            ),
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        return self._one_route_per_point(
+            request,
+            lambda: super(OneRoutePerPointMixin, self).changelist_view(request, extra_context),
+        )
+
+
 class RouteStopInline(admin.TabularInline):
     model = RouteStop
     form = RouteStopForm
@@ -169,7 +205,7 @@ class RouteStopInline(admin.TabularInline):
 
 
 @admin.register(Route)
-class RouteAdmin(admin.ModelAdmin):
+class RouteAdmin(OneRoutePerPointMixin, admin.ModelAdmin):
     list_display = (
         "code",
         "name",
@@ -200,7 +236,7 @@ class RouteAdmin(admin.ModelAdmin):
 
 
 @admin.register(RouteStop)
-class RouteStopAdmin(admin.ModelAdmin):
+class RouteStopAdmin(OneRoutePerPointMixin, admin.ModelAdmin):
     """Every stop in one list: change a stop's route here to move its pickup point."""
 
     form = RouteStopForm

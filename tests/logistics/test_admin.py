@@ -169,6 +169,26 @@ def test_a_point_already_on_another_route_is_refused_with_a_chinese_message(
     assert not RouteStop.objects.filter(route=other).exists()
 
 
+def test_a_point_put_on_two_routes_at_once_is_a_message_not_a_500(
+    admin_client, clock, route, point, monkeypatch
+):
+    """Two operators at the same moment: both pass the form check (simulated by
+    switching it off), the unique constraint stops the second save."""
+    import logistics.admin
+
+    monkeypatch.setattr(logistics.admin, "point_route_conflict", lambda **kwargs: None)
+    other = RouteFactory(code="R02", name="河西线")
+    url = reverse("admin:logistics_route_change", args=[other.pk])
+    response = admin_client.post(
+        url, _change_data(other, [{"position": 1, "pickup_point": point.pk}])
+    )
+    assert response.status_code == 302 and response["Location"] == url
+    page = admin_client.get(url).content.decode()
+    assert "有人刚刚把其中一个自提点放到了线路上" in page
+    assert RouteStop.objects.get(pickup_point=point).route_id == route.pk
+    assert not RouteStop.objects.filter(route=other).exists()
+
+
 def test_the_same_point_twice_on_one_new_route_is_refused(admin_client, clock, point):
     vehicle = VehicleFactory()
     data = {
