@@ -114,6 +114,38 @@ def usable_coupon_count(*, user, now: datetime | None = None) -> int:
     ).count()
 
 
+def me_benefits(*, user, now: datetime | None = None) -> dict[str, int]:
+    """我的: usable coupons and the points balance, in one query."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import IntegerField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    from .models import PointsAccount
+
+    now = now or timezone.now()
+    usable = (
+        Coupon.objects.filter(
+            user=OuterRef("pk"), status=S.UNUSED, valid_from__lte=now, valid_until__gt=now
+        )
+        .order_by()
+        .values("user")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    balance = PointsAccount.objects.filter(user=OuterRef("pk")).values("balance")[:1]
+    row = (
+        get_user_model()
+        .objects.filter(pk=user.pk)
+        .annotate(
+            usable_coupons=Coalesce(Subquery(usable, output_field=IntegerField()), Value(0)),
+            points_balance=Coalesce(Subquery(balance, output_field=IntegerField()), Value(0)),
+        )
+        .values_list("usable_coupons", "points_balance")
+        .first()
+    ) or (0, 0)
+    return {"coupons": row[0], "points": row[1]}
+
+
 @dataclass(frozen=True)
 class PointsPage:
     balance: int

@@ -33,6 +33,10 @@ MAY_BE_FUTURE = {
     ("groupbuy.Campaign", "ends_at"),
     ("groupbuy.Group", "deadline"),
     ("groupbuy.CommunityDeal", "decide_at"),
+    ("marketing.Coupon", "valid_until"),  # a coupon's end
+    ("marketing.CouponTemplate", "valid_until"),
+    ("marketing.PointsEntry", "expires_at"),  # points expire at the end of next year
+    ("marketing.Promotion", "ends_at"),
 }
 
 MOMENTS = [

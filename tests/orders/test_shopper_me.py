@@ -151,12 +151,13 @@ def test_me_runs_a_fixed_number_of_queries(
     for _n in range(3):
         pay(place(bound_shopper, point, (sku, 1)))
     # user (the session is read from Redis), pickup point, cart count (tab
-    # bar), order counts, unread count, leader, application
-    with django_assert_num_queries(7):
+    # bar), order counts, unread count, leader, application, coupons and
+    # points (one read: marketing.selectors.me_benefits)
+    with django_assert_num_queries(8):
         shopper_client.get(reverse("accounts:me"))
     for _n in range(3):
         place(bound_shopper, point, (sku, 1))
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         shopper_client.get(reverse("accounts:me"))
 
 
