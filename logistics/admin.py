@@ -495,7 +495,7 @@ class DeliveryRunAdmin(admin.ModelAdmin):
     list_select_related = ("route", "driver", "vehicle")
     autocomplete_fields = ("driver", "vehicle")
     readonly_fields = (
-        "wave",
+        "wave_link",
         "route",
         "delivery_date",
         "status",
@@ -533,6 +533,11 @@ class DeliveryRunAdmin(admin.ModelAdmin):
     @admin.display(description=_("weight (kg)"), ordering="weight_grams")
     def weight_kg(self, obj: DeliveryRun) -> str:
         return _kg(obj.weight_grams)
+
+    @admin.display(description=_("cutoff wave"))
+    def wave_link(self, obj: DeliveryRun) -> str:
+        url = reverse("admin:logistics_wave_change", args=[obj.wave_id])
+        return format_html('<a href="{}">{}</a>', url, str(obj.wave))
 
     @admin.display(description=_("run sheet"))
     def run_sheet(self, obj: DeliveryRun) -> str:
