@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.cutoff import delivery_date_for
+from catalog.gate import StockGateBusy, stock_gate
 from catalog.services import (
     InvalidPurchase,
     OutOfStock,
@@ -36,6 +37,11 @@ class CheckoutError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class CheckoutBusy(CheckoutError):
+    """The SKU's admission gate stayed full (catalog.gate): nothing was
+    written; the shopper may try again in a moment (the page answers 429)."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,10 @@ def place_order(
     when `skus` are given, the pause check when the point came from
     leaders.selectors.pickup_point_for_shopper (its upcoming paused days are
     on the row). The stock UPDATE comes last: it takes the hot row lock,
-    which is held until COMMIT.
+    which is held until COMMIT. The transaction runs behind each SKU's
+    admission gate (catalog.gate: a Redis round trip to enter, one to
+    leave); a gate still full after ORDER_GATE_WAIT_MS raises CheckoutBusy
+    and nothing is written.
 
     Marketing (marketing/services/checkout.py): `rules` come from
     checkout_offer (秒杀 prices, 满减, a coupon, points) and what the price
@@ -149,31 +158,26 @@ def place_order(
     price = price_wants(wants=wants, skus=skus, rules=rules)
 
     try:
-        for attempt in range(3):
-            number = new_order_number(now)
-            try:
-                order = _write_order(
-                    user=user,
-                    kind=kind,
-                    pickup_point=pickup_point,
-                    warehouse=warehouse,
-                    delivery_date=delivery_date,
-                    price=price,
-                    skus=skus,
-                    lines=lines,
-                    number=number,
-                    note=note,
-                    now=now,
-                    cart=cart,
-                    from_hold=from_hold,
-                    flash_admissions=flash_admissions,
-                )
-                break
-            except IntegrityError:
-                # Two orders in the same millisecond drew the same 4 digits:
-                # nothing was written, draw again.
-                if attempt == 2 or not Order.objects.filter(number=number).exists():
-                    raise
+        # At most ORDER_GATE_PER_SKU transactions per SKU wait on its stock row;
+        # the others wait here, outside the database (catalog.gate).
+        with stock_gate(warehouse_id=warehouse.pk, sku_ids=[sku_id for sku_id, _q in lines]):
+            order = _write_order_with_a_fresh_number(
+                user=user,
+                kind=kind,
+                pickup_point=pickup_point,
+                warehouse=warehouse,
+                delivery_date=delivery_date,
+                price=price,
+                skus=skus,
+                lines=lines,
+                note=note,
+                now=now,
+                cart=cart,
+                from_hold=from_hold,
+                flash_admissions=flash_admissions,
+            )
+    except StockGateBusy as busy:
+        raise CheckoutBusy(str(busy.message)) from None
     except (MarketingError, FlashSaleRefused) as exc:
         # The coupon, the points or the 秒杀 unit went to another checkout.
         raise CheckoutError(exc.message) from exc
@@ -194,6 +198,19 @@ def place_order(
 
     schedule_payment_expiry(order)
     return order
+
+
+def _write_order_with_a_fresh_number(*, now, **fields) -> Order:
+    for attempt in range(3):
+        number = new_order_number(now)
+        try:
+            return _write_order(number=number, now=now, **fields)
+        except IntegrityError:
+            # Two orders in the same millisecond drew the same 4 digits:
+            # nothing was written, draw again.
+            if attempt == 2 or not Order.objects.filter(number=number).exists():
+                raise
+    raise AssertionError("unreachable")
 
 
 @transaction.atomic

@@ -37,7 +37,7 @@ from ..models import Cart, Order, OrderStatus, Payment, PaymentStatus
 from ..notices import CANCEL_BY_SHOPPER
 from ..services.cancellation import CLOSED, CancelRefused, cancel_paid_order
 from ..services.cart import CartError, add_to_cart, remove_from_cart, set_cart_quantity
-from ..services.checkout import CheckoutError, Want, place_order
+from ..services.checkout import CheckoutBusy, CheckoutError, Want, place_order
 from ..services.claims import ClaimError, submit_claim
 from ..services.inbox import mark_notices_read
 from ..services.payments import (
@@ -257,6 +257,28 @@ def _marketing_offer(request, basket, choice):
         return exc.message
 
 
+# Seconds a shopper refused by a full stock gate is asked to wait.
+BUSY_RETRY_AFTER = 1
+
+
+def _busy(request, message: str):
+    """429 with Retry-After and 人太多了，请稍后再试; the button posts the same form again."""
+    again = [
+        (name, value)
+        for name, values in request.POST.lists()
+        if name != "csrfmiddlewaretoken"
+        for value in values
+    ]
+    response = render(
+        request,
+        "orders/shopper/busy.html",
+        {"message": message, "again": again, "retry_after": BUSY_RETRY_AFTER},
+        status=429,
+    )
+    response["Retry-After"] = str(BUSY_RETRY_AFTER)
+    return response
+
+
 @login_required
 def checkout(request):
     """Check out the cart, or one SKU (立即购买, ?sku=<code>&quantity=n).
@@ -316,6 +338,11 @@ def checkout(request):
                     rules=list(offer.rules),
                     flash_admissions=admissions,
                 )
+            except CheckoutBusy as exc:
+                # The SKU's gate stayed full: a quick, light answer, not the
+                # whole page again (the shop is under load).
+                release_all(admissions=admissions)
+                return _busy(request, exc.message)
             except (
                 CheckoutError,
                 OutOfStock,
