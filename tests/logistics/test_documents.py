@@ -20,6 +20,7 @@ from logistics.documents.build import label_url
 from logistics.models import DeliveryRun, PackItem, PickItem, RunStop, WaveLabel, WaveLine
 from logistics.services.wave import run_wave
 from orders.pickup_selectors import pickup_scan_path
+from tests.logistics.conftest import paid_order
 from tuangou.accounts.phone import format_phone
 
 from .conftest import (  # noqa: F401 - fixtures
@@ -161,6 +162,49 @@ def test_the_packing_rows_are_the_pack_items(wave, route, point):
     # One point only.
     only = csv_rows(documents.packing_document(wave=wave, point_id=point.pk))
     assert {r[2] for r in only[1:]} == {point.name} and len(only) == 5
+
+
+def test_the_pdfs_embed_the_chinese_font_even_in_the_page_margins(wave, route):
+    from pypdf import PdfReader
+
+    for doc in (
+        documents.picking_document(wave=wave),
+        documents.packing_document(wave=wave, route_id=route.pk),
+        documents.labels_document(wave=wave, route_id=route.pk),
+    ):
+        reader = PdfReader(io.BytesIO(documents.render_pdf(doc)))
+        fonts = {
+            str(font.get_object()["/BaseFont"])
+            for page in reader.pages
+            for font in page["/Resources"]["/Font"].values()
+        }
+        # Noto Sans CJK SC for the text; DejaVu only for the tick boxes (☐ ☑ ✓).
+        assert any("Noto-Sans-CJK-SC" in f for f in fonts), fonts
+        assert all("Noto-Sans-CJK-SC" in f or "DejaVu" in f for f in fonts), fonts
+        if doc.kind == "labels":
+            assert all("Noto-Sans-CJK-SC" in f for f in fonts), fonts
+
+
+def test_labels_read_two_rows_per_point_whatever_the_number_of_shoppers(
+    wave, route, point, make_user, wave_skus, django_assert_num_queries
+):
+    def count_queries() -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            documents.render_csv(documents.labels_document(wave=wave, route_id=route.pk))
+        return len(ctx.captured_queries)
+
+    before = count_queries()
+    # route, label count, the points in order, then labels and lines per point (2 × 2).
+    assert before == 7
+    for i in range(5):
+        extra = make_user(f"extra{i}", f"+86138000001{i:02d}", f"邻居{i}")
+        paid_order(extra, point, (wave_skus["tomato"], 1))
+    again = run_wave(warehouse=point.warehouse, delivery_date=wave.delivery_date)
+    assert again.labels.count() == 8
+    assert count_queries() == before
 
 
 def test_a_whole_city_packing_pdf_is_refused_but_its_csv_is_not(wave):
