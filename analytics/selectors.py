@@ -862,7 +862,6 @@ def delivery_report(*, start: date, end: date, warehouse_id: int | None = None) 
 class SoFar:
     orders: int = 0
     gmv: Decimal = ZERO
-    shoppers: int = 0
     hours: list[int] = field(default_factory=lambda: [0] * 24)
 
 
@@ -884,10 +883,12 @@ class TodaySoFar:
 TODAY_SQL = """
 SELECT CASE WHEN paid_at >= %(t0)s THEN 'today' ELSE 'last_week' END AS which,
     EXTRACT(HOUR FROM paid_at AT TIME ZONE %(tz)s)::int AS hour,
-    COUNT(*), COALESCE(SUM(goods_total), 0), COUNT(DISTINCT user_id)
+    COUNT(*) FILTER (WHERE paid_at >= %(t0)s OR paid_at < %(lw)s),
+    COALESCE(SUM(goods_total) FILTER (WHERE paid_at >= %(t0)s OR paid_at < %(lw)s), 0),
+    COUNT(*)
 FROM orders_order
 WHERE (delivery_date BETWEEN %(d0)s AND %(d1)s AND paid_at >= %(t0)s AND paid_at < %(now)s)
-   OR (delivery_date BETWEEN %(w0)s AND %(w1)s AND paid_at >= %(lw0)s AND paid_at < %(lw)s)
+   OR (delivery_date BETWEEN %(w0)s AND %(w1)s AND paid_at >= %(lw0)s AND paid_at < %(lw1)s)
 GROUP BY 1, 2
 """
 
@@ -900,9 +901,11 @@ DELIVERY_DAYS_AHEAD = 4
 def today_so_far(*, now: datetime) -> TodaySoFar:
     """Orders paid today up to `now` vs the same day last week up to the same time (Shanghai).
 
-    The one live read of orders on a report page (today has no facts yet): one
-    aggregate, bounded by delivery_date (indexed) and paid_at. Shoppers are
-    counted per hour and summed, so a shopper ordering in two hours counts twice.
+    The totals compare like with like (last week up to the same minute); the
+    hours hold today's so far and last week's whole day (what is still to
+    come). The one live read of orders on a report page (today has no facts
+    yet): one aggregate, bounded by delivery_date (the orders_day_status
+    index) and paid_at.
     """
     local = to_local(now)
     today = local.date()
@@ -916,19 +919,26 @@ def today_so_far(*, now: datetime) -> TodaySoFar:
         "d1": today + timedelta(days=DELIVERY_DAYS_AHEAD),
         "lw0": t0 - week,
         "lw": now - week,
+        "lw1": t0 - week + timedelta(days=1),
         "w0": today - week,
         "w1": today - week + timedelta(days=DELIVERY_DAYS_AHEAD),
     }
     result = {"today": SoFar(), "last_week": SoFar()}
     with connections[read_alias("orders")].cursor() as cursor:
         cursor.execute(TODAY_SQL, params)
-        for which, hour, n, gmv, shoppers in cursor.fetchall():
+        for which, hour, n, gmv, whole_hour in cursor.fetchall():
             acc = result[which]
             acc.orders += n
             acc.gmv += gmv
-            acc.shoppers += shoppers
-            acc.hours[hour] += n
+            acc.hours[hour] += whole_hour
     return TodaySoFar(now=now, today=result["today"], last_week=result["last_week"])
+
+
+def dashboard_warehouse():
+    """The default warehouse, else the first active one (the dashboard's cutoff). One query."""
+    from catalog.models import Warehouse
+
+    return Warehouse.objects.filter(is_active=True).order_by("-is_default", "pk").first()
 
 
 @dataclass

@@ -26,11 +26,10 @@ from .reports import _chart, reports_required
 @reports_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     from catalog.cutoff import order_deadline
-    from catalog.selectors import default_warehouse
 
     moment = now()
     so_far = selectors.today_so_far(now=moment)
-    warehouse = default_warehouse()
+    warehouse = selectors.dashboard_warehouse()
     deadline = order_deadline(warehouse=warehouse, at=moment) if warehouse else None
     low = (
         selectors.running_out(warehouse=warehouse, delivery_date=deadline.delivery_date)

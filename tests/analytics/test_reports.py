@@ -79,7 +79,7 @@ def test_behaviour_counts_frequency_cohorts_and_pairs(history, built):
 
 
 PAGES = [
-    ("dashboard", 7),
+    ("dashboard", 8),
     ("sales", 11),
     ("leaders", 5),
     ("behaviour", 8),
