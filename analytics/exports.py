@@ -34,7 +34,7 @@ from django.db import connection
 from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 from logistics.documents.render import safe_cell
 from orders.models import Order, OrderKind, OrderStatus
@@ -432,21 +432,21 @@ def _write_daily_summary(*, out, file_format, params, personal, progress) -> int
 
 ORDERS = ExportKind(
     kind="orders",
-    label=gettext_lazy("Order details"),
+    label=pgettext_lazy("report kind", "Order details"),
     formats=("xlsx", "csv"),
     clean=clean_range,
     write=_write_orders,
 )
 SHOPPER_RFM = ExportKind(
     kind="shopper_rfm",
-    label=gettext_lazy("Shoppers' RFM"),
+    label=pgettext_lazy("report kind", "Shoppers' RFM"),
     formats=("xlsx", "csv"),
     clean=clean_range,
     write=_write_rfm,
 )
 DAILY_SUMMARY = ExportKind(
     kind="daily_summary",
-    label=gettext_lazy("Daily summary"),
+    label=pgettext_lazy("report kind", "Daily summary"),
     formats=("pdf",),
     clean=clean_day,
     write=_write_daily_summary,
