@@ -348,6 +348,9 @@ ALLAUTH_USER_CODE_FORMAT = {"numeric": True, "dashed": False, "length": 6}
 ACCOUNT_RATE_LIMITS = {
     "request_login_code": "20/h/ip,1/m/key,10/h/key",
     "verify_phone": "1/m/key,10/h/ip",
+    # Entering an SMS code (sign_in.py): every attempt for one phone counts,
+    # across sessions and codes (allauth also ends a code after 3 wrong tries).
+    "verify_login_code": "10/h/key",
 }
 SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False

@@ -79,8 +79,10 @@ def test_a_new_shopper_signs_up_with_phone_and_code(client, caplog):
     caplog.set_level(logging.INFO, logger="tuangou.sms")
     response = client.post(reverse("account_signup"), {"phone": "13712345678"})
     assert response.status_code == 302
+    assert response["Location"] == reverse("account_confirm_login_code")
+    assert not User.objects.filter(phone="+8613712345678").exists()
     [code] = _codes_sent(caplog, "+8613712345678")
-    response = client.post(reverse("account_verify_phone"), {"code": code})
+    response = client.post(reverse("account_confirm_login_code"), {"code": code})
     assert response.status_code == 302
     user = User.objects.get(phone="+8613712345678")
     assert user.phone_verified is True
@@ -102,29 +104,30 @@ def test_a_wrong_password_does_not_sign_in(client, operator):
     assert "_auth_user_id" not in client.session
 
 
-def test_a_new_phone_gets_an_account_and_is_signed_in_by_its_code(client, caplog):
+def test_a_new_phone_gets_an_account_only_when_its_code_is_entered(client, caplog):
     caplog.set_level(logging.INFO, logger="tuangou.sms")
     response = client.post(
         reverse("account_request_login_code") + "?next=/me/", {"phone": "13655556666"}
     )
     assert response.status_code == 302
-    user = User.objects.get(phone="+8613655556666")
-    assert user.phone_verified is False
-    assert user.has_usable_password() is False
+    assert not User.objects.filter(phone="+8613655556666").exists()
     [code] = _codes_sent(caplog, "+8613655556666")
     confirm_url = response["Location"]  # carries ?next= along
     assert confirm_url.startswith(reverse("account_confirm_login_code"))
     response = client.post(confirm_url, {"code": code})
     assert response.status_code == 302
     assert response["Location"] == "/me/"
+    user = User.objects.get(phone="+8613655556666")
     assert client.session["_auth_user_id"] == str(user.pk)
-    user.refresh_from_db()
     assert user.phone_verified is True
+    assert user.has_usable_password() is False
 
 
-def test_a_rate_limited_new_phone_gets_no_account(settings, caplog):
+def test_a_rate_limited_new_phone_gets_no_account_and_no_code(settings, caplog):
+    caplog.set_level(logging.INFO, logger="tuangou.sms")
     settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "request_login_code": "1/h/ip"}
     Client().post(reverse("account_request_login_code"), {"phone": "13655550001"})
     Client().post(reverse("account_request_login_code"), {"phone": "13655550002"})
-    assert User.objects.filter(phone="+8613655550001").exists()
-    assert not User.objects.filter(phone="+8613655550002").exists()
+    assert len(_codes_sent(caplog, "+8613655550001")) == 1
+    assert _codes_sent(caplog, "+8613655550002") == []
+    assert not User.objects.filter(phone__in=["+8613655550001", "+8613655550002"]).exists()

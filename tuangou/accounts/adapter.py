@@ -31,6 +31,16 @@ class AccountAdapter(DefaultAccountAdapter):
         send_sms(phone=phone, template="verification_code", params={"code": code})
         record_code_sent(phone=phone)
 
+    def send_unknown_account_sms(self, phone: str, **kwargs: Any) -> None:
+        """A code for a number without an account: 未注册的手机号验证后自动注册.
+        The account is made only once this code is entered (sign_in.py); until
+        then only the number and the code's hash wait in the cache."""
+        from .services import issue_pending_code
+
+        code = issue_pending_code(phone=phone)
+        send_sms(phone=phone, template="verification_code", params={"code": code})
+        record_code_sent(phone=phone)
+
     def set_phone(self, user, phone: str, verified: bool) -> None:
         user.phone = phone
         user.phone_verified = verified

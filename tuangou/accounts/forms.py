@@ -67,8 +67,10 @@ class StaffPasswordLoginForm(LoginForm):
 class SmsCodeRequestForm(RequestLoginCodeForm):
     """allauth's code request, as Chinese shops do it: one phone + code step
     signs a shopper in, and a number we have not seen yet becomes an account
-    (未注册的手机号验证后自动注册) — its phone counts as verified only once the
-    code is entered. Rate limits come first, with an SMS-specific message.
+    (未注册的手机号验证后自动注册) once its code is entered — asking for a code
+    creates no account (the adapter keeps the new number's code pending, see
+    services.issue_pending_code). Rate limits come first, with an SMS-specific
+    message.
 
     Shoppers sign in by phone only: allauth adds an optional email field when
     email is a login method (it is, for staff passwords) and then lets both be
@@ -93,10 +95,6 @@ class SmsCodeRequestForm(RequestLoginCodeForm):
                     code="sms_rate_limited",
                 ) from exc
             raise
-        if phone and self._user is None:
-            from .services import create_shopper_for_phone
-
-            self._user = create_shopper_for_phone(phone=phone)
         return phone
 
 
@@ -120,7 +118,24 @@ class _SmsCodeField:
 
 
 class SmsLoginCodeForm(_SmsCodeField, ConfirmLoginCodeForm):
-    pass
+    """The code entry. For a number without an account yet (pending_phone) the
+    code is checked against the pending sign-up code's hash instead."""
+
+    def __init__(self, *args, pending_phone: str | None = None, **kwargs) -> None:
+        self.pending_phone = pending_phone
+        super().__init__(*args, **kwargs)
+
+    def clean_code(self) -> str:
+        if self.pending_phone is None:
+            return super().clean_code()
+        from allauth.account.adapter import get_adapter
+
+        from .services import pending_code_matches
+
+        code = self.cleaned_data["code"]
+        if not pending_code_matches(phone=self.pending_phone, code=code):
+            raise get_adapter().validation_error("incorrect_code")
+        return code
 
 
 class SmsVerifyPhoneForm(_SmsCodeField, VerifyPhoneForm):

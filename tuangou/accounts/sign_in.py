@@ -10,8 +10,9 @@ import time
 from allauth.account.adapter import get_adapter
 from allauth.account.internal.flows.login_by_code import LoginCodeVerificationProcess
 from allauth.account.internal.stagekit import clear_login
+from allauth.account.internal.userkit import user_id_to_str
 from allauth.account.utils import passthrough_next_redirect_url
-from allauth.account.views import ConfirmLoginCodeView
+from allauth.account.views import ConfirmLoginCodeView, RequestLoginCodeView
 from allauth.core import ratelimit
 from allauth.socialaccount.models import SocialAccount, SocialLogin
 from allauth.socialaccount.views import SignupView
@@ -26,7 +27,44 @@ class SmsConfirmLoginCodeView(ConfirmLoginCodeView):
     """allauth's code entry. Its resend has no rate limit of its own and keeps
     the first code's deadline; here a resend counts against the same per-phone
     limit as asking for a code (one a minute, which the page counts down) and
-    the new code gets the full LOGIN_BY_CODE_TIMEOUT."""
+    the new code gets the full LOGIN_BY_CODE_TIMEOUT.
+
+    A number without an account has no user in the process: its code is
+    checked against the pending sign-up code, and the account is created only
+    when that code is right. Every verification attempt counts against the
+    per-phone limit verify_login_code (ACCOUNT_RATE_LIMITS), on top of
+    allauth's attempts per sent code: a 6-digit code cannot be guessed by
+    starting over in new sessions."""
+
+    def _pending_phone(self) -> str | None:
+        """The phone of a process without an account yet (None when it has one)."""
+        if self._process.user is not None:
+            return None
+        return self._process.state.get("phone") or None
+
+    def get_form_kwargs(self) -> dict:
+        kwargs = super().get_form_kwargs()
+        if self._action != "resend":
+            pending = self._pending_phone()
+            if pending:
+                kwargs["pending_phone"] = pending
+        return kwargs
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        phone = self._process.state.get("phone") or ""
+        if (
+            self._action == "verify"
+            and phone
+            and not ratelimit.consume(request, action="verify_login_code", key=phone.lower())
+        ):
+            self._process.abort()
+            get_adapter(request).add_message(
+                request,
+                messages.ERROR,
+                message=_("Too many wrong codes for this number. Please try again in an hour."),
+            )
+            return HttpResponseRedirect(reverse("account_request_login_code"))
+        return super().post(request, *args, **kwargs)
 
     def _resend_form_valid(self, form) -> HttpResponse:
         phone = self._process.state.get("phone") or ""
@@ -40,9 +78,27 @@ class SmsConfirmLoginCodeView(ConfirmLoginCodeView):
                 self.passthrough_next_url(reverse("account_confirm_login_code"))
             )
         self._process.state["at"] = time.time()
+        if self._pending_phone():
+            # allauth's resend makes codes for accounts only; a new number's
+            # next code goes through the adapter's pending sign-up again.
+            self._process.send(skip_enumeration_mails=False)
+            self._process.record_resend()
+            self._process.persist()
+            return HttpResponseRedirect(
+                self.passthrough_next_url(reverse("account_confirm_login_code"))
+            )
         return super()._resend_form_valid(form)
 
     def _verify_form_valid(self, form) -> HttpResponse:
+        pending = self._pending_phone()
+        if pending:
+            # The code was right: now the number becomes an account.
+            from .services import create_shopper_for_verified_phone
+
+            user = create_shopper_for_verified_phone(phone=pending)
+            self._process._user = user
+            self._process.state["user_id"] = user_id_to_str(user)
+            self.stage.login.user = user
         who = self._process.user
         first_sign_in = who is not None and who.last_login is None
         response = super()._verify_form_valid(form)
@@ -54,6 +110,17 @@ class SmsConfirmLoginCodeView(ConfirmLoginCodeView):
 
 
 confirm_login_code = SmsConfirmLoginCodeView.as_view()
+
+
+class SmsSignUpView(RequestLoginCodeView):
+    """注册 is the sign-in's phone + code step on its own page: allauth's signup
+    would create the account before the phone is verified (anyone could fill
+    the user table with numbers that are not theirs)."""
+
+    template_name = "account/signup.html"
+
+
+sign_up = SmsSignUpView.as_view()
 
 
 def _welcome_gifts(request: HttpRequest) -> None:
