@@ -381,7 +381,8 @@ def order_refunded(
     Points: the refunded units' spent points come back; earned points are
     taken back in proportion. Coupon: an order refunded whole before anything
     was handed out gets its coupon back while still valid; any other refund
-    keeps it used (marketing/README.md).
+    keeps it used (marketing/README.md). An order that keeps less than
+    MARKETING_SPEND_REWARD_MIN loses its 满额返券 if still unused.
     """
     points_services.points_after_refund(
         user=user,
@@ -393,6 +394,10 @@ def order_refunded(
     )
     if closed_before_handout:
         coupon_services.return_coupons_after_refund(order_id=order_id, now=now)
+    kept = to_money(order_payable) - to_money(refunded_total)
+    if kept < to_money(settings.MARKETING_SPEND_REWARD_MIN):
+        # The order no longer earns its 满额返券: taken back while unused.
+        coupon_services.revoke_spend_rewards(order_id=order_id)
 
 
 def order_completed(*, user_id: int, order_id: int, kept_amount) -> None:

@@ -265,6 +265,20 @@ def return_coupons_after_refund(*, order_id: int, now: datetime | None = None) -
     return _give_back(order_id=order_id, sources=[S.USED, S.LOCKED], now=now or timezone.now())
 
 
+def revoke_spend_rewards(*, order_id: int) -> int:
+    """The 满额返券 of an order that was refunded below the threshold: revoked
+    if still unused (a used or expired one stays as it is)."""
+    ids = CouponTemplate.objects.filter(channel=CouponChannel.SPEND_REWARD).values_list(
+        "pk", flat=True
+    )
+    codes = [keyed_code(template_id=pk, key=f"order:{order_id}") for pk in ids]
+    if not codes:
+        return 0
+    return Coupon.objects.filter(code__in=codes, status__in=_sources(S.REVOKED)).update(
+        status=S.REVOKED
+    )
+
+
 def revoke_coupon(*, coupon: Coupon, note: str = "") -> bool:
     """Take back an unused coupon (fraud, a reward whose order was refunded)."""
     moved = Coupon.objects.filter(pk=coupon.pk, status__in=_sources(S.REVOKED)).update(
