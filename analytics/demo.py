@@ -1,0 +1,341 @@
+"""Three months of sales history for the demo, so every report and chart has a shape.
+
+The orders demo makes a month of orders for six personas through the real
+services (slow on purpose: every state). Reports need more: trends over
+weeks, cohorts over months, dozens of shoppers with different habits. This
+module adds HISTORY_SHOPPERS shoppers and their orders at the demo's pickup
+points over the HISTORY_DAYS days before yesterday, written set-based
+(bulk INSERTs, then INSERT … SELECT for events, payments, refunds, hand-outs
+and claims), every row within the models' constraints:
+
+- paid between 07:00 and 22:59 (before the 23:00 cutoff), delivered the next
+  day, so every history order has been delivered by now; nothing is dated
+  later than now (tests/test_demo_timestamps.py);
+- most are completed (handed out in full), a few refunded before delivery, a
+  few completed with one unit refunded after an approved after-sale claim;
+- shoppers join over the months and some stop coming (cohorts, RFM), each
+  community leans to some categories, and some products go together (pairs).
+
+History orders leave stock alone (their delivery days are past) and earn no
+commission entries (the commission ledger and its account counters are the
+leaders demo's: the leader report's commission comes from the persona
+orders). Idempotent: the history's note marks its orders; a second run adds
+nothing. `seed_late` then rebuilds the facts for the whole demo period
+(after marketing's late orders), so the reports open on real numbers.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import connection
+
+from tuangou.timeutils import local_datetime, local_today
+
+HISTORY_NOTE = "演示历史订单"  # the marker of every history order
+HISTORY_DAYS = 91
+HISTORY_SHOPPERS = 120
+PHONE_BASE = 8615500000000  # +86 155 0000 0xxx: the history shoppers' reserved numbers
+SEED = 20260901
+FEN = Decimal("0.01")
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾"
+TITLES = ["阿姨", "先生", "女士", "大姐", "小妹", "奶奶", "大哥"]
+# Share of an hour's orders, 07:00 to 22:00 (morning and evening peaks).
+HOUR_WEIGHTS = [2, 4, 6, 8, 9, 7, 4, 3, 3, 4, 5, 7, 9, 10, 8, 5]
+WEEKDAY_FACTOR = [0.9, 0.95, 1.0, 1.0, 1.1, 1.35, 1.3]  # Monday … Sunday
+
+
+def seed(*, stdout) -> None:
+    """The history (orders of the past three months); the facts come in seed_late."""
+    from orders.models import Order
+
+    if Order.objects.filter(note=HISTORY_NOTE).exists():
+        stdout.write("    analytics: history exists, nothing to add")
+        return
+    made = HistorySeeder().run()
+    stdout.write(f"    analytics: {made} history orders over {HISTORY_DAYS} days")
+
+
+def seed_late(*, stdout) -> None:
+    """Rebuild every fact table over the demo's period (idempotent)."""
+    from .facts import rebuild_facts
+
+    yesterday = local_today() - timedelta(days=1)
+    counts = rebuild_facts(start=yesterday - timedelta(days=HISTORY_DAYS + 5), end=yesterday)
+    stdout.write(
+        "    analytics: facts rebuilt ("
+        + ", ".join(f"{name} {n}" for name, n in counts.items())
+        + ")"
+    )
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+class HistorySeeder:
+    def __init__(self) -> None:
+        self.rng = random.Random(SEED)
+        self.today = local_today()
+        self.last_day = self.today - timedelta(days=2)  # delivered yesterday at the latest
+        self.first_day = self.last_day - timedelta(days=HISTORY_DAYS - 1)
+
+    def run(self) -> int:
+        from catalog.models import Sku
+        from leaders.models import PickupPoint
+
+        points = list(
+            PickupPoint.objects.visible_to_shoppers()
+            .select_related("leader__user", "warehouse", "community")
+            .order_by("pk")
+        )
+        skus = list(
+            Sku.objects.filter(is_active=True, product__is_on_shelf=True)
+            .select_related("product__category")
+            .order_by("pk")
+        )
+        if not points or len(skus) < 2:
+            return 0
+        shoppers = self._shoppers(points)
+        orders, lines = self._orders(points, skus, shoppers)
+        self._write(orders, lines)
+        return len(orders)
+
+    # --- shoppers ------------------------------------------------------------------------
+
+    def _shoppers(self, points) -> list[dict]:
+        """History shoppers: a home point, a first and (for some) a last active day, a habit."""
+        from django.contrib.auth.hashers import make_password
+
+        from tuangou.accounts.models import User
+
+        unusable = make_password(None)
+        joined = local_datetime(self.first_day - timedelta(days=7), time(9, 0))
+        wanted = []
+        for i in range(HISTORY_SHOPPERS):
+            name = SURNAMES[i % len(SURNAMES)] + TITLES[(i // len(SURNAMES) + i) % len(TITLES)]
+            wanted.append(
+                User(
+                    username=f"history{i + 1:03d}",
+                    phone=f"+{PHONE_BASE + i + 1}",
+                    phone_verified=True,
+                    nickname=name,
+                    password=unusable,  # these shoppers never sign in
+                    date_joined=joined,
+                )
+            )
+        User.objects.bulk_create(wanted, ignore_conflicts=True)
+        users = list(User.objects.filter(username__startswith="history").order_by("username"))
+        span = HISTORY_DAYS
+        shoppers = []
+        for i, user in enumerate(users):
+            # A third were there from the start; the rest joined over the months.
+            start = 0 if i % 3 == 0 else self.rng.randint(0, span - 10)
+            # A quarter stop coming some weeks after they started.
+            stop = span if self.rng.random() > 0.25 else min(span, start + self.rng.randint(7, 40))
+            shoppers.append(
+                {
+                    "user": user,
+                    "home": points[i % len(points)],
+                    "start": start,
+                    "stop": stop,
+                    # Habit: how likely they order on a day they might (frequency spread).
+                    "habit": self.rng.choice([0.04, 0.06, 0.1, 0.15, 0.25, 0.4]),
+                }
+            )
+        return shoppers
+
+    # --- orders ----------------------------------------------------------------------------
+
+    def _basket(self, skus, community_index: int) -> list[tuple]:
+        """1-4 SKUs: the community's favourite categories weigh more; partners go together."""
+        n = self.rng.choice([1, 1, 2, 2, 2, 3, 3, 4])
+        weights = [
+            3 if (sku.product.category_id or 0) % 3 == community_index % 3 else 1 for sku in skus
+        ]
+        picked: list = []
+        while len(picked) < min(n, len(skus)):
+            sku = self.rng.choices(skus, weights=weights)[0]
+            if sku not in picked:
+                picked.append(sku)
+            # Pairs: the next SKU in the list is this one's usual companion.
+            partner = skus[(skus.index(sku) + 1) % len(skus)]
+            if partner not in picked and self.rng.random() < 0.35 and len(picked) < 4:
+                picked.append(partner)
+        return [(sku, self.rng.choice([1, 1, 1, 2, 2, 3])) for sku in picked]
+
+    def _orders(self, points, skus, shoppers) -> tuple[list, list]:
+        from orders.models import Order, OrderKind, OrderLine, OrderStatus, new_public_code
+
+        orders: list[Order] = []
+        lines: list[list[OrderLine]] = []
+        serial = 0
+        community_index = {}
+        for p in points:
+            community_index.setdefault(p.community_id, len(community_index))
+        for offset in range(HISTORY_DAYS):
+            day = self.first_day + timedelta(days=offset)
+            growth = 0.7 + 0.6 * offset / HISTORY_DAYS
+            factor = WEEKDAY_FACTOR[day.weekday()] * growth
+            for s in shoppers:
+                if not (s["start"] <= offset < s["stop"]):
+                    continue
+                if self.rng.random() > s["habit"] * factor:
+                    continue
+                point = s["home"] if self.rng.random() > 0.1 else self.rng.choice(points)
+                hour = 7 + self.rng.choices(range(len(HOUR_WEIGHTS)), weights=HOUR_WEIGHTS)[0]
+                paid_at = local_datetime(day, time(hour, self.rng.randint(0, 59)))
+                delivery = day + timedelta(days=1)
+                basket = self._basket(skus, community_index[point.community_id])
+                fate = self.rng.random()
+                status = OrderStatus.REFUNDED if fate < 0.04 else OrderStatus.COMPLETED
+                after_sale = status == OrderStatus.COMPLETED and fate > 0.97
+                order_lines = []
+                goods = discount = refunded = Decimal("0.00")
+                coupon = Decimal(self.rng.choice([2, 3, 5])) if self.rng.random() < 0.12 else None
+                for index, (sku, quantity) in enumerate(basket):
+                    line_goods = _money(sku.price * quantity)
+                    line_discount = Decimal("0.00")
+                    parts = []
+                    if coupon is not None and index == 0 and coupon < line_goods:
+                        line_discount = coupon
+                        parts = [{"kind": "coupon", "label": "满减券", "amount": str(coupon)}]
+                    payable = line_goods - line_discount
+                    line = OrderLine(
+                        sku=sku,
+                        product_name=sku.product.name[:60],
+                        spec=sku.spec,
+                        quantity=quantity,
+                        list_price=sku.price,
+                        unit_price=sku.price,
+                        goods_total=line_goods,
+                        discount_total=line_discount,
+                        discounts=parts,
+                        payable=payable,
+                    )
+                    if status == OrderStatus.REFUNDED:
+                        line.refunded_quantity, line.refunded_amount = quantity, payable
+                    else:
+                        line.handed_out_quantity = quantity
+                        if after_sale and index == 0:
+                            line.refunded_quantity = 1
+                            line.refunded_amount = _money(payable / quantity)
+                    goods += line_goods
+                    discount += line_discount
+                    refunded += line.refunded_amount
+                    order_lines.append(line)
+                serial += 1
+                pickup_from = local_datetime(delivery, point.warehouse.pickup_time)
+                order = Order(
+                    number=f"H{paid_at:%y%m%d}{serial:07d}",
+                    code=new_public_code(),
+                    user=s["user"],
+                    kind=OrderKind.NORMAL,
+                    status=status,
+                    pickup_point=point,
+                    leader=point.leader,
+                    warehouse=point.warehouse,
+                    pickup_point_name=point.name[:60],
+                    pickup_address=point.address[:200],
+                    delivery_date=delivery,
+                    pickup_from=pickup_from,
+                    goods_total=goods,
+                    discount_total=discount,
+                    payable=goods - discount,
+                    refunded_amount=refunded,
+                    note=HISTORY_NOTE,
+                    pay_deadline=paid_at + timedelta(minutes=12),
+                    paid_at=paid_at,
+                    confirmed_at=paid_at,
+                )
+                if status == OrderStatus.REFUNDED:
+                    order.closed_at = paid_at + timedelta(minutes=self.rng.randint(20, 60))
+                else:
+                    order.ready_at = local_datetime(delivery, time(8, 30))
+                    order.completed_at = pickup_from + timedelta(
+                        minutes=self.rng.randint(0, 9 * 60)
+                    )
+                orders.append(order)
+                lines.append(order_lines)
+        return orders, lines
+
+    def _write(self, orders, lines) -> None:
+        from orders.models import Order, OrderLine
+
+        Order.objects.bulk_create(orders, batch_size=1000)
+        flat = []
+        for order, order_lines in zip(orders, lines, strict=True):
+            for line in order_lines:
+                line.order = order
+                flat.append(line)
+        OrderLine.objects.bulk_create(flat, batch_size=2000)
+        ids = [o.pk for o in orders]
+        with connection.cursor() as cursor:
+            for sql in HISTORY_SQL:
+                cursor.execute(sql, {"ids": ids})
+
+
+# The rest of each order's history, set-based over the new orders (auto_now_add
+# stamped created_at with "now" on insert: it is put back to just before payment).
+HISTORY_SQL = [
+    """
+    UPDATE orders_order SET created_at = paid_at - interval '3 minutes'
+    WHERE id = ANY(%(ids)s)
+    """,
+    """
+    INSERT INTO orders_orderevent (order_id, from_status, to_status, note, created_at)
+    SELECT o.id, e.from_status, e.to_status, '', e.at
+    FROM orders_order o
+    CROSS JOIN LATERAL (VALUES
+        ('pending_payment', 'paid', o.paid_at),
+        ('paid', 'confirmed', o.confirmed_at),
+        ('confirmed', 'in_delivery', o.ready_at - interval '150 minutes'),
+        ('in_delivery', 'ready_for_pickup', o.ready_at),
+        ('ready_for_pickup', 'completed', o.completed_at),
+        ('confirmed', 'refunded', o.closed_at)
+    ) AS e(from_status, to_status, at)
+    WHERE o.id = ANY(%(ids)s) AND e.at IS NOT NULL
+    """,
+    """
+    INSERT INTO orders_payment (order_id, provider, channel, out_trade_no, amount, status,
+        prepay_id, pay_params, transaction_id, error, created_at, paid_at)
+    SELECT o.id, 'sandbox', 'h5', 'HIST' || lpad(o.id::text, 16, '0'), o.payable, 'paid',
+        '', '{}'::jsonb, 'HIST' || o.number, '', o.created_at, o.paid_at
+    FROM orders_order o WHERE o.id = ANY(%(ids)s)
+    """,
+    """
+    INSERT INTO orders_refund (order_id, payment_id, out_refund_no, amount, reason, note,
+        status, provider_refund_id, attempts, error, created_at, succeeded_at)
+    SELECT o.id, p.id, 'HISTR' || lpad(o.id::text, 16, '0'), o.refunded_amount,
+        CASE WHEN o.status = 'refunded' THEN 'operator' ELSE 'after_sale' END, '',
+        'succeeded', '', 1, '',
+        COALESCE(o.closed_at, o.completed_at + interval '2 hours'),
+        COALESCE(o.closed_at, o.completed_at + interval '2 hours')
+    FROM orders_order o JOIN orders_payment p ON p.order_id = o.id
+    WHERE o.id = ANY(%(ids)s) AND o.refunded_amount > 0
+    """,
+    """
+    INSERT INTO orders_aftersaleclaim (order_id, user_id, reason, status, reject_reason,
+        refund_id, reviewed_at, created_at)
+    SELECT o.id, o.user_id, '收到时有坏果', 'approved', '', r.id, r.created_at,
+        r.created_at - interval '1 hour'
+    FROM orders_order o JOIN orders_refund r ON r.order_id = o.id
+    WHERE o.id = ANY(%(ids)s) AND r.reason = 'after_sale'
+    """,
+    """
+    INSERT INTO orders_handout (order_line_id, quantity, actor_id, created_at)
+    SELECT l.id, l.handed_out_quantity, ld.user_id, o.completed_at
+    FROM orders_orderline l
+    JOIN orders_order o ON o.id = l.order_id
+    JOIN leaders_leader ld ON ld.id = o.leader_id
+    WHERE o.id = ANY(%(ids)s) AND l.handed_out_quantity > 0
+    """,
+]
+
+
+def history_bounds(today: date | None = None) -> tuple[date, date]:
+    """The paid days the history covers (for tests and the README)."""
+    last = (today or local_today()) - timedelta(days=2)
+    return last - timedelta(days=HISTORY_DAYS - 1), last
