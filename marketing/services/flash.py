@@ -8,9 +8,9 @@ imports orders):
         (.message in Chinese, .code). Redis-gated sessions ask the Lua gate
         (marketing/gate.py): no SQL, units taken at once and held for the
         shopper; a Redis that cannot be reached falls back to database mode.
-        Database mode checks the window, the limit, an earlier purchase and
-        the counter (2 queries at most) and takes nothing yet: the guarded
-        UPDATE in record_purchase decides. Calling it again for a shopper
+        Database mode checks the window, an earlier purchase, the limit and
+        the counter (2 queries, 1 with item_is_fresh) and takes nothing yet:
+        the guarded UPDATE in record_purchase decides. Calling it again for a shopper
         whose hold is still open returns that hold (Admission.reused).
     admit_lines(*, user, wants, at=None) -> list[Admission]
         admit() for every (sku_id, quantity) whose SKU is in a running
@@ -85,15 +85,38 @@ def hold_seconds() -> int:
 
 
 class FlashSaleRefused(Exception):
-    """A refusal for the shopper: .message (Chinese), .code (stable, for code and tests)."""
+    """A refusal for the shopper: .message (Chinese), .code (stable, for code and
+    tests), .units (the number in the message: the limit, what is left, or the
+    start as epoch ms), so the message can be rebuilt from (code, units)."""
 
-    def __init__(self, message: str, *, code: str):
+    def __init__(self, message: str, *, code: str, units: int = 0):
         super().__init__(message)
         self.message = message
         self.code = code
+        self.units = units
 
 
-def _refusal(code: int, units: int, *, at=None) -> FlashSaleRefused:
+_CODES = {
+    "not_started": -2,
+    "ended": -3,
+    "over_limit": -4,
+    "already_bought": -5,
+    "sold_out": -7,
+}
+
+
+def refusal_for(code: str, units: int = 0) -> FlashSaleRefused:
+    """The refusal of a code and number again (the 秒杀 page shows it from its URL)."""
+    return _refusal(_CODES.get(code, 0), units)
+
+
+def _refusal(code: int, units: int) -> FlashSaleRefused:
+    refused = _refusal_message(code, units)
+    refused.units = units
+    return refused
+
+
+def _refusal_message(code: int, units: int) -> FlashSaleRefused:
     if code == gate.NOT_STARTED:
         if units:
             start = to_local(datetime.fromtimestamp(units / 1000, tz=UTC))
@@ -183,8 +206,13 @@ def _check_quantity(quantity) -> int:
     return quantity
 
 
-def admit(*, user, item: FlashSaleItem, quantity: int, at=None) -> Admission:
-    """Admit `user` to `item` for `quantity` units (see the module docstring)."""
+def admit(
+    *, user, item: FlashSaleItem, quantity: int, at=None, item_is_fresh: bool = False
+) -> Admission:
+    """Admit `user` to `item` for `quantity` units (see the module docstring).
+
+    `item_is_fresh`: the item row was read in this request, so database mode
+    need not read its counter again."""
     quantity = _check_quantity(quantity)
     at = at or timezone.now()
     sale = item.sale
@@ -195,7 +223,9 @@ def admit(*, user, item: FlashSaleItem, quantity: int, at=None) -> Admission:
             return _admit_redis(user_id=user.pk, item=item, quantity=quantity, at=at)
         except gate.GateUnavailable as exc:
             logger.warning("flash gate down, item %s falls back to the database: %s", item.pk, exc)
-    return _admit_database(user_id=user.pk, item=item, quantity=quantity, at=at)
+    return _admit_database(
+        user_id=user.pk, item=item, quantity=quantity, at=at, item_is_fresh=item_is_fresh
+    )
 
 
 def _admit_redis(*, user_id: int, item: FlashSaleItem, quantity: int, at) -> Admission:
@@ -218,7 +248,9 @@ def _admit_redis(*, user_id: int, item: FlashSaleItem, quantity: int, at) -> Adm
     )
 
 
-def _admit_database(*, user_id: int, item: FlashSaleItem, quantity: int, at) -> Admission:
+def _admit_database(
+    *, user_id: int, item: FlashSaleItem, quantity: int, at, item_is_fresh: bool = False
+) -> Admission:
     sale = item.sale
     if at < sale.starts_at:
         raise _refusal(gate.NOT_STARTED, int(sale.starts_at.timestamp() * 1000))
@@ -228,8 +260,14 @@ def _admit_database(*, user_id: int, item: FlashSaleItem, quantity: int, at) -> 
         raise _refusal(gate.ALREADY_BOUGHT, 0)
     if quantity > item.per_user_limit:
         raise _refusal(gate.OVER_LIMIT, item.per_user_limit)
-    left = FlashSaleItem.objects.filter(pk=item.pk).values_list(F("quota") - F("sold"), flat=True)
-    left = next(iter(left), 0)
+    # The guarded UPDATE in record_purchase is what decides; this read only
+    # gives the shopper the right words early (skipped when the caller read
+    # the item row in this request).
+    if item_is_fresh:
+        left = item.quota - item.sold
+    else:
+        rows = FlashSaleItem.objects.filter(pk=item.pk).values_list(F("quota") - F("sold"))
+        left = next(iter(rows), (0,))[0]
     if left < quantity:
         raise _refusal(gate.SOLD_OUT, max(left, 0))
     return _admission(item, user_id=user_id, quantity=quantity, mode=GateMode.DATABASE)
@@ -274,7 +312,8 @@ def attempt(*, user_id: int, item_id: int, quantity: int, at=None) -> AttemptAns
 
     user = get_user_model()(pk=user_id)
     try:
-        return AttemptAnswer(admission=admit(user=user, item=item, quantity=quantity, at=at))
+        admission = admit(user=user, item=item, quantity=quantity, at=at, item_is_fresh=True)
+        return AttemptAnswer(admission=admission)
     except FlashSaleRefused as refused:
         return AttemptAnswer(refusal=refused)
 
@@ -289,7 +328,9 @@ def admit_lines(*, user, wants: Sequence[tuple[int, int]], at=None) -> list[Admi
         for sku_id, quantity in wants:
             item = items.get(sku_id)
             if item is not None:
-                admissions.append(admit(user=user, item=item, quantity=quantity, at=at))
+                admissions.append(
+                    admit(user=user, item=item, quantity=quantity, at=at, item_is_fresh=True)
+                )
     except BaseException:
         release_all(admissions=admissions)
         raise

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.contrib import messages
 from django.contrib.auth import SESSION_KEY
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -39,11 +38,24 @@ def flash_page(request: HttpRequest) -> HttpResponse:
         request,
         "marketing/flash/page.html",
         {
+            "refusal": _refusal_from_query(request),
             "running": [s for s in board if s.is_running],
             "upcoming": [s for s in board if s.is_upcoming],
             "ended": [s for s in board if s.is_ended],
         },
     )
+
+
+def _refusal_from_query(request: HttpRequest) -> str:
+    """The reason a 抢购 was refused (?refused=<code>&n=<number>), as text."""
+    code = request.GET.get("refused", "")
+    if not code:
+        return ""
+    try:
+        units = int(request.GET.get("n", "0"))
+    except ValueError:
+        units = 0
+    return flash.refusal_for(code[:20], units).message
 
 
 def _quantity(request: HttpRequest) -> int:
@@ -76,8 +88,10 @@ def flash_grab(request: HttpRequest, item_id: int) -> HttpResponse:
                                 status=409)  # fmt: skip
         if request.htmx:
             return HttpResponse(message, status=409, content_type="text/plain; charset=utf-8")
-        messages.error(request, message)
-        return redirect("marketing:flash", permanent=False)
+        # The reason rides in the URL, not in a signed message cookie: nothing
+        # to sign or store on the hottest answer (the page rebuilds the text).
+        query = urlencode({"refused": answer.refusal.code, "n": answer.refusal.units})
+        return redirect(f"{reverse('marketing:flash')}?{query}")
     admission = answer.admission
     code = Sku.objects.filter(pk=admission.sku_id).values_list("code", flat=True).first()
     target = f"{CHECKOUT_PATH}?{urlencode({'sku': code, 'quantity': admission.quantity})}"

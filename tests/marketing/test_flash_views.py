@@ -45,13 +45,21 @@ def test_a_refusal_is_answered_from_redis_without_sql(
     assert [q["sql"] for q in ctx.captured_queries] == []
     assert answer.status_code == 409
     assert answer.json() == {"ok": False, "code": "sold_out", "message": "已抢光，本场秒杀已无库存"}
-    # A plain form post is sent back to the 秒杀 page with the message (cookie).
+    # A plain form post is sent back to the 秒杀 page with the reason in its URL
+    # (no message cookie to sign), and the page says it.
     with CaptureQueriesContext(connection) as ctx:
         answer = grab(client, item)
     assert ctx.captured_queries == []
-    assert (answer.status_code, answer["Location"]) == (302, reverse("marketing:flash"))
+    assert (answer.status_code, answer["Location"]) == (
+        302,
+        reverse("marketing:flash") + "?refused=sold_out&n=0",
+    )
+    assert "messages" not in answer.cookies
     page = client.get(answer["Location"])
     assert "已抢光，本场秒杀已无库存" in page.content.decode()
+    # A made-up reason is not an error page.
+    odd = client.get(reverse("marketing:flash") + "?refused=%3Cscript%3E&n=x")
+    assert odd.status_code == 200 and "该秒杀活动不存在或已下架" in odd.content.decode()
 
 
 @pytest.mark.django_db
