@@ -21,6 +21,9 @@ For other code:
         For orders' refunds: the first order refunded in full (every line)
         cancels the referral and takes the inviter's coupon back if unused.
         A partial after-sale refund keeps the reward.
+    referral_order_completed(*, user_id, order_id) / referral_order_refunded(*, user_id, order_id)
+        The same two by ids, for hooks that pass ids (marketing.services.checkout's
+        order_completed / order_refunded): one query when nothing applies.
 
 Fraud rules (marketing/README.md, one test each):
 - one reward per phone: an invitee phone already rewarded once never again;
@@ -302,3 +305,30 @@ def cancel_referral_for_refund(*, order, now=None) -> Referral | None:
         referral.reject_reason = _("The first order was refunded.")
         referral.save(update_fields=["status", "reject_reason"])
     return referral
+
+
+# --- hooks by id (for orders' completion and refund hooks, which pass ids) ------------
+
+
+def _order(order_id: int):
+    Order = apps.get_model("orders", "Order")
+    return Order.objects.select_related("user").get(pk=order_id)
+
+
+def referral_order_completed(*, user_id: int, order_id: int, now=None) -> Referral | None:
+    """reward_referral_for_order by ids: one query when the shopper has no
+    referral waiting (the common case), the order read only when one does."""
+    if not Referral.objects.filter(invitee_id=user_id, status=ReferralStatus.PENDING).exists():
+        return None
+    return reward_referral_for_order(order=_order(order_id), now=now)
+
+
+def referral_order_refunded(*, user_id: int, order_id: int, now=None) -> Referral | None:
+    """cancel_referral_for_refund by ids: one query unless it was a first order."""
+    if not Referral.objects.filter(
+        invitee_id=user_id,
+        first_order_id=order_id,
+        status__in=[ReferralStatus.PENDING, ReferralStatus.REWARDED],
+    ).exists():
+        return None
+    return cancel_referral_for_refund(order=_order(order_id), now=now)

@@ -248,3 +248,18 @@ def test_invite_codes_are_unique_and_readable(shopper, other_shopper):
     assert len(codes) == 2 and InviteCode.objects.count() == 2
     assert all(re.fullmatch(r"[A-HJ-NP-Z2-9]{8}", c) for c in codes)
     assert referrals.phone_prefix("+8613800138000") == "1380013"
+
+
+def test_the_hooks_by_id_cost_one_query_for_shoppers_without_a_referral(
+    shopper, gifts, point, apples, django_assert_num_queries
+):
+    order = _first_order(shopper, point, apples)
+    with django_assert_num_queries(1):
+        assert referrals.referral_order_completed(user_id=shopper.pk, order_id=order.pk) is None
+    with django_assert_num_queries(1):
+        assert referrals.referral_order_refunded(user_id=shopper.pk, order_id=order.pk) is None
+    friend = _neighbour("+8613966660001")
+    _referred(shopper, friend)
+    first = _first_order(friend, point, apples)
+    done = referrals.referral_order_completed(user_id=friend.pk, order_id=first.pk)
+    assert done.status == ReferralStatus.REWARDED
