@@ -310,6 +310,9 @@ def _batched(iterable, size: int) -> Iterator[list]:
 # Each score is 1..5: the share of shoppers at or below this one (cume_dist), in
 # fifths, so equal values always get equal scores. Recency: a later last order
 # scores higher; frequency: more orders; money: more spend (paid minus refunds).
+# The segment is the 用户行为 report's (analytics.selectors.SHOPPERS_SQL): recent
+# = ordered in the last RECENT_DAYS days of the range, frequent = FREQUENT_ORDERS
+# orders or more, so an export and the page always agree.
 _RFM_SQL = """
 WITH s AS (
     SELECT f.user_id, min(f.first_month) AS first_month, max(f.last_day) AS last_day,
@@ -321,11 +324,17 @@ WITH s AS (
     SELECT s.*,
            ceil(5 * cume_dist() OVER (ORDER BY s.last_day))::int AS r,
            ceil(5 * cume_dist() OVER (ORDER BY s.orders))::int AS f,
-           ceil(5 * cume_dist() OVER (ORDER BY s.spend))::int AS m
+           ceil(5 * cume_dist() OVER (ORDER BY s.spend))::int AS m,
+           CASE
+               WHEN s.last_day > %(recent)s AND s.orders >= %(frequent)s THEN 'champions'
+               WHEN s.last_day > %(recent)s THEN 'new_or_promising'
+               WHEN s.orders >= %(frequent)s THEN 'at_risk'
+               ELSE 'hibernating'
+           END AS segment
     FROM s
 )
 SELECT sc.user_id, u.phone, sc.first_month, sc.last_day, sc.orders, sc.spend,
-       sc.r, sc.f, sc.m
+       sc.r, sc.f, sc.m, sc.segment
 FROM scored sc JOIN accounts_user u ON u.id = sc.user_id
 ORDER BY sc.r * 100 + sc.f * 10 + sc.m DESC, sc.user_id
 """
@@ -335,27 +344,25 @@ SELECT count(DISTINCT user_id) FROM analytics_shoppermonthfact
 WHERE month >= %(first_month)s AND month <= %(end)s
 """
 
+# The same words as the 用户行为 page (one msgid, one translation).
 RFM_SEGMENTS = {
-    "champions": gettext_lazy("Champions"),
-    "promising": gettext_lazy("Recent, not yet regular"),
-    "attention": gettext_lazy("Needs attention"),
-    "at_risk": gettext_lazy("At risk (was regular)"),
-    "lost": gettext_lazy("Lost"),
+    "champions": gettext_lazy("Loyal and recent"),
+    "new_or_promising": gettext_lazy("New or promising"),
+    "at_risk": gettext_lazy("Loyal, slipping away"),
+    "hibernating": gettext_lazy("Dormant"),
 }
-
-
-def rfm_segment(*, r: int, f: int) -> str:
-    """The segment of a shopper's recency and frequency scores (1..5 each)."""
-    if r >= 4:
-        return "champions" if f >= 4 else "promising"
-    if r == 3:
-        return "attention"
-    return "at_risk" if f >= 4 else "lost"
 
 
 def _write_rfm(*, out, file_format, params, personal, progress) -> int:
     start, end = date.fromisoformat(params["start"]), date.fromisoformat(params["end"])
-    args = {"first_month": start.replace(day=1), "end": end}
+    from .selectors import FREQUENT_ORDERS, RECENT_DAYS
+
+    args = {
+        "first_month": start.replace(day=1),
+        "end": end,
+        "recent": end - timedelta(days=RECENT_DAYS),
+        "frequent": FREQUENT_ORDERS,
+    }
     with connection.cursor() as cursor:
         cursor.execute(_RFM_COUNT_SQL, args)
         total = cursor.fetchone()[0]
@@ -368,7 +375,7 @@ def _write_rfm(*, out, file_format, params, personal, progress) -> int:
             cursor.execute(_RFM_SQL, args)
             while batch := cursor.fetchmany(settings.ANALYTICS_EXPORT_CHUNK):
                 out_rows = []
-                for user_id, phone, first_month, last_day, orders, spend, r, f, m in batch:
+                for user_id, phone, first_month, last_day, orders, spend, r, f, m, seg in batch:
                     out_rows.append(
                         [
                             user_id,
@@ -382,7 +389,7 @@ def _write_rfm(*, out, file_format, params, personal, progress) -> int:
                             f,
                             m,
                             f"{r}{f}{m}",
-                            str(RFM_SEGMENTS[rfm_segment(r=r, f=f)]),
+                            str(RFM_SEGMENTS[seg]),
                         ]
                     )
                 done += len(out_rows)

@@ -102,7 +102,7 @@ def test_the_rfm_export_scores_every_shopper_from_the_facts(
     assert mine[1] == "138****0001"
     assert (mine[3], mine[4], mine[5]) == (END, 0, 6)
     assert by_user[other_shopper.pk][5] == 4
-    assert mine[7:10] == [5, 5, 5] and mine[10] == "555" and mine[11] == "重要价值客户"
+    assert mine[7:10] == [5, 5, 5] and mine[10] == "555" and mine[11] == "重要价值用户"
 
 
 @pytest.mark.parametrize(
