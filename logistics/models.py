@@ -9,6 +9,10 @@ The wave tables (WaveLine, WaveDemand, PickItem, PackItem, WaveLabel) are
 written set-based by the wave service (INSERT … SELECT … GROUP BY): they are
 snapshots of one night, so their foreign keys to orders are plain columns
 where a constraint would only slow a million-row insert (db_constraint=False).
+On the three big ones (WaveLine, PackItem, WaveLabel) the wave key is plain
+too (the ORM still cascades a wave's deletion), and they carry only the
+indexes their readers use, all led by the wave: every extra index cost
+seconds per million lines in the cutoff benchmark (logistics/README.md).
 """
 
 from __future__ import annotations
@@ -245,31 +249,55 @@ class Wave(models.Model):
 class WaveLine(models.Model):
     """One order line frozen into a wave (a snapshot: plain ids, no constraints)."""
 
-    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="lines")
+    wave = models.ForeignKey(
+        Wave,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        related_name="lines",
+    )
     order_line = models.ForeignKey(
-        "orders.OrderLine", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        "orders.OrderLine",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     order = models.ForeignKey(
-        "orders.Order", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        "orders.Order",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
     pickup_point = models.ForeignKey(
-        "leaders.PickupPoint", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        "leaders.PickupPoint",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     route = models.ForeignKey(
         Route,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         null=True,
         related_name="+",
     )
     sku = models.ForeignKey(
-        "catalog.Sku", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        "catalog.Sku",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     quantity = models.PositiveIntegerField(_("quantity"))
 
@@ -281,7 +309,10 @@ class WaveLine(models.Model):
                 fields=["wave", "order_line"], name="logistics_waveline_once_per_wave"
             )
         ]
-        indexes = [models.Index(fields=["wave", "pickup_point", "user"])]
+        indexes = [
+            models.Index(fields=["wave", "pickup_point", "user"]),
+            models.Index(fields=["wave", "sku"], name="logistics_waveline_wave_sku"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.wave_id}: {self.sku_id} × {self.quantity}"
@@ -335,15 +366,34 @@ class PickItem(models.Model):
 class PackItem(models.Model):
     """A line of a packing list: units of one SKU for one pickup point of a route."""
 
-    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="pack_items")
+    wave = models.ForeignKey(
+        Wave,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        related_name="pack_items",
+    )
     route = models.ForeignKey(
-        Route, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+        Route,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        related_name="+",
     )
     pickup_point = models.ForeignKey(
-        "leaders.PickupPoint", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        "leaders.PickupPoint",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     sku = models.ForeignKey(
-        "catalog.Sku", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        "catalog.Sku",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     quantity = models.PositiveIntegerField(_("quantity"))
     is_packed = models.BooleanField(_("packed"), default=False)
@@ -365,17 +415,33 @@ class PackItem(models.Model):
 class WaveLabel(models.Model):
     """One bag label: a shopper's goods at one pickup point for the wave's day."""
 
-    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="labels")
+    wave = models.ForeignKey(
+        Wave,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        related_name="labels",
+    )
     route = models.ForeignKey(
-        Route, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+        Route,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        related_name="+",
     )
     pickup_point = models.ForeignKey(
-        "leaders.PickupPoint", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        "leaders.PickupPoint",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
     pickup_code = models.CharField(_("pickup code"), max_length=8)

@@ -289,6 +289,8 @@ WITH frozen AS (
       AND o.delivery_date = %(day)s
       AND o.status = ANY(%(statuses)s)
       AND l.quantity > l.refunded_quantity
+    -- In (wave, order line) order: the unique index is filled from left to right.
+    ORDER BY l.id
     RETURNING order_id, quantity
 )
 SELECT count(DISTINCT order_id), count(*), coalesce(sum(quantity), 0) FROM frozen
@@ -384,10 +386,11 @@ def _crates_sql() -> str:
 
 
 # Stops per run in the route's order, their loads, and each run's totals. One
-# aggregate over the wave's lines (no join between two aggregates of fresh,
-# unanalysed rows, which the planner would estimate at a row and nest-loop).
+# aggregate over the wave's lines, MATERIALIZED: the wave's fresh rows have no
+# statistics, the planner guesses a row or two, and would otherwise nest-loop
+# the runs over a re-run of the aggregate (50 runs × a million lines).
 _STOPS_SQL = f"""
-WITH per_point AS (
+WITH per_point AS MATERIALIZED (
     SELECT wl.route_id, wl.pickup_point_id,
            count(DISTINCT wl.order_id) AS order_count,
            sum(wl.quantity::bigint * coalesce(s.weight_grams, 0))::bigint AS weight,
@@ -756,7 +759,8 @@ def late_orders(*, wave: Wave):
             delivery_date=wave.delivery_date,
             status=OrderStatus.CONFIRMED,
         )
-        .filter(~Exists(WaveLine.objects.filter(wave_id=wave.pk, order_id=OuterRef("pk"))))
+        # Through the order's lines: WaveLine is indexed by (wave, order line).
+        .filter(~Exists(WaveLine.objects.filter(wave_id=wave.pk, order_line__order=OuterRef("pk"))))
         .order_by("pk")
     )
 
