@@ -37,6 +37,8 @@ MAY_BE_FUTURE = {
     ("marketing.CouponTemplate", "valid_until"),
     ("marketing.PointsEntry", "expires_at"),  # points expire at the end of next year
     ("marketing.Promotion", "ends_at"),
+    ("marketing.FlashSale", "starts_at"),  # a 秒杀 session later today
+    ("marketing.FlashSale", "ends_at"),
 }
 
 MOMENTS = [
