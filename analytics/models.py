@@ -246,16 +246,37 @@ class BasketPairFact(Fact):
 
 
 class ProductDayFact(Fact):
-    """Orders containing a product, per day (the base of a pair's lift)."""
+    """One product's day over all points: orders containing it (the base of a pair's lift),
+    units, GMV, refunds. The sales report's products and categories read it when no
+    warehouse or community is chosen (a few hundred rows a day, not SalesFact's many)."""
 
     day = models.DateField(_("day"))
     product = _dim("catalog.Product", _("product"))
+    category = _dim("catalog.Category", _("category"), null=True)
     orders = models.IntegerField(_("orders"), default=0)
+    units = models.IntegerField(_("units"), default=0)
+    gmv = _money(_("GMV"))
+    refunds = _money(_("refunds"))
 
     class Meta:
         verbose_name = _("product day fact")
         verbose_name_plural = _("product day facts")
         indexes = [models.Index(fields=["day", "product"], name="an_productday_day")]
+
+
+class CategoryDayFact(Fact):
+    """GMV of one top-level category in one community on one day (category preference)."""
+
+    day = models.DateField(_("day"))
+    community = _dim("leaders.Community", _("community"))
+    category = _dim("catalog.Category", _("category"))  # the top-level category
+    units = models.IntegerField(_("units"), default=0)
+    gmv = _money(_("GMV"))
+
+    class Meta:
+        verbose_name = _("category day fact")
+        verbose_name_plural = _("category day facts")
+        indexes = [models.Index(fields=["day", "community"], name="an_categoryday_day")]
 
 
 class GroupBuyDayFact(Fact):
