@@ -13,6 +13,7 @@ urlpatterns: list = []
 urlpatterns += [
     path("warehouse/", warehouse.warehouse_day, name="warehouse_day"),
     path("warehouse/start/", warehouse.wave_start, name="wave_start"),
+    path("warehouse/status/", warehouse.day_status, name="day_status"),
     path("warehouse/wave/<int:wave_id>/status/", warehouse.wave_status, name="wave_status"),
     path(
         "warehouse/wave/<int:wave_id>/picking/<slug:storage_class>/",

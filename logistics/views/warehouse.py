@@ -12,7 +12,7 @@ is a 404 or a page with the reason, never a 500.
 from __future__ import annotations
 
 import functools
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -27,6 +27,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import content_disposition_header, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -135,11 +136,52 @@ def describe_problem(problem) -> str:
     return str(problem)
 
 
-def _status_context(wave: Wave | None) -> dict:
+# How long after a click the page keeps waiting for a worker to pick the wave up.
+WAIT_FOR_WORKER = timedelta(minutes=10)
+
+
+def _since(raw: str | None) -> datetime | None:
+    """The moment a start was asked (?started=<epoch seconds>), if recent."""
+    try:
+        moment = datetime.fromtimestamp(int(raw or ""), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+    if not timezone.now() - WAIT_FOR_WORKER <= moment <= timezone.now():
+        return None
+    return moment
+
+
+def _is_waiting(wave: Wave | None, since: datetime | None) -> bool:
+    """A start was asked at `since` and no worker has begun it yet."""
+    if since is None:
+        return False
+    if wave is None:
+        return True
+    return wave.status != WaveStatus.RUNNING and (
+        wave.started_at is None or wave.started_at < since
+    )
+
+
+def _status_context(wave: Wave | None, *, warehouse=None, day=None, since=None) -> dict:
+    waiting = _is_waiting(wave, since)
     return {
         "wave": wave,
         "is_running": wave is not None and wave.status == WaveStatus.RUNNING,
         "problems": [describe_problem(p) for p in (wave.problems if wave else [])],
+        "waiting": waiting,
+        "waiting_url": (
+            reverse("logistics:day_status")
+            + "?"
+            + urlencode(
+                {
+                    "warehouse": warehouse.pk,
+                    "date": day.isoformat(),
+                    "since": int(since.timestamp()),
+                }
+            )
+            if waiting
+            else ""
+        ),
     }
 
 
@@ -163,7 +205,8 @@ def warehouse_day(request: HttpRequest) -> HttpResponse:
         context.update(day=local_today() + timedelta(days=1), error=str(exc), wave=None)
         return render(request, "logistics/warehouse/day.html", context, status=400)
     wave = Wave.objects.filter(warehouse=warehouse, delivery_date=day).first()
-    context.update(day=day, **_status_context(wave))
+    since = _since(request.GET.get("started"))
+    context.update(day=day, **_status_context(wave, warehouse=warehouse, day=day, since=since))
     if wave is not None and wave.status == WaveStatus.DONE:
         context.update(
             picking=data.picking_progress(wave=wave),
@@ -186,6 +229,25 @@ def wave_status(request: HttpRequest, wave_id: int) -> HttpResponse:
     wave = _wave_or_404(wave_id)
     response = render(request, "logistics/warehouse/_status.html", _status_context(wave))
     if request.GET.get("was") == "running" and wave.status != WaveStatus.RUNNING:
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@warehouse_staff_required
+@require_GET
+def day_status(request: HttpRequest) -> HttpResponse:
+    """The status card while a start waits for a worker (?warehouse=&date=&since=):
+    the page reloads as soon as the wave has begun."""
+    warehouse = _warehouse(request.GET.get("warehouse"))
+    try:
+        day = _parse_day(request.GET.get("date"))
+    except BadDay as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+    wave = Wave.objects.filter(warehouse=warehouse, delivery_date=day).first()
+    since = _since(request.GET.get("since"))
+    context = _status_context(wave, warehouse=warehouse, day=day, since=since)
+    response = render(request, "logistics/warehouse/_status.html", context)
+    if not context["waiting"]:
         response["HX-Refresh"] = "true"
     return response
 
@@ -229,7 +291,8 @@ def wave_start(request: HttpRequest) -> HttpResponse:
         _("The wave for %(day)s is starting; this page shows its progress.")
         % {"day": day.isoformat()},
     )
-    return redirect(_day_url(warehouse.pk, day))
+    started = int(timezone.now().timestamp())
+    return redirect(f"{_day_url(warehouse.pk, day)}&{urlencode({'started': started})}")
 
 
 # --- picking and packing on the floor ---------------------------------------------------

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
+from django.utils import timezone
 
 from logistics.models import PackItem, PickItem, Wave, WaveStatus
 from tests.orders.conftest import TOMORROW
@@ -84,6 +85,7 @@ def test_shoppers_finance_and_bare_staff_are_refused_pages_and_documents(
         for url in (
             DAY,
             reverse("logistics:wave_status", args=[wave.pk]),
+            reverse("logistics:day_status") + f"?warehouse={wave.warehouse_id}",
             reverse("logistics:picking", args=[wave.pk, "ambient"]),
             _doc_url(wave, "picking", "pdf"),
             _doc_url(wave, "labels", "csv", point=pick.pk),
@@ -223,6 +225,48 @@ def test_the_start_button_builds_the_wave_on_the_worker_after_commit(
     assert "2026-11-26 的波次正在启动" in html
     built = Wave.objects.get(warehouse=wave.warehouse, delivery_date=TOMORROW)
     assert (built.status, built.line_count, built.unit_count) == (WaveStatus.DONE, 7, 12)
+
+
+def test_a_start_waiting_for_a_worker_polls_until_the_wave_begins(
+    keeper_client, clock, point, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:  # the worker is busy: not run
+        response = keeper_client.post(
+            reverse("logistics:wave_start"),
+            {"warehouse": point.warehouse_id, "date": TOMORROW.isoformat()},
+        )
+    assert len(callbacks) == 1
+    page = keeper_client.get(response["Location"])
+    html = page.content.decode()
+    assert "data-waiting" in html and "波次已排队" in html
+    poll = page.context["waiting_url"]
+    assert (
+        poll.startswith(reverse("logistics:day_status"))
+        and f'hx-get="{poll}"'.replace("&", "&amp;") in html
+    )
+    # Still queued: the card again, no reload.
+    answer = keeper_client.get(poll, HTTP_HX_REQUEST="true")
+    assert answer.status_code == 200 and "HX-Refresh" not in answer
+    # A worker began: the page reloads (and polls the running wave from there).
+    Wave.objects.create(
+        warehouse=point.warehouse,
+        delivery_date=TOMORROW,
+        status=WaveStatus.RUNNING,
+        started_at=timezone.now(),
+    )
+    answer = keeper_client.get(poll, HTTP_HX_REQUEST="true")
+    assert answer["HX-Refresh"] == "true"
+    html = keeper_client.get(response["Location"]).content.decode()
+    assert "data-waiting" not in html and "?was=running" in html
+    status = reverse("logistics:day_status")
+    assert keeper_client.get(status + "?warehouse=x").status_code == 404
+    assert keeper_client.get(status + "?date=2026-02-30").status_code == 400
+
+
+@pytest.mark.parametrize("started", ["abc", "-5", "99999999999999999999", "1000"])
+def test_a_bad_or_stale_start_moment_is_ignored(keeper_client, clock, point, started):
+    html = keeper_client.get(f"{DAY}?started={started}").content.decode()
+    assert "data-waiting" not in html and "every 2s" not in html
 
 
 def test_a_wave_whose_run_left_is_not_rebuilt(
