@@ -1,30 +1,32 @@
 // 限时秒杀 countdowns: app.js ticks every [data-countdown]; here a session
 // whose countdown reaches zero (an upcoming one starts, a running one ends)
-// reloads the page once, so its 抢购 buttons and sold-out states are the
-// server's again. A tap on 抢购 disables the button until the answer comes,
-// so an impatient double tap sends one attempt.
+// reloads the page, so its 抢购 buttons and sold-out states are the server's
+// again. The server rendered the countdown because its moment was still to
+// come; if the reloaded page still shows a passed moment (the phone's clock
+// runs ahead), it tries again 3 s later, never faster.
+// A tap on 抢购 disables the button until the answer comes, so an impatient
+// double tap sends one attempt.
 (function () {
   "use strict";
-  var reloaded = false;
+  var KEY = "marketing-flash-reloaded-at";
+  var loadedAt = Date.now();
+  function lastReload() {
+    try { return Number(window.sessionStorage.getItem(KEY) || 0); } catch (e) { return 0; }
+  }
   function check() {
-    if (reloaded) return;
     var now = Date.now();
     var flips = document.querySelectorAll("[data-flash-flip]");
     for (var i = 0; i < flips.length; i++) {
       var at = Date.parse(flips[i].getAttribute("data-countdown"));
-      var loaded = Number(flips[i].getAttribute("data-loaded-at") || 0);
-      if (!loaded) { flips[i].setAttribute("data-loaded-at", String(now)); loaded = now; }
-      // Only a countdown that was still running when the page loaded flips it.
-      if (at > loaded && now >= at + 500) {
-        reloaded = true;
+      if (now >= at + 500 && now - loadedAt >= 1000 && now - lastReload() >= 3000) {
+        try { window.sessionStorage.setItem(KEY, String(now)); } catch (e) { /* private mode */ }
         window.location.reload();
         return;
       }
     }
   }
   document.addEventListener("DOMContentLoaded", function () {
-    check();
-    setInterval(check, 1000);
+    setInterval(check, 500);
     document.addEventListener("submit", function (event) {
       var button = event.target.querySelector("[data-flash-grab]");
       if (!button) return;
