@@ -88,6 +88,7 @@ def _tables() -> dict[str, str]:
         "shopper": _t(m.ShopperMonthFact),
         "pair": _t(m.BasketPairFact),
         "productday": _t(m.ProductDayFact),
+        "categoryday": _t(m.CategoryDayFact),
         "groupbuy": _t(m.GroupBuyDayFact),
         "runfact": _t(m.DeliveryRunFact),
     }
@@ -291,18 +292,37 @@ GROUP BY 1, 2, 3
 """
 
 PRODUCT_DAY_SQL = """
-INSERT INTO {productday} (day, product_id, orders)
-SELECT (o.paid_at AT TIME ZONE %(tz)s)::date, s.product_id, COUNT(DISTINCT o.id)
+INSERT INTO {productday} (day, product_id, category_id, orders, units, gmv, refunds)
+SELECT (o.paid_at AT TIME ZONE %(tz)s)::date, s.product_id, p.category_id, COUNT(DISTINCT o.id),
+    SUM(l.quantity), SUM(l.goods_total), SUM(l.refunded_amount)
 FROM {order} o
 JOIN {line} l ON l.order_id = o.id
 JOIN {sku} s ON s.id = l.sku_id
+JOIN {product} p ON p.id = s.product_id
 WHERE o.paid_at >= %(since)s AND o.paid_at < %(until)s
-GROUP BY 1, 2
+GROUP BY 1, 2, 3
+"""
+
+CATEGORY_DAY_SQL = """
+INSERT INTO {categoryday} (day, community_id, category_id, units, gmv)
+SELECT f.day, f.community_id, COALESCE(c.parent_id, c.id), SUM(f.units), SUM(f.gmv)
+FROM {sales} f
+JOIN {category} c ON c.id = f.category_id
+WHERE f.day BETWEEN %(start)s AND %(end)s
+GROUP BY 1, 2, 3
 """
 
 
+def build_category_facts(*, start: date, end: date) -> int:
+    """CategoryDayFact rows (day × community × top category), rolled up from SalesFact:
+    run after build_sales_facts for the same range."""
+    return _replace(
+        "categoryday", "day BETWEEN %(start)s AND %(end)s", CATEGORY_DAY_SQL, _params(start, end)
+    )
+
+
 def build_basket_facts(*, start: date, end: date) -> int:
-    """BasketPairFact and ProductDayFact rows (products bought together, per day)."""
+    """BasketPairFact and ProductDayFact rows (products bought together; products per day)."""
     params = _params(start, end)
     where = "day BETWEEN %(start)s AND %(end)s"
     with transaction.atomic():
@@ -404,6 +424,7 @@ def build_delivery_facts(*, start: date, end: date) -> int:
 
 BUILDERS = {
     "sales": build_sales_facts,
+    "categories": build_category_facts,  # rolled up from the sales just built
     "order_days": build_order_day_facts,
     "leaders": build_leader_facts,
     "shoppers": build_shopper_facts,

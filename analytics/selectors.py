@@ -30,6 +30,7 @@ from .models import (
     GroupBuyDayFact,
     LeaderDayFact,
     OrderDayFact,
+    ProductDayFact,
     SalesFact,
 )
 
@@ -225,7 +226,12 @@ def sales_report(
                 acc.add(t.__dict__)
         return acc
 
-    sales = _facts(SalesFact.objects.filter(where, day__range=(start, end)))
+    # Products and categories: with a warehouse or community chosen, SalesFact
+    # (indexed by day and those); else the much smaller ProductDayFact.
+    if warehouse_id or community_id:
+        sales = _facts(SalesFact.objects.filter(where, day__range=(start, end)))
+    else:
+        sales = _facts(ProductDayFact.objects.filter(day__range=(start, end)))
     by_category = _sales_rows(
         sales.values("category_id", "category__name").annotate(**_line_sums()).order_by("-gmv"),
         "category_id",
@@ -270,14 +276,13 @@ def sales_report(
 
 
 def _line_sums() -> dict:
-    # SalesFact's `orders` counts an order once per SKU row: summed over SKUs it
-    # counts order-lines; per product or category it is the orders containing it
-    # (an order with two specs of one product counts twice).
+    # `orders` per product or category: the orders containing it (ProductDayFact
+    # counts each order once per product; SalesFact once per SKU, so an order
+    # with two specs of one product counts twice under a warehouse/community filter).
     return {
         "orders": Sum("orders"),
         "units": Sum("units"),
         "gmv": Sum("gmv"),
-        "paid": Sum("paid"),
         "refunds": Sum("refunds"),
     }
 
@@ -522,10 +527,9 @@ GROUP BY 1, 2
 """
 
 CATEGORY_SQL = """
-SELECT f.community_id, cm.name, COALESCE(top.name, c.name), SUM(f.gmv)
-FROM analytics_salesfact f
+SELECT f.community_id, cm.name, c.name, SUM(f.gmv)
+FROM analytics_categorydayfact f
 JOIN catalog_category c ON c.id = f.category_id
-LEFT JOIN catalog_category top ON top.id = c.parent_id
 JOIN leaders_community cm ON cm.id = f.community_id
 WHERE f.day BETWEEN %(start)s AND %(end)s
 GROUP BY 1, 2, 3

@@ -159,3 +159,13 @@ def test_the_nightly_job_is_on_the_beat():
 
     entry = settings.CELERY_BEAT_SCHEDULE["analytics-refresh-facts"]
     assert entry["task"] == "analytics.tasks.refresh_facts_task"
+
+
+def test_category_and_product_rollups_equal_the_sales_facts(history, built):
+    from analytics.models import CategoryDayFact
+
+    for day in history.days:
+        sales = SalesFact.objects.filter(day=day).aggregate(g=Sum("gmv"), u=Sum("units"))
+        cats = CategoryDayFact.objects.filter(day=day).aggregate(g=Sum("gmv"), u=Sum("units"))
+        products = ProductDayFact.objects.filter(day=day).aggregate(g=Sum("gmv"), u=Sum("units"))
+        assert (cats["g"], cats["u"]) == (sales["g"], sales["u"]) == (products["g"], products["u"])

@@ -183,3 +183,16 @@ def test_a_bad_range_or_filter_is_a_400_page_with_a_chinese_message(
     assert message in html
     assert 'name="start"' in html  # the form is there to correct it
     assert "sales-chart-data" not in html  # nothing computed
+
+
+def test_a_community_filter_narrows_every_table(history, built, point):
+    report = sales_report(
+        start=history.days[0], end=history.days[-1], community_id=point.community_id
+    )
+    # 幸福里: 20.60 + 3.90 a day for three days.
+    assert (report.total.orders, report.total.gmv) == (6, D("73.50"))
+    assert [(r.name, r.gmv) for r in report.by_product] == [
+        ("土鸡蛋", D("38.40")),
+        ("西红柿", D("35.10")),
+    ]
+    assert [r.name for r in report.by_community] == [point.community.name]
