@@ -19,7 +19,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language, gettext_lazy, pgettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -293,7 +293,7 @@ def behaviour(request: HttpRequest) -> HttpResponse:
     chart = _chart(
         "bar",
         [b.label for b in report.frequency],
-        [{"name": _("Shoppers"), "data": [b.shoppers for b in report.frequency]}],
+        [{"name": pgettext("report", "Shoppers"), "data": [b.shoppers for b in report.frequency]}],
     )
     segments = [(SEGMENT_LABELS[s.key], s) for s in report.segments]
     return _render(
