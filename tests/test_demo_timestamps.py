@@ -37,6 +37,9 @@ MAY_BE_FUTURE = {
     ("marketing.CouponTemplate", "valid_until"),
     ("marketing.PointsEntry", "expires_at"),  # points expire at the end of next year
     ("marketing.Promotion", "ends_at"),
+    ("logistics.DeliveryRun", "planned_departure"),  # the van's plan for the morning
+    ("logistics.RunStop", "planned_arrival"),
+    ("logistics.RunStop", "due_at"),  # the point's pickup time
     ("marketing.FlashSale", "starts_at"),  # a 秒杀 session later today
     ("marketing.FlashSale", "ends_at"),
 }
