@@ -130,8 +130,11 @@ class CouponIssueJobAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in CouponIssueJob._meta.fields]
     actions = ("cancel",)
 
-    def has_add_permission(self, request):
-        return False  # started on the operators' page (progress bar)
+    def add_view(self, request, form_url="", extra_context=None):
+        # Jobs start on the operators' page, which shows the progress bar.
+        from django.shortcuts import redirect
+
+        return redirect("marketing:issue_jobs")
 
     @admin.display(description=_("progress page"))
     def progress(self, obj):

@@ -104,14 +104,22 @@ def test_a_new_shopper_uses_coupons_points_and_a_flash_sale_on_a_phone(
     page.goto(f"{live_server.url}/orders/checkout/")
     selected = page.locator("[data-coupon-select] option:checked")
     assert "满20减6" in selected.inner_text() and "最优" in selected.inner_text()
-    page.check("[data-use-points]")
-    page.click("[data-offer-apply]")
+    page.check("[data-use-points]")  # the page prices it again at once
     page.wait_for_selector("[data-discount-part=points]")
     parts = page.inner_text("[data-breakdown]")
     assert "午间秒杀" in parts and "优惠券 · 满20减6" in parts and "积分抵扣（500积分）" in parts
     # 3.90 + 25.60; 秒杀 −1.91; coupon −6 (the eggs only); 500 points −5.00.
     assert page.locator("[data-payable]").inner_text() == "¥16.59"
     _fits(page)
+    # The shopper may change it: the 新人券 takes ¥3 instead, then back to the best.
+    gift_code = Coupon.objects.get(user=shopper, template=gift).code
+    best_code = Coupon.objects.get(user=shopper, template=claimable).code
+    page.select_option("[data-coupon-select]", gift_code)
+    page.wait_for_selector("text=优惠券 · 新人无门槛券")
+    assert page.locator("[data-payable]").inner_text() == "¥19.59"
+    page.select_option("[data-coupon-select]", best_code)
+    page.wait_for_selector("text=优惠券 · 满20减6")
+    assert page.locator("[data-payable]").inner_text() == "¥16.59"
     page.click("[data-place-order]")
 
     # 5. Pay in the sandbox; the order shows each discount by name.
