@@ -474,6 +474,20 @@ def _lock(cursor, wave: Wave, *, session: bool) -> str:
     return wave.status
 
 
+def _session_locks_work() -> bool:
+    """Whether a session advisory lock stays with this worker's connection.
+
+    Not behind PgBouncer's transaction pooling (DATABASE_PGBOUNCER, which
+    sets DISABLE_SERVER_SIDE_CURSORS): there each transaction may run on
+    another server connection. The wave then takes the transaction's lock as
+    its first statement; its snapshot may then be a moment older than the
+    lock, so a worker that got the lock just as another committed could
+    rebuild from the older state and fail on the unique lines (the wave is
+    FAILED and the next beat rebuilds it): a narrow window, never wrong rows.
+    """
+    return not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+
+
 def _unlock(wave: Wave) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, wave.pk])
@@ -644,9 +658,11 @@ def run_wave(*, warehouse: Warehouse, delivery_date: date, actor=None) -> Wave:
     """
     wave, _created = Wave.objects.get_or_create(warehouse=warehouse, delivery_date=delivery_date)
     standalone = not connection.in_atomic_block
+    session_lock = standalone and _session_locks_work()
     started_at = now()
-    with connection.cursor() as cursor:
-        _lock(cursor, wave, session=standalone)
+    if not standalone or session_lock:
+        with connection.cursor() as cursor:
+            _lock(cursor, wave, session=session_lock)
     progress = None
     runs: list[DeliveryRun] = []
     try:
@@ -655,6 +671,10 @@ def run_wave(*, warehouse: Warehouse, delivery_date: date, actor=None) -> Wave:
             with connection.cursor() as cursor:
                 if standalone:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                if standalone and not session_lock:
+                    # Behind PgBouncer: the transaction's lock, first thing
+                    # (see _session_locks_work).
+                    _lock(cursor, wave, session=False)
                 _check_can_start(cursor, wave)
                 progress.start(started_at=started_at, actor_id=getattr(actor, "pk", None))
                 closed_at = now()
@@ -711,7 +731,7 @@ def run_wave(*, warehouse: Warehouse, delivery_date: date, actor=None) -> Wave:
     finally:
         if progress is not None:
             progress.close()
-        if standalone:
+        if session_lock:
             _unlock(wave)
     logger.info(
         "wave %s (%s %s): %d orders, %d lines, %d units, %d runs, %d problems",
@@ -775,19 +795,24 @@ def roll_late_orders(*, wave: Wave, actor=None) -> LateOrders:
     order is no longer late; a second call finds nothing.
     """
     result = LateOrders()
-    standalone = not connection.in_atomic_block
+    session_lock = not connection.in_atomic_block and _session_locks_work()
+    # Under the wave's lock: a rebuild running now would freeze an order this
+    # sweep is moving, and deliver it twice. Busy: the next sweep.
     try:
-        # Under the wave's lock: a rebuild running now would freeze an order
-        # this sweep is moving, and deliver it twice. Busy: the next sweep.
-        with connection.cursor() as cursor:
-            _lock(cursor, wave, session=standalone)
+        if session_lock:
+            with connection.cursor() as cursor:
+                _lock(cursor, wave, session=True)
+            try:
+                _roll(wave, result, actor)
+            finally:
+                _unlock(wave)
+        else:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    _lock(cursor, wave, session=False)
+                _roll(wave, result, actor)
     except WaveBusy:
-        return result
-    try:
-        _roll(wave, result, actor)
-    finally:
-        if standalone:
-            _unlock(wave)
+        return LateOrders()
     return result
 
 

@@ -22,7 +22,9 @@ from .wave_support import day, weighed  # noqa: F401 - fixtures
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_two_workers_one_builds_the_other_is_told_to_wait(day, point, monkeypatch):
+@pytest.mark.parametrize("session_locks", [True, False], ids=["direct", "behind-pgbouncer"])
+def test_two_workers_one_builds_the_other_is_told_to_wait(day, point, monkeypatch, session_locks):
+    monkeypatch.setattr(wave_service, "_session_locks_work", lambda: session_locks)
     warehouse = point.warehouse
     real_plan_run = wave_service.routing.plan_run
     start = threading.Barrier(2)
