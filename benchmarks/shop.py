@@ -138,7 +138,13 @@ def build_shop(*, shoppers: int, products: int = 24) -> Shop:
         ],
         batch_size=2000,
     )
-    backend = settings.AUTHENTICATION_BACKENDS[0]
+    # The backend a signed-in session names must load users (get_user): the
+    # first backends may only refuse logins (django-axes' lockout backend).
+    from django.contrib.auth import load_backend
+
+    backend = next(
+        path for path in settings.AUTHENTICATION_BACKENDS if hasattr(load_backend(path), "get_user")
+    )
     store = SessionStore()
     expire = now + timedelta(days=1)
     made, rows = [], []

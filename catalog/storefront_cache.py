@@ -17,9 +17,10 @@ service that changes what the cache holds (save_product, set_on_shelf,
 save_sku, the picture services) and, for the models the Django admin edits
 without a service (categories, warehouses, service promises, product
 deletion), by `StorefrontCacheAdmin`'s save/delete hooks. A bump writes a new
-token; entries under the old one are never read again and expire on their own
-(ENTRY_SECONDS, also the bound on staleness after a write that bypassed both,
-such as a raw UPDATE in a shell).
+token; every entry carries the token it was built under and is used only
+while that token is current, so the next read rebuilds it. ENTRY_SECONDS
+bounds the staleness after a write that bypassed both (a raw UPDATE in a
+shell). A hit costs one round trip (MGET of the token and the entry).
 
 If Redis fails, pages are built from PostgreSQL as if nothing was cached.
 """
@@ -77,19 +78,28 @@ def _bump_now() -> None:
 
 
 def cached(name: str, build: Callable[[], T]) -> T:
-    """`build()`'s result under the current version, built once per version."""
+    """`build()`'s result, built once per version.
+
+    One round trip on a hit: the entry is stored with the token it was built
+    under and read together with the current token (MGET); it counts only
+    when they match. The token is read before `build()` runs, so a bump
+    during the build leaves what is stored unread.
+    """
+    key = f"catalog:storefront:{name}"
     try:
-        key = f"catalog:storefront:{version()}:{name}"
-        value = cache.get(key)
+        found = cache.get_many([VERSION_KEY, key])
+        token = found.get(VERSION_KEY) or version()
     except Exception:
         log.warning("storefront cache unavailable", exc_info=True)
         return build()
-    if value is None:
-        value = build()
-        try:
-            cache.set(key, value, timeout=ENTRY_SECONDS)
-        except Exception:
-            log.warning("storefront cache: could not store %s", name, exc_info=True)
+    entry = found.get(key)
+    if entry is not None and entry[0] == token:
+        return entry[1]
+    value = build()
+    try:
+        cache.set(key, (token, value), timeout=ENTRY_SECONDS)
+    except Exception:
+        log.warning("storefront cache: could not store %s", name, exc_info=True)
     return value
 
 
