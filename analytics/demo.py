@@ -8,9 +8,9 @@ points over the HISTORY_DAYS days before yesterday, written set-based
 (bulk INSERTs, then INSERT … SELECT for events, payments, refunds, hand-outs
 and claims), every row within the models' constraints:
 
-- paid between 07:00 and 22:59 (before the 23:00 cutoff), delivered the next
-  day, so every history order has been delivered by now; nothing is dated
-  later than now (tests/test_demo_timestamps.py);
+- paid between 07:00 and 22:59 (before the 23:00 cutoff) up to yesterday
+  (before noon: the day before), delivered the next day and collected by now;
+  nothing is dated later than now (tests/test_demo_timestamps.py);
 - most are completed (handed out in full), a few refunded before delivery, a
   few completed with one unit refunded after an approved after-sale claim;
 - shoppers join over the months and some stop coming (cohorts, RFM), each
@@ -27,16 +27,17 @@ nothing. `seed_late` then rebuilds the facts for the whole demo period
 from __future__ import annotations
 
 import random
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
+from django.utils import timezone
 
-from tuangou.timeutils import local_datetime, local_today
+from tuangou.timeutils import local_datetime, local_today, to_local
 
 HISTORY_NOTE = "演示历史订单"  # the marker of every history order
 HISTORY_DAYS = 91
-HISTORY_SHOPPERS = 120
+HISTORY_SHOPPERS = 180
 PHONE_BASE = 8615500000000  # +86 155 0000 0xxx: the history shoppers' reserved numbers
 SEED = 20260901
 FEN = Decimal("0.01")
@@ -78,8 +79,9 @@ def _money(value: Decimal) -> Decimal:
 class HistorySeeder:
     def __init__(self) -> None:
         self.rng = random.Random(SEED)
+        self.now = timezone.now()
         self.today = local_today()
-        self.last_day = self.today - timedelta(days=2)  # delivered yesterday at the latest
+        self.last_day = last_history_day(self.now)
         self.first_day = self.last_day - timedelta(days=HISTORY_DAYS - 1)
 
     def run(self) -> int:
@@ -142,7 +144,7 @@ class HistorySeeder:
                     "start": start,
                     "stop": stop,
                     # Habit: how likely they order on a day they might (frequency spread).
-                    "habit": self.rng.choice([0.04, 0.06, 0.1, 0.15, 0.25, 0.4]),
+                    "habit": self.rng.choice([0.015, 0.03, 0.05, 0.08, 0.12, 0.2, 0.3]),
                 }
             )
         return shoppers
@@ -254,8 +256,10 @@ class HistorySeeder:
                     order.closed_at = paid_at + timedelta(minutes=self.rng.randint(20, 60))
                 else:
                     order.ready_at = local_datetime(delivery, time(8, 30))
-                    order.completed_at = pickup_from + timedelta(
-                        minutes=self.rng.randint(0, 9 * 60)
+                    # Collected during the delivery day, never later than now.
+                    order.completed_at = min(
+                        pickup_from + timedelta(minutes=self.rng.randint(0, 9 * 60)),
+                        self.now - timedelta(minutes=1),
                     )
                 orders.append(order)
                 lines.append(order_lines)
@@ -274,7 +278,7 @@ class HistorySeeder:
         ids = [o.pk for o in orders]
         with connection.cursor() as cursor:
             for sql in HISTORY_SQL:
-                cursor.execute(sql, {"ids": ids})
+                cursor.execute(sql, {"ids": ids, "now": self.now})
 
 
 # The rest of each order's history, set-based over the new orders (auto_now_add
@@ -311,8 +315,8 @@ HISTORY_SQL = [
     SELECT o.id, p.id, 'HISTR' || lpad(o.id::text, 16, '0'), o.refunded_amount,
         CASE WHEN o.status = 'refunded' THEN 'operator' ELSE 'after_sale' END, '',
         'succeeded', '', 1, '',
-        COALESCE(o.closed_at, o.completed_at + interval '2 hours'),
-        COALESCE(o.closed_at, o.completed_at + interval '2 hours')
+        COALESCE(o.closed_at, LEAST(o.completed_at + interval '2 hours', %(now)s)),
+        COALESCE(o.closed_at, LEAST(o.completed_at + interval '2 hours', %(now)s))
     FROM orders_order o JOIN orders_payment p ON p.order_id = o.id
     WHERE o.id = ANY(%(ids)s) AND o.refunded_amount > 0
     """,
@@ -320,7 +324,7 @@ HISTORY_SQL = [
     INSERT INTO orders_aftersaleclaim (order_id, user_id, reason, status, reject_reason,
         refund_id, reviewed_at, created_at)
     SELECT o.id, o.user_id, '收到时有坏果', 'approved', '', r.id, r.created_at,
-        r.created_at - interval '1 hour'
+        GREATEST(o.completed_at, r.created_at - interval '1 hour')
     FROM orders_order o JOIN orders_refund r ON r.order_id = o.id
     WHERE o.id = ANY(%(ids)s) AND r.reason = 'after_sale'
     """,
@@ -335,7 +339,16 @@ HISTORY_SQL = [
 ]
 
 
-def history_bounds(today: date | None = None) -> tuple[date, date]:
+def last_history_day(now: datetime) -> date:
+    """The last paid day of the history: yesterday once today's deliveries are being
+    collected (from 12:00), else the day before, so every history order is collected."""
+    today = to_local(now).date()
+    if now >= local_datetime(today, time(12, 0)):
+        return today - timedelta(days=1)
+    return today - timedelta(days=2)
+
+
+def history_bounds(now: datetime | None = None) -> tuple[date, date]:
     """The paid days the history covers (for tests and the README)."""
-    last = (today or local_today()) - timedelta(days=2)
+    last = last_history_day(now or timezone.now())
     return last - timedelta(days=HISTORY_DAYS - 1), last

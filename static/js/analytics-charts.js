@@ -47,6 +47,7 @@
         type: "value",
         min: 0,
         max: data.unit === "percent" ? 100 : null,
+        minInterval: data.unit === "count" ? 1 : null,
         axisLabel: { fontSize: 10, color: "#6b7280", formatter: formatter(data.unit, false) },
         splitLine: { lineStyle: { color: "#eef0ef" } },
       },

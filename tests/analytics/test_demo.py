@@ -18,6 +18,7 @@ from leaders import demo as leaders_demo
 from orders.models import AfterSaleClaim, Order, OrderEvent, OrderStatus, Payment, Refund
 from tests.clock import NOON_ISH, TODAY
 from tuangou.accounts import demo as accounts_demo
+from tuangou.timeutils import to_local
 
 pytestmark = pytest.mark.django_db
 
@@ -36,10 +37,12 @@ def seeded():
 
 def test_three_months_of_history_dated_in_the_past_and_their_facts(seeded):
     history = Order.objects.filter(note=demo.HISTORY_NOTE)
-    first, last = demo.history_bounds(TODAY)
+    first, last = demo.history_bounds(NOON_ISH)
     span = history.aggregate(a=Min("paid_at"), b=Max("paid_at"))
     assert span["a"].date() >= first - timedelta(days=1)
     assert (last - first).days == demo.HISTORY_DAYS - 1
+    # Seeded at 15:00: yesterday's orders are in (collected this morning).
+    assert to_local(span["b"]).date() == last == TODAY - timedelta(days=1)
     assert history.count() > 1000
     assert history.values("user").distinct().count() >= 60
     assert set(history.values_list("status", flat=True)) == {

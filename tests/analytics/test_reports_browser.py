@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.clock import browser_clock
 from tests.leaders.browsers import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.ticking, pytest.mark.django_db(transaction=True)]
@@ -14,6 +15,7 @@ def test_an_operator_reads_the_sales_report_and_dashboard_on_a_phone(
     clock, page, context, live_server, operator, history, built
 ):
     sign_in(context, live_server, operator)
+    browser_clock(context)
     page.goto(f"{live_server.url}/reports/sales/?start=2026-11-23&end=2026-11-25")
     chart = page.locator("[data-analytics-chart][data-chart-ready=true]")
     chart.wait_for()
@@ -36,7 +38,10 @@ def test_an_operator_reads_the_sales_report_and_dashboard_on_a_phone(
 
     page.goto(f"{live_server.url}/reports/")
     page.locator("[data-analytics-chart][data-chart-ready=true]").wait_for()
-    assert page.locator("[data-cutoff] .countdown").inner_text() != "--:--:--"
+    # 15:00 now, the cutoff at 23:00: about eight hours to go.
+    page.wait_for_function(
+        "document.querySelector('[data-cutoff] .countdown').textContent.startsWith('07:5')"
+    )
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
