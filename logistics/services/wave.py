@@ -110,6 +110,10 @@ FROZEN_STATUSES = [
     OrderStatus.COMPLETED,
 ]
 
+# run_wave's own late-order check looks at orders confirmed from this long
+# before the freeze (a confirmation commits a moment after its timestamp).
+LATE_MARGIN = timedelta(minutes=10)
+
 # Progress steps (percent), in build order.
 STEP_STARTED = 0
 STEP_LINES = 15
@@ -745,7 +749,9 @@ def run_wave(*, warehouse: Warehouse, delivery_date: date, actor=None) -> Wave:
         len(wave.problems),
     )
     with _timed(wave.pk, "late orders"):
-        roll_late_orders(wave=wave)
+        # Orders confirmed while the build ran (a margin for commits that
+        # landed after their confirmed_at); the beat's sweep checks them all.
+        roll_late_orders(wave=wave, confirmed_since=closed_at - LATE_MARGIN)
     return wave
 
 
@@ -768,31 +774,43 @@ class LateOrders:
     stuck: list[tuple[Order, str]] = field(default_factory=list)
 
 
-def late_orders(*, wave: Wave):
+def late_orders(*, wave: Wave, confirmed_since: datetime | None = None):
     """Confirmed orders of the wave's warehouse and day that the wave does not
-    hold: confirmed after it froze the orders (none unless the wave is DONE)."""
+    hold: confirmed after it froze the orders (none unless the wave is DONE).
+
+    `confirmed_since` narrows the search to orders confirmed from then on (the
+    check right after a build); without it every confirmed order of the day
+    is checked, which also finds one moved into the day after its wave.
+    """
     if wave.status != WaveStatus.DONE:
         return Order.objects.none()
+    orders = Order.objects.filter(
+        warehouse_id=wave.warehouse_id,
+        delivery_date=wave.delivery_date,
+        status=OrderStatus.CONFIRMED,
+    )
+    if confirmed_since is not None:
+        orders = orders.filter(confirmed_at__gte=confirmed_since)
     return (
-        Order.objects.filter(
-            warehouse_id=wave.warehouse_id,
-            delivery_date=wave.delivery_date,
-            status=OrderStatus.CONFIRMED,
-        )
+        orders
         # Through the order's lines: WaveLine is indexed by (wave, order line).
-        .filter(~Exists(WaveLine.objects.filter(wave_id=wave.pk, order_line__order=OuterRef("pk"))))
-        .order_by("pk")
+        .filter(
+            ~Exists(WaveLine.objects.filter(wave_id=wave.pk, order_line__order=OuterRef("pk")))
+        ).order_by("pk")
     )
 
 
-def roll_late_orders(*, wave: Wave, actor=None) -> LateOrders:
+def roll_late_orders(
+    *, wave: Wave, actor=None, confirmed_since: datetime | None = None
+) -> LateOrders:
     """Move the wave's late orders to their next delivery day (each in its own
     transaction, through orders.services.reschedule.postpone_late_order).
 
     One that cannot move (no stock that day, the product off the shelf, the
     point closed all week) stays on its day and is listed in the wave's
     problems until it moves or an operator refunds it. Idempotent: a moved
-    order is no longer late; a second call finds nothing.
+    order is no longer late; a second call finds nothing. `confirmed_since`:
+    see late_orders (run_wave's own check uses it; the beat's sweep does not).
     """
     result = LateOrders()
     session_lock = not connection.in_atomic_block and _session_locks_work()
@@ -803,21 +821,22 @@ def roll_late_orders(*, wave: Wave, actor=None) -> LateOrders:
             with connection.cursor() as cursor:
                 _lock(cursor, wave, session=True)
             try:
-                _roll(wave, result, actor)
+                _roll(wave, result, actor, confirmed_since)
             finally:
                 _unlock(wave)
         else:
             with transaction.atomic():
                 with connection.cursor() as cursor:
                     _lock(cursor, wave, session=False)
-                _roll(wave, result, actor)
+                _roll(wave, result, actor, confirmed_since)
     except WaveBusy:
         return LateOrders()
     return result
 
 
-def _roll(wave: Wave, result: LateOrders, actor) -> None:
-    for order in late_orders(wave=wave).select_related("pickup_point", "warehouse"):
+def _roll(wave: Wave, result: LateOrders, actor, confirmed_since) -> None:
+    late = late_orders(wave=wave, confirmed_since=confirmed_since)
+    for order in late.select_related("pickup_point", "warehouse"):
         try:
             moved = postpone_late_order(
                 order=order,

@@ -147,3 +147,28 @@ def test_orders_of_a_wave_not_done_are_never_moved(late, point):
     assert roll_late_orders(wave=wave).moved == []
     order.refresh_from_db()
     assert order.delivery_date == TOMORROW
+
+
+def test_an_order_confirmed_while_the_wave_is_built_moves_at_its_end(
+    clock, day, point, shopper, weighed, monkeypatch
+):
+    from logistics.services import wave as wave_service
+
+    tomato, _eggs = weighed
+    set_stock(sku=tomato, warehouse=point.warehouse, delivery_date=DAY_AFTER, quantity=30)
+    clock.move_to(at(22, 58))
+    order = place_order(user=shopper, wants=[Want(tomato.pk, 1)], pickup_point=point)
+    clock.move_to(at(23, 0))
+    real_plan_run = wave_service.routing.plan_run
+
+    def pay_during_the_build(*, run):
+        _pay(order)  # after the lines were frozen, before the wave is done
+        real_plan_run(run=run)
+
+    monkeypatch.setattr(wave_service.routing, "plan_run", pay_during_the_build)
+
+    wave = run_wave(warehouse=point.warehouse, delivery_date=TOMORROW)
+
+    assert not WaveLine.objects.filter(wave=wave, order=order).exists()
+    order.refresh_from_db()
+    assert (order.status, order.delivery_date) == (OrderStatus.CONFIRMED, DAY_AFTER)
