@@ -302,6 +302,10 @@ def attempt(*, user_id: int, item_id: int, quantity: int, at=None) -> AttemptAns
     item = FlashSaleItem.objects.select_related("sale").filter(pk=item_id).first()
     if item is None:
         return AttemptAnswer(refusal=_refusal(0, 0))
+    if answer is not None and answer.is_admitted and not item.sale.is_active:
+        # Switched off after the gate was armed: give the units back, refuse.
+        gate.release(item_id=item_id, user_id=user_id)
+        return AttemptAnswer(refusal=_refusal(0, 0))
     if answer is not None and answer.is_admitted:
         return AttemptAnswer(
             admission=_admission(

@@ -167,3 +167,27 @@ def test_home_and_product_pages_count_down_without_a_query(
     # After it ends the cached board no longer shows it (states follow the clock).
     clock.shift(timedelta(hours=2))
     assert headline_session() is None
+
+
+@pytest.mark.django_db
+def test_the_flash_page_reads_a_fixed_number_of_queries(
+    clock, client, hot_sku, django_assert_num_queries
+):
+    for n in range(3):
+        make_sale(sku=SkuFactory(product__name=f"商品{n}"), name=f"场次{n}")
+    client.get(reverse("marketing:flash"))
+    # Sessions, their items with SKU and product, the pictures (anonymous visitor).
+    with django_assert_num_queries(3):
+        assert client.get(reverse("marketing:flash")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_session_switched_off_behind_the_gates_back_admits_nobody(clock, hot_sku, shopper):
+    item = make_sale(sku=hot_sku, quota=2)
+    FlashSale = type(item.sale)
+    FlashSale.objects.filter(pk=item.sale_id).update(is_active=False)  # not through the admin
+    answer = flash.attempt(user_id=shopper.pk, item_id=item.pk, quantity=1)
+    assert answer.refusal.code == "unavailable"
+    from marketing import gate
+
+    assert gate.snapshot(item_id=item.pk).left == 2
