@@ -45,6 +45,7 @@ from .models import (
     UncollectedDisposal,
     Vehicle,
     Wave,
+    WaveDemand,
     WaveStatus,
 )
 
@@ -270,7 +271,7 @@ def wave_document_links(wave: Wave) -> list[tuple[str, str]]:
     picking = pgettext("warehouse", "Picking list")
     links = [_doc_link(wave, "picking", "pdf", f"{picking} PDF")]
     for storage in document_data.storage_classes(wave=wave):
-        label = StorageClass(storage).label if storage in StorageClass.values else storage
+        label = _storage_label(storage)
         links.append(_doc_link(wave, "picking", "pdf", f"{picking} · {label}", storage=storage))
     links.append(_doc_link(wave, "picking", "xlsx", f"{picking} Excel"))
     links.append(
@@ -300,6 +301,52 @@ def wave_document_links(wave: Wave) -> list[tuple[str, str]]:
     return links
 
 
+def _storage_label(value: str) -> str:
+    return str(StorageClass(value).label) if value in StorageClass.values else value
+
+
+class WaveDemandInline(ReadOnlyInline):
+    """What the warehouse must have by morning, per SKU (a few hundred rows)."""
+
+    model = WaveDemand
+    fields = ("sku", "storage", "quantity", "weight_kg")
+    readonly_fields = fields
+    ordering = ("storage_class", "sku__product__name")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("sku__product")
+
+    @admin.display(description=_("storage"))
+    def storage(self, obj: WaveDemand) -> str:
+        return _storage_label(obj.storage_class)
+
+    @admin.display(description=_("weight (kg)"))
+    def weight_kg(self, obj: WaveDemand) -> str:
+        return _kg(obj.weight_grams)
+
+
+class WaveRunInline(ReadOnlyInline):
+    model = DeliveryRun
+    fields = ("route", "status", "driver", "vehicle", "crates", "planned_departure")
+    readonly_fields = fields
+    show_change_link = True
+    ordering = ("route__code",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("route", "driver", "vehicle")
+
+
+class WavePurchaseOrderInline(ReadOnlyInline):
+    model = PurchaseOrder
+    fields = ("number", "supplier", "status", "sent_at", "received_at")
+    readonly_fields = fields
+    show_change_link = True
+    ordering = ("supplier__name",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("supplier")
+
+
 @admin.register(Wave)
 class WaveAdmin(ReadOnlyAdmin):
     list_display = (
@@ -318,6 +365,7 @@ class WaveAdmin(ReadOnlyAdmin):
     date_hierarchy = "delivery_date"
     list_select_related = ("warehouse",)
     actions = ["rerun_waves"]
+    inlines = [WaveRunInline, WavePurchaseOrderInline, WaveDemandInline]
     fields = (
         "warehouse",
         "delivery_date",

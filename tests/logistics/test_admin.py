@@ -283,6 +283,10 @@ def test_the_wave_page_is_read_only_with_problems_and_document_links(
     page = admin_client.get(reverse("admin:logistics_wave_change", args=[wave.pk])).content.decode()
     assert "R09 河西线" in page and "route_without_vehicle" not in page
     assert 'name="delivery_date"' not in page  # nothing to edit
+    # Its runs and demand, read-only: milk is chilled, 4 units of 1.05 kg.
+    text = page_text(page)
+    assert "鲜牛奶 1L/瓶 冷藏 4 4.2" in text
+    assert reverse("admin:logistics_deliveryrun_change", args=[wave.runs.get().pk]) in page
     run = wave.runs.get()
     labels = reverse("logistics:wave_document", args=[wave.pk, "labels", "pdf"])
     runsheet = reverse("logistics:wave_document", args=[wave.pk, "runsheet", "pdf"])
