@@ -45,6 +45,9 @@ from tuangou.timeutils import local_datetime, local_today, to_local
 # Exports are written in Chinese whatever the worker's language (like statements).
 EXPORT_LANGUAGE = "zh-hans"
 
+# Rows in one XLSX sheet (Excel's limit); longer exports continue on a new sheet.
+XLSX_MAX_ROWS = 1_048_576
+
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -172,11 +175,10 @@ def _write_table(
         from openpyxl.styles import Font
 
         book = Workbook(write_only=True)
-        sheet = book.create_sheet(title=title[:31])
-        sheet.freeze_panes = "A2"
         bold = Font(bold=True)
+        sheets: list = []
 
-        def bolded(values):
+        def bolded(sheet, values):
             cells = []
             for value in values:
                 cell = WriteOnlyCell(sheet, value=value)
@@ -184,13 +186,25 @@ def _write_table(
                 cells.append(cell)
             return cells
 
-        sheet.append(bolded(headers))
+        def new_sheet():
+            # Excel holds 1,048,576 rows a sheet: a longer export goes on in 订单明细 (2)…
+            name = title[:26] if not sheets else f"{title[:24]} ({len(sheets) + 1})"
+            sheet = book.create_sheet(title=name)
+            sheet.freeze_panes = "A2"
+            sheet.append(bolded(sheet, headers))
+            sheets.append(sheet)
+            return sheet
+
+        sheet, in_sheet = new_sheet(), 1
         for chunk in chunks:
             for row in chunk:
+                if in_sheet >= XLSX_MAX_ROWS - 1:  # room for the totals row
+                    sheet, in_sheet = new_sheet(), 1
                 sheet.append([safe_cell(v) for v in row])
+                in_sheet += 1
             rows += len(chunk)
         if footer is not None:
-            sheet.append(bolded(footer()))
+            sheet.append(bolded(sheet, footer()))
         book.save(out)
         return rows
     raise ExportError(_("Unknown file format."))

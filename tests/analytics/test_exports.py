@@ -85,3 +85,17 @@ def test_two_years_is_counted_in_calendar_years():
 
     assert two_years_after(date(2024, 11, 26)) == date(2026, 11, 26)
     assert two_years_after(date(2024, 2, 29)) == date(2026, 3, 1)
+
+
+def test_an_xlsx_longer_than_a_sheet_goes_on_in_a_new_sheet(history, monkeypatch):
+    from openpyxl import load_workbook
+
+    monkeypatch.setattr("analytics.exports.XLSX_MAX_ROWS", 5)  # header + 3 rows + totals
+    data, _calls = _export("orders", "xlsx", start=FIRST.isoformat(), end=TODAY.isoformat())
+    book = load_workbook(io.BytesIO(data), read_only=True)
+    assert book.sheetnames == ["订单明细", "订单明细 (2)", "订单明细 (3)", "订单明细 (4)"]
+    sheets = [list(s.iter_rows(values_only=True)) for s in book.worksheets]
+    assert [len(rows) for rows in sheets] == [4, 4, 4, 3]  # the last: header, 1 row, totals
+    assert all(rows[0][0] == "订单号" for rows in sheets)
+    assert sheets[-1][-1][0] == "合计"
+    assert sum(len(rows) - 1 for rows in sheets) - 1 == 10
