@@ -102,8 +102,209 @@ class HistorySeeder:
             return 0
         shoppers = self._shoppers(points)
         orders, lines = self._orders(points, skus, shoppers)
+        campaigns = self._campaigns(skus)
+        groups = self._groups(points, shoppers, campaigns, orders, lines)
         self._write(orders, lines)
+        self._write_groups(groups, campaigns)
         return len(orders)
+
+    # --- 拼团 history ----------------------------------------------------------------------
+
+    def _campaigns(self, skus) -> list:
+        """Two finished 拼团 campaigns over the history (inactive: never on the storefront)."""
+        from groupbuy.models import Campaign
+
+        starts = local_datetime(self.first_day, time(7, 0))
+        ends = local_datetime(self.last_day - timedelta(days=2), time(22, 0))
+        campaigns = []
+        for code, sku, size in (("hist-g3", skus[0], 3), ("hist-g2", skus[len(skus) // 2], 2)):
+            price = max(FEN, _money(sku.price * Decimal("0.8")))
+            campaign, _created = Campaign.objects.get_or_create(
+                code=code,
+                defaults={
+                    "title": f"{sku.product.name[:40]} {size}人团",
+                    "sku": sku,
+                    "group_price": price,
+                    "group_size": size,
+                    "time_limit_hours": 24,
+                    "starts_at": starts,
+                    "ends_at": ends,
+                    "stock_total": 100000,
+                    "is_active": False,
+                },
+            )
+            campaigns.append(campaign)
+        return campaigns
+
+    def _groups(self, points, shoppers, campaigns, orders, lines) -> list[dict]:
+        """Groups opened over the history: about seven in ten fill, the rest fail at 24 h.
+
+        Their members' orders are appended to `orders`/`lines` (kind group: at the
+        group price, the difference as a 拼团 discount); completed when the group
+        filled, refunded when it failed.
+        """
+        from orders.models import Order, OrderKind, OrderLine, OrderStatus, new_public_code
+
+        home: dict[int, list[dict]] = {}
+        for s in shoppers:
+            home.setdefault(s["home"].pk, []).append(s)
+        groups = []
+        last_open = self.last_day - timedelta(days=2)  # decided and collected by now
+        for offset in range((last_open - self.first_day).days + 1):
+            day = self.first_day + timedelta(days=offset)
+            for campaign in campaigns:
+                for _n in range(self.rng.choice([0, 1, 1, 2, 2, 3])):
+                    point = self.rng.choice(points)
+                    pool = [s for s in home.get(point.pk, []) if s["start"] <= offset < s["stop"]]
+                    size = campaign.group_size
+                    filled = self.rng.random() < 0.72
+                    k = size if filled else self.rng.randint(1, size - 1)
+                    if len(pool) < k:
+                        pool = shoppers
+                    members = self.rng.sample(pool, k=k)
+                    opened = local_datetime(
+                        day, time(self.rng.randint(8, 20), self.rng.randint(0, 59))
+                    )
+                    waits = sorted(self.rng.randint(3, 20 * 60) for _m in range(k - 1))
+                    paid = [opened] + [opened + timedelta(minutes=w) for w in waits]
+                    deadline = opened + timedelta(hours=campaign.time_limit_hours)
+                    closed = paid[-1] if filled else deadline
+                    local_deadline = to_local(deadline)
+                    delivery = local_deadline.date() + timedelta(
+                        days=1 if local_deadline.time() < time(23, 0) else 2
+                    )
+                    sku = campaign.sku
+                    pickup_from = local_datetime(delivery, point.warehouse.pickup_time)
+                    member_orders = []
+                    for s, paid_at in zip(members, paid, strict=True):
+                        goods = sku.price
+                        off = goods - campaign.group_price
+                        line = OrderLine(
+                            sku=sku,
+                            product_name=sku.product.name[:60],
+                            spec=sku.spec,
+                            quantity=1,
+                            list_price=sku.price,
+                            unit_price=campaign.group_price,
+                            goods_total=goods,
+                            discount_total=off,
+                            discounts=[{"kind": "group", "label": "拼团价", "amount": str(off)}],
+                            payable=campaign.group_price,
+                        )
+                        order = Order(
+                            number=f"G{paid_at:%y%m%d}{len(orders) + 1:07d}",
+                            code=new_public_code(),
+                            user=s["user"],
+                            kind=OrderKind.GROUP,
+                            pickup_point=point,
+                            leader=point.leader,
+                            warehouse=point.warehouse,
+                            pickup_point_name=point.name[:60],
+                            pickup_address=point.address[:200],
+                            delivery_date=delivery,
+                            pickup_from=pickup_from,
+                            goods_total=goods,
+                            discount_total=off,
+                            payable=campaign.group_price,
+                            note=HISTORY_NOTE,
+                            pay_deadline=paid_at + timedelta(minutes=12),
+                            paid_at=paid_at,
+                        )
+                        if filled:
+                            order.status = OrderStatus.COMPLETED
+                            order.confirmed_at = closed
+                            order.ready_at = local_datetime(delivery, time(8, 30))
+                            order.completed_at = min(
+                                pickup_from + timedelta(minutes=self.rng.randint(0, 9 * 60)),
+                                self.now - timedelta(minutes=1),
+                            )
+                            line.handed_out_quantity = 1
+                        else:
+                            order.status = OrderStatus.REFUNDED
+                            order.closed_at = deadline + timedelta(minutes=1)
+                            order.refunded_amount = campaign.group_price
+                            line.refunded_quantity = 1
+                            line.refunded_amount = campaign.group_price
+                        orders.append(order)
+                        lines.append([line])
+                        member_orders.append((s["user"], order, paid_at))
+                    groups.append(
+                        {
+                            "campaign": campaign,
+                            "point": point,
+                            "filled": filled,
+                            "opened": opened,
+                            "deadline": deadline,
+                            "closed": closed,
+                            "delivery": delivery,
+                            "members": member_orders,
+                        }
+                    )
+        return groups
+
+    def _write_groups(self, groups, campaigns) -> None:
+        from groupbuy.models import Group, GroupMember, GroupStatus, MemberStatus
+
+        rows = [
+            Group(
+                campaign=g["campaign"],
+                opener=g["members"][0][0],
+                pickup_point=g["point"],
+                community=g["point"].community,
+                size=g["campaign"].group_size,
+                seats_taken=len(g["members"]),
+                paid_count=len(g["members"]),
+                status=GroupStatus.SUCCEEDED if g["filled"] else GroupStatus.FAILED,
+                opened_at=g["opened"],
+                deadline=g["deadline"],
+                delivery_date=g["delivery"],
+                closed_at=g["closed"],
+                close_reason="" if g["filled"] else "到时未成团",
+            )
+            for g in groups
+        ]
+        Group.objects.bulk_create(rows, batch_size=1000)
+        members = []
+        for group, g in zip(rows, groups, strict=True):
+            for index, (user, order, paid_at) in enumerate(g["members"]):
+                members.append(
+                    GroupMember(
+                        group=group,
+                        user=user,
+                        order=order,
+                        quantity=1,
+                        is_opener=index == 0,
+                        status=MemberStatus.PAID if g["filled"] else MemberStatus.REFUNDED,
+                        paid_at=paid_at,
+                    )
+                )
+        GroupMember.objects.bulk_create(members, batch_size=2000)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE groupbuy_group SET created_at = opened_at - interval '1 minute'
+                WHERE id = ANY(%(ids)s)
+                """,
+                {"ids": [g.pk for g in rows]},
+            )
+            cursor.execute(
+                """
+                UPDATE groupbuy_groupmember SET joined_at = paid_at - interval '1 minute'
+                WHERE id = ANY(%(ids)s)
+                """,
+                {"ids": [m.pk for m in members]},
+            )
+            cursor.execute(
+                """
+                UPDATE groupbuy_campaign c SET stock_taken = (
+                    SELECT COALESCE(SUM(m.quantity), 0) FROM groupbuy_groupmember m
+                    JOIN groupbuy_group g ON g.id = m.group_id
+                    WHERE g.campaign_id = c.id AND m.status = 'paid'
+                ), created_at = c.starts_at - interval '1 day'
+                WHERE c.id = ANY(%(ids)s)
+                """,
+                {"ids": [c.pk for c in campaigns]},
+            )
 
     # --- shoppers ------------------------------------------------------------------------
 
@@ -294,11 +495,14 @@ HISTORY_SQL = [
     FROM orders_order o
     CROSS JOIN LATERAL (VALUES
         ('pending_payment', 'paid', o.paid_at),
-        ('paid', 'confirmed', o.confirmed_at),
+        ('paid', 'awaiting_group', CASE WHEN o.kind = 'group' THEN o.paid_at END),
+        (CASE WHEN o.kind = 'group' THEN 'awaiting_group' ELSE 'paid' END, 'confirmed',
+            o.confirmed_at),
         ('confirmed', 'in_delivery', o.ready_at - interval '150 minutes'),
         ('in_delivery', 'ready_for_pickup', o.ready_at),
         ('ready_for_pickup', 'completed', o.completed_at),
-        ('confirmed', 'refunded', o.closed_at)
+        (CASE WHEN o.kind = 'group' THEN 'awaiting_group' ELSE 'confirmed' END, 'refunded',
+            o.closed_at)
     ) AS e(from_status, to_status, at)
     WHERE o.id = ANY(%(ids)s) AND e.at IS NOT NULL
     """,
@@ -313,7 +517,11 @@ HISTORY_SQL = [
     INSERT INTO orders_refund (order_id, payment_id, out_refund_no, amount, reason, note,
         status, provider_refund_id, attempts, error, created_at, succeeded_at)
     SELECT o.id, p.id, 'HISTR' || lpad(o.id::text, 16, '0'), o.refunded_amount,
-        CASE WHEN o.status = 'refunded' THEN 'operator' ELSE 'after_sale' END, '',
+        CASE
+            WHEN o.status = 'refunded' AND o.kind = 'group' THEN 'group_failed'
+            WHEN o.status = 'refunded' THEN 'operator'
+            ELSE 'after_sale'
+        END, '',
         'succeeded', '', 1, '',
         COALESCE(o.closed_at, LEAST(o.completed_at + interval '2 hours', %(now)s)),
         COALESCE(o.closed_at, LEAST(o.completed_at + interval '2 hours', %(now)s))

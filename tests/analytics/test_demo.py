@@ -10,10 +10,12 @@ import time_machine
 from django.db import connection
 from django.db.models import Max, Min, Sum
 from django.urls import reverse
+from django.utils import timezone
 
 from analytics import demo
 from analytics.models import LeaderDayFact, OrderDayFact, SalesFact, ShopperMonthFact
 from catalog import demo as catalog_demo
+from groupbuy.models import Group, GroupMember
 from leaders import demo as leaders_demo
 from orders.models import AfterSaleClaim, Order, OrderEvent, OrderStatus, Payment, Refund
 from tests.clock import NOON_ISH, TODAY
@@ -53,14 +55,18 @@ def test_three_months_of_history_dated_in_the_past_and_their_facts(seeded):
     assert Refund.objects.filter(order__in=refunded).count() == refunded.count()
     assert AfterSaleClaim.objects.filter(order__in=history, status="approved").exists()
     assert Payment.objects.filter(order__in=history).count() == history.count()
+    groups = Group.objects.filter(campaign__code__startswith="hist-")
+    assert groups.filter(status="succeeded").exists() and groups.filter(status="failed").exists()
+    assert GroupMember.objects.filter(group__in=groups, order__kind="group").count() == (
+        GroupMember.objects.filter(group__in=groups).count()
+    )
+    assert Group.objects.aggregate(m=Max("closed_at"))["m"] <= timezone.now()
     assert OrderEvent.objects.filter(order__in=history, to_status="completed").count() == (
         history.filter(status=OrderStatus.COMPLETED).count()
     )
     assert "history orders" in seeded
 
     # Nothing is dated after now.
-    from django.utils import timezone
-
     now = timezone.now()
     history = Order.objects.filter(note=demo.HISTORY_NOTE)
     for field in ("created_at", "paid_at", "confirmed_at", "ready_at", "completed_at", "closed_at"):
@@ -99,7 +105,7 @@ def test_seeding_again_adds_nothing_and_every_report_has_a_shape(seeded, client,
     client.force_login(operator)
     with time_machine.travel(NOON_ISH, tick=False):
         params = {"start": (TODAY - timedelta(days=90)).isoformat(), "end": TODAY.isoformat()}
-        for name in ("sales", "leaders", "behaviour"):
+        for name in ("sales", "leaders", "behaviour", "groupbuy"):
             response = client.get(reverse(f"analytics:{name}"), params)
             assert response.status_code == 200
             chart = response.context["chart"]
@@ -109,3 +115,8 @@ def test_seeding_again_adds_nothing_and_every_report_has_a_shape(seeded, client,
         assert len(behaviour.cohorts) >= 3
         assert behaviour.pairs and behaviour.pairs[0].lift > 1
         assert {s.key for s in behaviour.segments if s.shoppers} >= {"champions", "hibernating"}
+        groupbuy = client.get(reverse("analytics:groupbuy"), params).context["report"]
+        assert len(groupbuy.campaigns) == 2
+        assert groupbuy.total.filled > groupbuy.total.failed > 0
+        assert 0 < groupbuy.total.fill_rate < 1
+        assert groupbuy.total.average_fill_minutes > 0
