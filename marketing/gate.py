@@ -7,6 +7,9 @@ A flash-sale item in a Redis-gated session is "armed" in Redis as four keys:
     flash:{item}:buyers  hash  user id -> units admitted (one entry per shopper, ever)
     flash:{item}:held    zset  user id -> admitted-at (ms), until the order commits
 
+({item} is a hash tag: one Cluster slot per item.) The keys expire two days
+after the session ends.
+
 One Lua script (ADMIT) checks the time window, the per-shopper limit, the
 buyer set and the quota, and takes the units and records the buyer, all in one
 atomic step inside Redis: two thousand shoppers pressing 抢购 at once are
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 
 import redis
 from django.conf import settings
+from django.utils import timezone
 
 # Answers of ADMIT (>= 0 is "admitted, this many left").
 NOT_ARMED = -1
@@ -60,6 +64,10 @@ if left < qty then return {-7, left} end
 redis.call('DECRBY', KEYS[2], qty)
 redis.call('HSET', KEYS[3], ARGV[1], qty)
 redis.call('ZADD', KEYS[4], now, ARGV[1])
+-- A TTL relative to the app's clock (ARGV[3]), never Redis's own.
+local ttl = tonumber(cfg[2]) - now + 172800000
+redis.call('PEXPIRE', KEYS[3], ttl)
+redis.call('PEXPIRE', KEYS[4], ttl)
 return {left - qty, qty}
 """
 
@@ -158,8 +166,14 @@ class GateAnswer:
         return self.code >= 0
 
 
+# Keys of an item live two days past its end, then Redis forgets them.
+KEEP_AFTER_END_MS = 2 * 24 * 3600 * 1000
+
+
 def keys(item_id: int) -> dict[str, str]:
-    base = f"flash:{item_id}"
+    # The braces are a hash tag: on a Redis Cluster all four keys of an item
+    # sit in one slot, as a multi-key Lua script requires.
+    base = f"flash:{{{item_id}}}"
     return {
         "cfg": f"{base}:cfg",
         "left": f"{base}:left",
@@ -223,6 +237,10 @@ def arm(*, item_id: int, starts_at, ends_at, limit: int, left: int) -> None:
         pipe = conn.pipeline()
         pipe.hset(k["cfg"], mapping={"start": _ms(starts_at), "end": _ms(ends_at), "limit": limit})
         pipe.set(k["left"], left, nx=True)
+        # Relative to the app's clock, not Redis's (tests and faketime move it).
+        ttl = max(_ms(ends_at) - _ms(timezone.now()), 0) + KEEP_AFTER_END_MS
+        pipe.pexpire(k["cfg"], ttl)
+        pipe.pexpire(k["left"], ttl)
         pipe.execute()
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise GateUnavailable(str(exc)) from exc

@@ -194,3 +194,14 @@ def test_reconciliation_repairs_drift_and_gives_back_stale_holds(
     assert flash.admit(user=other_shopper, item=item, quantity=1, at=NOON_ISH).quantity == 1
     with pytest.raises(flash.FlashSaleRefused):
         flash.admit(user=shopper, item=item, quantity=1, at=NOON_ISH)
+
+
+@pytest.mark.django_db
+def test_an_items_keys_expire_two_days_after_its_end(clock, hot_sku, shopper):
+    item = make_sale(sku=hot_sku, quota=5)  # ends NOON_ISH + 1 h
+    flash.admit(user=shopper, item=item, quantity=1, at=NOON_ISH)
+    conn, k = gate.client(), gate.keys(item.pk)
+    assert k["cfg"] == f"flash:{{{item.pk}}}:cfg"  # one Cluster slot per item
+    expected = (timedelta(hours=1) + timedelta(days=2)).total_seconds() * 1000
+    for key in k.values():
+        assert expected - 60_000 < conn.pttl(key) <= expected
