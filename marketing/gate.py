@@ -142,7 +142,7 @@ end
 local before = tonumber(redis.call('GET', KEYS[1]) or '-1')
 local left = quota - sold - outstanding
 if left < 0 then left = 0 end
-redis.call('SET', KEYS[1], left)
+redis.call('SET', KEYS[1], left, 'KEEPTTL')
 return {before, left, added, dropped}
 """
 
