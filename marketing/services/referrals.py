@@ -230,7 +230,7 @@ def reward_referral_for_order(*, order, now=None) -> Referral | None:
     with transaction.atomic():
         referral = (
             Referral.objects.select_for_update(of=("self",))
-            .select_related("inviter")
+            .select_related("inviter", "invitee")
             .filter(invitee_id=order.user_id)
             .first()
         )
@@ -241,13 +241,24 @@ def reward_referral_for_order(*, order, now=None) -> Referral | None:
         if not referral.invitee_phone:
             # A WeChat shopper who bound a phone after signing up.
             referral.invitee_phone = getattr(order.user, "phone", "") or ""
+        if not referral.invitee_unionid:
+            # A phone shopper who bound WeChat after signing up.
+            referral.invitee_unionid = wechat_unionid(referral.invitee)
         referral.first_order_id = order.pk
         reason = fraud_reason(referral=referral, order=order)
         if reason:
             guard(REFERRAL_TRANSITIONS, referral.status, ReferralStatus.REJECTED, _("Referral"))
             referral.status = ReferralStatus.REJECTED
             referral.reject_reason = reason[:200]
-            referral.save(update_fields=["status", "reject_reason", "first_order", "invitee_phone"])
+            referral.save(
+                update_fields=[
+                    "status",
+                    "reject_reason",
+                    "first_order",
+                    "invitee_phone",
+                    "invitee_unionid",
+                ]
+            )
             logger.info("referral %s rejected: %s", referral.pk, reason)
             return referral
         template = _template(invitee_gift=False)
@@ -267,6 +278,7 @@ def reward_referral_for_order(*, order, now=None) -> Referral | None:
                 "rewarded_at",
                 "first_order",
                 "invitee_phone",
+                "invitee_unionid",
             ]
         )
     return referral

@@ -263,3 +263,17 @@ def test_the_hooks_by_id_cost_one_query_for_shoppers_without_a_referral(
     first = _first_order(friend, point, apples)
     done = referrals.referral_order_completed(user_id=friend.pk, order_id=first.pk)
     assert done.status == ReferralStatus.REWARDED
+
+
+def test_a_wechat_bound_after_sign_up_still_counts_once(
+    shopper, other_shopper, gifts, point, apples
+):
+    first, second = _neighbour("+8613922220011"), _neighbour("+8615833330012")
+    _referred(shopper, first)
+    _referred(other_shopper, second)  # both signed up by phone: no unionid yet
+    SocialAccount.objects.create(user=first, provider="weixin", uid="union-9")
+    referrals.reward_referral_for_order(order=_first_order(first, point, apples))
+    SocialAccount.objects.filter(user=first).delete()
+    SocialAccount.objects.create(user=second, provider="weixin", uid="union-9")
+    rejected = referrals.reward_referral_for_order(order=_first_order(second, point, apples))
+    assert rejected.reject_reason == "该微信账号已领取过邀请奖励"
