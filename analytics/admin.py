@@ -7,6 +7,7 @@ cancel through the service (never by changing a row).
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
@@ -70,28 +71,21 @@ class ReportJobAdmin(ReadOnlyAdmin):
         self.message_user(request, _("%(n)d cancelled.") % {"n": done}, messages.SUCCESS)
 
 
-def _fact_admin(model, *, dims: tuple[str, ...], numbers: tuple[str, ...], date_field: str = "day"):
-    attrs = {
-        "list_display": (date_field, *dims, *numbers),
-        "list_filter": (date_field,),
-        "date_hierarchy": date_field,
-        "ordering": (f"-{date_field}",),
-        "show_full_result_count": False,
+def _fact_admin(model) -> type[admin.ModelAdmin]:
+    """A read-only list of one fact table: its day (or month), then its first columns."""
+    names = [f.name for f in model._meta.concrete_fields if f.name != "id"]
+    when = next((n for n in ("day", "month") if n in names), None)
+    columns = [f.attname for f in model._meta.concrete_fields if f.name not in {"id", when}][:9]
+    attrs: dict = {
+        "list_display": (*([when] if when else []), *columns),
+        "show_full_result_count": False,  # facts are big: no COUNT(*) of the whole table
     }
-    admin.site.register(model, type(f"{model.__name__}Admin", (ReadOnlyAdmin,), attrs))
+    if when:
+        attrs.update(list_filter=(when,), date_hierarchy=when, ordering=(f"-{when}",))
+    return type(f"{model.__name__}Admin", (ReadOnlyAdmin,), attrs)
 
 
-_fact_admin(
-    m.SalesFact, dims=("sku_id", "pickup_point_id"), numbers=("orders", "units", "gmv", "refunds")
-)
-_fact_admin(m.OrderDayFact, dims=("pickup_point_id",), numbers=("orders", "gmv", "paid", "refunds"))
-_fact_admin(
-    m.LeaderDayFact, dims=("leader_id",), numbers=("orders", "gmv", "new_shoppers", "picked_up")
-)
-_fact_admin(m.ShopperMonthFact, dims=("user_id",), numbers=("orders", "spend"), date_field="month")
-_fact_admin(m.BasketPairFact, dims=("product_a_id", "product_b_id"), numbers=("orders",))
-_fact_admin(m.ProductDayFact, dims=("product_id",), numbers=("orders",))
-_fact_admin(
-    m.GroupBuyDayFact, dims=("campaign_id",), numbers=("started", "filled", "failed", "gmv")
-)
-_fact_admin(m.DeliveryRunFact, dims=("run_id", "route_id"), numbers=("stops", "on_time", "late"))
+# Every fact table (analytics.models.Fact), read-only: written by analytics.facts only.
+for _model in apps.get_app_config("analytics").get_models():
+    if issubclass(_model, m.Fact) and not admin.site.is_registered(_model):
+        admin.site.register(_model, _fact_admin(_model))
