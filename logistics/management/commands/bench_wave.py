@@ -408,11 +408,16 @@ _ORDER_SQL = [
          is_uncollected, leader_id, pickup_point_id, user_id, warehouse_id)
     SELECT %(number)s || lpad(o::text, 9, '0'), 'bwc' || %(tag)s || o, 'normal', 'confirmed',
            p.name, p.address, %(day)s, %(pickup_from)s, t.total, 0, t.total, 0, '',
-           %(now)s, %(now)s, %(now)s, %(now)s, NULL, NULL, NULL, false,
+           m.at, m.at + interval '15 minutes', m.at + interval '1 minute',
+           m.at + interval '1 minute', NULL, NULL, NULL, false,
            p.leader_id, p.id, s.id, %(warehouse)s
     FROM generate_series(0, %(orders)s - 1) o
     JOIN bench_shopper s ON s.k = o %% %(shoppers)s
     JOIN bench_point p ON p.k = (o %% %(shoppers)s) %% %(points)s
+    -- Placed and paid over the 12 hours before now, like a day's orders.
+    CROSS JOIN LATERAL (
+        SELECT %(now)s - interval '12 hours' + (o %% 43200) * interval '1 second' AS at
+    ) m
     CROSS JOIN LATERAL (
         SELECT sum(k.price * (1 + (o + j) %% 3)) AS total
         FROM generate_series(0, %(lpo)s - 1) j
