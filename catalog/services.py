@@ -10,9 +10,10 @@ The public API other apps use:
 
 A hot SKU's stock row lock is the throughput limit of the whole shop (it is
 held until COMMIT's disk flush), so reserve_stock does its reads before the
-transaction, writes the ledger first and makes the conditional stock UPDATE the
-last statement. Callers (orders) should call it last in their transaction too
-and publish tasks with transaction.on_commit.
+transaction and writes each line's conditional stock UPDATE together with its
+ledger row, in one statement, the last of the line. Callers (orders) should
+call it last in their transaction too and publish tasks with
+transaction.on_commit.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from datetime import date, timedelta
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -192,6 +193,40 @@ class _Short(Exception):
         self.sku_id = sku_id
 
 
+# reserve_stock's statement per SKU: the stock UPDATE (its condition inside)
+# and the ledger row it explains, in one round trip. Ordinary orders take
+# from general sale (quantity - held); from_hold orders take from the hold.
+_RESERVE_SQL = """WITH moved AS (
+    UPDATE catalog_stockrecord
+    SET quantity = quantity - %(quantity)s, sold = sold + %(quantity)s, updated_at = %(stamp)s
+    WHERE sku_id = %(sku)s AND warehouse_id = %(warehouse)s AND delivery_date = %(day)s
+      AND quantity >= held + %(quantity)s
+    RETURNING sku_id, warehouse_id, delivery_date
+)
+INSERT INTO catalog_stockledger
+    (sku_id, warehouse_id, delivery_date, delta, held_delta, reason, note, reference,
+     actor_id, created_at)
+SELECT sku_id, warehouse_id, delivery_date, -%(quantity)s, NULL, %(reason)s, '',
+       %(reference)s, %(actor)s, %(stamp)s
+FROM moved
+"""
+_RESERVE_FROM_HOLD_SQL = """WITH moved AS (
+    UPDATE catalog_stockrecord
+    SET quantity = quantity - %(quantity)s, held = held - %(quantity)s,
+        sold = sold + %(quantity)s, updated_at = %(stamp)s
+    WHERE sku_id = %(sku)s AND warehouse_id = %(warehouse)s AND delivery_date = %(day)s
+      AND held >= %(quantity)s
+    RETURNING sku_id, warehouse_id, delivery_date
+)
+INSERT INTO catalog_stockledger
+    (sku_id, warehouse_id, delivery_date, delta, held_delta, reason, note, reference,
+     actor_id, created_at)
+SELECT sku_id, warehouse_id, delivery_date, -%(quantity)s, -%(quantity)s, %(reason)s, '',
+       %(reference)s, %(actor)s, %(stamp)s
+FROM moved
+"""
+
+
 def reserve_stock(
     *,
     lines: list[tuple[int, int]],
@@ -234,47 +269,32 @@ def reserve_stock(
     order = sorted(wanted)
     try:
         with transaction.atomic(savepoint=not nested):
-            # Ledger first: the stock UPDATEs below take the hot row locks, and
-            # those are held until COMMIT, so nothing may follow them.
-            StockLedger.objects.bulk_create(
-                [
-                    StockLedger(
-                        sku_id=sku_id,
-                        warehouse=warehouse,
-                        delivery_date=delivery_date,
-                        delta=-wanted[sku_id],
-                        held_delta=-wanted[sku_id] if from_hold else None,
-                        reason=StockReason.RESERVE,
-                        reference=reference,
-                        actor=actor,
-                    )
-                    for sku_id in order
-                ]
-            )
             stamp = timezone.now()
-            for sku_id in order:
-                quantity = wanted[sku_id]
-                # The condition lives inside the UPDATE: PostgreSQL re-checks it
-                # after waiting for the row, so two buyers can never both take
-                # the last one. 0 rows = not enough (or no stock that day).
-                rows = StockRecord.objects.filter(
-                    sku_id=sku_id, warehouse=warehouse, delivery_date=delivery_date
-                )
-                if from_hold:
-                    updated = rows.filter(held__gte=quantity).update(
-                        quantity=F("quantity") - quantity,
-                        held=F("held") - quantity,
-                        sold=F("sold") + quantity,
-                        updated_at=stamp,
+            actor_id = getattr(actor, "pk", None)
+            with connection.cursor() as cursor:
+                for sku_id in order:
+                    quantity = wanted[sku_id]
+                    # One statement per SKU: the conditional stock UPDATE and its
+                    # ledger row together (a CTE), so the row lock it takes is the
+                    # last thing each line does. The condition lives inside the
+                    # UPDATE: PostgreSQL re-checks it after waiting for the row, so
+                    # two buyers can never both take the last one; 0 rows = not
+                    # enough (or no stock that day), and then no ledger row either.
+                    cursor.execute(
+                        _RESERVE_FROM_HOLD_SQL if from_hold else _RESERVE_SQL,
+                        {
+                            "quantity": quantity,
+                            "sku": sku_id,
+                            "warehouse": warehouse.pk,
+                            "day": delivery_date,
+                            "stamp": stamp,
+                            "reason": StockReason.RESERVE,
+                            "reference": reference,
+                            "actor": actor_id,
+                        },
                     )
-                else:
-                    updated = rows.filter(quantity__gte=F("held") + quantity).update(
-                        quantity=F("quantity") - quantity,
-                        sold=F("sold") + quantity,
-                        updated_at=stamp,
-                    )
-                if updated != 1:
-                    raise _Short(sku_id)
+                    if cursor.rowcount != 1:
+                        raise _Short(sku_id)
     except _Short as short:
         # Rolled back and no lock held any more: now it is fine to read
         # (unless the caller's transaction is still open and doomed).
