@@ -169,3 +169,11 @@ def test_the_summary_pdf_as_a_report_job(built, operator, django_capture_on_comm
     assert (job.status, job.progress) == (JobStatus.DONE, 100)
     assert job.file.name.endswith(".pdf")
     assert "¥74.60" in _pdf_text(file_bytes(job))
+
+
+def test_the_summary_runs_six_queries_whatever_the_day(
+    history, late_run, django_assert_num_queries
+):
+    # totals, last week's totals, products, their names, late runs, the day's runs
+    with django_assert_num_queries(6):
+        build_daily_summary(day=FIRST)
