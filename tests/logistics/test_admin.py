@@ -126,6 +126,20 @@ def test_every_logistics_admin_page_opens_for_the_warehouse_role(keeper_client, 
         assert keeper_client.get(reverse(f"admin:logistics_{model}_add")).status_code == 403
 
 
+def test_the_warehouse_role_finds_pickup_points_for_route_stops(keeper_client, clock, point):
+    response = keeper_client.get(
+        reverse("admin:autocomplete"),
+        {
+            "term": point.name[:2],
+            "app_label": "logistics",
+            "model_name": "routestop",
+            "field_name": "pickup_point",
+        },
+    )
+    assert response.status_code == 200
+    assert [r["text"] for r in response.json()["results"]] == [str(point)]
+
+
 def test_finance_cannot_open_the_logistics_admin(client, clock, wave, make_user):
     sync_roles()
     user = make_user("fiona", "+8613900000102", "财务王姐", is_staff=True)

@@ -33,6 +33,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # Money leaving the platform is finance's call, not operations'.
         "-leaders.approve_withdrawal",
         "-leaders.pay_withdrawal",
+        # Withdrawals and payout batches are not even shown to them (issue #15).
+        "-leaders.view_withdrawal",
+        "-leaders.add_withdrawal",
+        "-leaders.change_withdrawal",
+        "-leaders.delete_withdrawal",
+        "-leaders.view_payoutbatch",
+        "-leaders.add_payoutbatch",
+        "-leaders.change_payoutbatch",
+        "-leaders.delete_payoutbatch",
         # Reports and exports; shoppers' phones stay masked (granted per person).
         "analytics.*",
         "-analytics.export_personal_data",
@@ -64,6 +73,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "catalog.view_sku",
         "catalog.change_sku",
         "orders.view_order",
+        # Route stops pick their pickup point by autocomplete (addresses on run sheets).
+        "leaders.view_pickuppoint",
     ],
 }
 
