@@ -131,11 +131,11 @@ def run_report_job(*, job_id: int) -> ReportJob | None:
     job = ReportJob.objects.select_related("requested_by").filter(pk=job_id).first()
     if job is None or not claimed:
         return job
-    export = get_export(job.kind)
     personal = job.requested_by.has_perm(PERSONAL_DATA_PERMISSION)
     fd, tmp_path = tempfile.mkstemp(prefix="report-", suffix="." + job.file_format)
     try:
         with os.fdopen(fd, "w+b") as out:
+            export = get_export(job.kind)  # a kind since removed fails the job, not the worker
             rows = export.write(
                 out=out,
                 file_format=job.file_format,

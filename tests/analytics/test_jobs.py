@@ -250,3 +250,13 @@ def test_expired_files_are_deleted_and_stale_runs_fail(
     assert young.status == JobStatus.DONE and young.file.storage.exists(young.file.name)
     assert (stuck.status, stuck.error) == (JobStatus.FAILED, "生成报表的进程已停止。请重新开始。")
     assert expire_report_jobs() == 0  # a second sweep changes nothing
+
+
+def test_a_job_whose_kind_is_gone_fails_plainly(
+    clock, operator, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        job = _start(operator)
+    ReportJob.objects.filter(pk=job.pk).update(kind="retired")
+    done = run_report_job(job_id=job.pk)
+    assert (done.status, done.error) == (JobStatus.FAILED, "报表生成失败。请重试，或告诉开发人员。")
