@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import uuid
 
+from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
 from django.urls import reverse
@@ -21,20 +22,70 @@ from django.utils.translation import gettext_lazy as _
 from .models import (
     Coupon,
     CouponIssueJob,
+    CouponKind,
     CouponTemplate,
     PointsAccount,
     PointsEntry,
     PointsKind,
     Promotion,
     PromotionTier,
+    ValidityKind,
 )
 from .services import coupons as coupon_services
 from .services import points as points_services
 from .services import promotions as promotion_services
 
 
+class CouponTemplateForm(forms.ModelForm):
+    """What each kind and validity needs, said in words (the rules would
+    otherwise price a fixed coupon without an amount as nothing)."""
+
+    class Meta:
+        model = CouponTemplate
+        fields = (
+            "name",
+            "kind",
+            "channel",
+            "is_active",
+            "is_stackable",
+            "amount",
+            "percent_off",
+            "max_discount",
+            "threshold",
+            "scope",
+            "categories",
+            "products",
+            "validity",
+            "valid_from",
+            "valid_until",
+            "valid_days",
+            "per_user_limit",
+            "total_quantity",
+        )
+
+    def clean(self):
+        data = super().clean()
+        kind, validity = data.get("kind"), data.get("validity")
+        if kind in {CouponKind.FIXED, CouponKind.NO_THRESHOLD} and not data.get("amount"):
+            self.add_error("amount", _("Enter the amount off."))
+        if kind == CouponKind.PERCENT and not data.get("percent_off"):
+            self.add_error("percent_off", _("Enter the percent off."))
+        if kind == CouponKind.NO_THRESHOLD and data.get("threshold"):
+            self.add_error("threshold", _("A no-threshold coupon has no minimum spend."))
+        if validity == ValidityKind.DAYS_AFTER_ISSUE and not data.get("valid_days"):
+            self.add_error("valid_days", _("Enter for how many days a coupon is valid."))
+        if validity == ValidityKind.FIXED_DATES:
+            start, end = data.get("valid_from"), data.get("valid_until")
+            if not start or not end:
+                self.add_error("valid_until", _("Enter both dates."))
+            elif end <= start:
+                self.add_error("valid_until", _("The end must come after the start."))
+        return data
+
+
 @admin.register(CouponTemplate)
 class CouponTemplateAdmin(admin.ModelAdmin):
+    form = CouponTemplateForm
     list_display = (
         "name",
         "kind",

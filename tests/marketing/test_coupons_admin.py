@@ -78,3 +78,48 @@ def test_cancelling_a_job_in_the_admin(clock, admin_client, point):
     )
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
+
+
+def test_a_template_without_what_its_kind_needs_is_refused_in_words(clock, admin_client):
+    response = admin_client.post(
+        reverse("admin:marketing_coupontemplate_add"),
+        {
+            "name": "坏模板",
+            "kind": "fixed",
+            "channel": "claim_centre",
+            "threshold": "10",
+            "scope": "all",
+            "validity": "days_after_issue",
+            "per_user_limit": "1",
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "请填写减免金额。" in html and "请填写有效天数。" in html
+    from marketing.models import CouponTemplate
+
+    assert not CouponTemplate.objects.filter(name="坏模板").exists()
+
+
+def test_a_tier_above_its_threshold_is_refused_in_words(clock, admin_client):
+    response = admin_client.post(
+        reverse("admin:marketing_promotion_add"),
+        {
+            "name": "坏满减",
+            "starts_at_0": "2026-11-25",
+            "starts_at_1": "10:00",
+            "ends_at_0": "2026-11-30",
+            "ends_at_1": "10:00",
+            "scope": "all",
+            "is_active": "on",
+            "tiers-TOTAL_FORMS": "1",
+            "tiers-INITIAL_FORMS": "0",
+            "tiers-0-threshold": "10",
+            "tiers-0-amount": "20",
+        },
+    )
+    assert response.status_code == 200
+    from marketing.models import Promotion
+
+    assert not Promotion.objects.exists()
