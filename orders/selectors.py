@@ -13,7 +13,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -33,6 +34,8 @@ from .models import (
     OrderEvent,
     OrderLine,
     OrderStatus,
+    Payment,
+    PaymentStatus,
     PickupCode,
 )
 from .notices import render as render_notice
@@ -131,6 +134,32 @@ def order_for_shopper(*, user, code: str) -> Order | None:
     if not user.is_authenticated or not code:
         return None
     return Order.objects.filter(user=user, code=code).select_related("warehouse").first()
+
+
+def order_for_paying(*, user, code: str) -> Order | None:
+    """order_for_shopper, with what start_payment asks first (in the same query):
+    `payment_tries` (how many payments the order has had) and
+    `has_live_payment` (one still open)."""
+    if not user.is_authenticated or not code:
+        return None
+    tries = (
+        Payment.objects.filter(order=OuterRef("pk"))
+        .order_by()
+        .values("order")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        Order.objects.filter(user=user, code=code)
+        .select_related("warehouse")
+        .annotate(
+            payment_tries=Coalesce(Subquery(tries), 0),
+            has_live_payment=Exists(
+                Payment.objects.filter(order=OuterRef("pk"), status=PaymentStatus.CREATED)
+            ),
+        )
+        .first()
+    )
 
 
 @dataclass

@@ -64,10 +64,16 @@ def start_payment(
     if order.pay_deadline <= timezone.now():
         raise CheckoutError(_("The time to pay for this order has passed."))
     provider_name = settings.PAYMENT_PROVIDER
-    # One read answers both "is there a live payment?" and "how many tries so
-    # far?" (the next trade number); then one INSERT when there is none.
-    tries = list(Payment.objects.filter(order=order).order_by("pk"))
-    payment = next((p for p in tries if p.status == PaymentStatus.CREATED), None)
+    if getattr(order, "payment_tries", None) is not None and not order.has_live_payment:
+        # The order was read with its payments counted (selectors.order_for_paying):
+        # no live payment, so no read here, just the INSERT.
+        payment, tries_so_far = None, order.payment_tries or 0
+    else:
+        # One read answers both "is there a live payment?" and "how many tries
+        # so far?" (the next trade number); then one INSERT when there is none.
+        tries = list(Payment.objects.filter(order=order).order_by("pk"))
+        payment = next((p for p in tries if p.status == PaymentStatus.CREATED), None)
+        tries_so_far = len(tries)
     if payment is None:
         try:
             # One INSERT is atomic by itself: a transaction around it (BEGIN,
@@ -78,7 +84,7 @@ def start_payment(
                     status=PaymentStatus.CREATED,
                     provider=provider_name,
                     channel=channel,
-                    out_trade_no=_trade_no(order, len(tries)),
+                    out_trade_no=_trade_no(order, tries_so_far),
                     amount=order.payable,
                 )
         except IntegrityError:

@@ -397,7 +397,13 @@ def _channel(request) -> tuple[str, str | None]:
 @login_required
 def pay(request, code: str):
     """The pay page: 确认支付 starts (or resumes) the order's one live payment."""
-    order = _order_or_404(request, code)
+    if request.method == "POST":
+        # With its payments counted in the same query (start_payment reads none).
+        order = selectors.order_for_paying(user=request.user, code=code)
+        if order is None:
+            raise Http404
+    else:
+        order = _order_or_404(request, code)
     if not order.is_open_for_payment:
         return redirect("orders:detail", code=order.code)
     if request.method != "POST":

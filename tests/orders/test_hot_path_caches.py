@@ -123,3 +123,36 @@ def test_the_cart_badge_follows_every_change(clock, shopper_client, bound_shoppe
     placed = shopper_client.post(reverse("orders:checkout"), {"note": ""})
     assert placed.status_code == 302
     assert 'data-cart-count="0"' in _badge(shopper_client)
+
+
+def test_the_pay_button_twice_gives_the_one_live_payment(clock, shopper_client, point, sku):
+    from orders.models import Payment
+
+    assert _buy_now(shopper_client, sku).status_code == 302
+    order = Order.objects.get()
+    pay_url = reverse("orders:pay", args=[order.code])
+    first = shopper_client.post(pay_url)
+    second = shopper_client.post(pay_url)
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == second["Location"]
+    (payment,) = Payment.objects.filter(order=order)
+    assert payment.out_trade_no == order.number
+
+
+def test_a_new_try_after_a_failed_payment_gets_the_next_trade_number(
+    clock, shopper_client, point, sku
+):
+    from orders.models import Payment, PaymentStatus
+
+    assert _buy_now(shopper_client, sku).status_code == 302
+    order = Order.objects.get()
+    pay_url = reverse("orders:pay", args=[order.code])
+    shopper_client.post(pay_url)
+    Payment.objects.filter(order=order).update(status=PaymentStatus.FAILED)
+    assert shopper_client.post(pay_url).status_code == 302
+    assert list(
+        Payment.objects.filter(order=order).order_by("pk").values_list("out_trade_no", "status")
+    ) == [
+        (order.number, PaymentStatus.FAILED),
+        (f"{order.number}P1", PaymentStatus.CREATED),
+    ]
