@@ -224,3 +224,26 @@ def test_a_waiting_job_can_be_cancelled_and_then_does_nothing(
 def test_shoppers_cannot_open_the_issue_pages(clock, client, shopper):
     client.force_login(shopper)
     assert client.get(reverse("marketing:issue_jobs")).status_code == 403
+
+
+def test_an_issue_job_without_its_segment_target_is_refused_in_words(clock, client, operator):
+    tmpl = template()
+    client.force_login(operator)
+    response = client.post(
+        reverse("marketing:issue_jobs"), {"template": tmpl.pk, "segment": "community"}
+    )
+    assert response.status_code == 400
+    assert "请选择小区。" in response.content.decode()
+    assert not CouponIssueJob.objects.exists()
+
+
+def test_claiming_a_template_that_does_not_exist_is_a_message_not_an_error(clock, client, shopper):
+    client.force_login(shopper)
+    response = client.post(reverse("marketing:claim", args=[999999]), follow=True)
+    assert response.status_code == 200
+    assert "已下架或已结束领取" in response.content.decode()
+    assert (
+        client.post(reverse("marketing:claim", args=[999999]), HTTP_HX_REQUEST="true").status_code
+        == 404
+    )
+    assert Coupon.objects.count() == 0
