@@ -3,8 +3,8 @@
 Each report is a fixed, small number of queries whatever the range (the
 budget is in each docstring and pinned by tests/analytics/test_reports.py).
 Reads go to the replica when one is configured (tuangou/db_router.py: the
-analytics app's models are routed there; raw SQL uses `_cursor()`, which asks
-the router for the same alias).
+analytics app's models are routed there; raw SQL asks `read_alias("analytics")`
+for the same alias).
 
 The one exception is the operators' dashboard's "today so far" (today has no
 facts yet): one aggregate over orders, bounded by the indexed delivery_date
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Count, F, Max, Q, Sum
 from django.db.models.functions import Coalesce
 
@@ -44,8 +44,7 @@ def _facts(queryset):
     return for_report(queryset)
 
 
-def _cursor():
-    return connections[read_alias("analytics")].cursor()
+REPORT_WORK_MEM = "64MB"
 
 
 def _days(start: date, end: date) -> list[date]:
@@ -590,7 +589,11 @@ def shopper_behaviour(*, start: date, end: date, pair_limit: int = 20) -> Behavi
         "frequent": FREQUENT_ORDERS,
         "limit": pair_limit,
     }
-    with _cursor() as cursor:
+    alias = read_alias("analytics")
+    # Per-shopper sums hash a row per shopper: give the sort/hash memory for
+    # this transaction only (stock work_mem, 4 MB, spills to disk at ~100k shoppers).
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
         cursor.execute(SHOPPERS_SQL, params)
         shopper_rows = cursor.fetchall()
         cursor.execute(COHORT_SQL, params)

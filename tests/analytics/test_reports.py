@@ -82,7 +82,7 @@ PAGES = [
     ("dashboard", 8),
     ("sales", 11),
     ("leaders", 5),
-    ("behaviour", 8),
+    ("behaviour", 11),
     ("groupbuy", 6),
     ("delivery", 8),
 ]
