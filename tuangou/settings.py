@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "tuangou.accounts.weixin",
+    "axes",
     *LOCAL_APPS,
 ]
 
@@ -130,6 +131,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last: turns a locked-out password login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tuangou.urls"
@@ -307,6 +310,8 @@ for _app in LOCAL_APPS:
 # --- auth -------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses password logins of a locked-out account or IP.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -317,6 +322,36 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "account_login"
+
+# Password logins (staff pages and the admin) lock after AXES_FAILURE_LIMIT
+# failures per IP and, separately, per account, for AXES_COOLOFF_MINUTES
+# (django-axes, tuangou/accounts/lockout.py); allauth's login_failed rate
+# limit slows the attempts before that.
+AXES_FAILURE_LIMIT = _read("AXES_FAILURE_LIMIT", env.int, 5)
+AXES_COOLOFF_TIME = timedelta(minutes=_read("AXES_COOLOFF_MINUTES", env.int, 15))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME.total_seconds() < 60:
+    _fail("AXES_FAILURE_LIMIT must be at least 1 and AXES_COOLOFF_MINUTES at least 1")
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_USERNAME_CALLABLE = "tuangou.accounts.lockout.account_key"
+AXES_CLIENT_IP_CALLABLE = "tuangou.accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "tuangou.accounts.lockout.locked_out"
+# Failures expire with the cool-off, never by a success: a success from the
+# same IP (the attacker's own account) would otherwise wipe the IP's rows,
+# the victim's among them.
+AXES_RESET_ON_SUCCESS = False
+# The lock lasts the cool-off from the last counted failure; tries while
+# locked are refused without being counted (they do not extend it).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True  # failures only: no row per successful sign-in
+AXES_VERBOSE = False
+# Behind our nginx (deploy/nginx.conf appends the client to X-Forwarded-For):
+# the number of proxies of ours in front of Django. 0 (direct): the address is
+# REMOTE_ADDR and X-Forwarded-For is ignored, as anyone can send it. Used by
+# the lockout and allauth's per-IP rate limits alike.
+TRUSTED_PROXY_COUNT = _read("TRUSTED_PROXY_COUNT", env.int, 0)
+if TRUSTED_PROXY_COUNT < 0:
+    _fail("TRUSTED_PROXY_COUNT must be 0 or more")
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 
@@ -605,6 +640,7 @@ LOGGING = {
     "loggers": {
         # WeasyPrint's font subsetting logs a line per glyph table at INFO.
         "fontTools": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # a line per sign-in otherwise
         "weasyprint": {"level": "WARNING"},
     },
 }

@@ -24,6 +24,16 @@ class AccountAdapter(DefaultAccountAdapter):
         "rate_limited": _("Too many requests. Please wait a minute and try again."),
     }
 
+    def pre_authenticate(self, request, **credentials: Any) -> None:
+        """A locked-out account or IP (django-axes, lockout.py) gets the lockout
+        page before allauth's own failed-login limit answers with a form error."""
+        from axes.handlers.proxy import AxesProxyHandler
+
+        if not AxesProxyHandler.is_allowed(request, credentials):
+            request.axes_locked_out = True
+            raise self.validation_error("too_many_login_attempts")
+        super().pre_authenticate(request, **credentials)
+
     def phone_form_field(self, **kwargs: Any) -> Any:
         return MainlandPhoneField(**kwargs)
 
