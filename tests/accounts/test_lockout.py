@@ -34,7 +34,7 @@ def _signed_in(response) -> bool:
 @pytest.fixture
 def limits(settings):
     assert settings.AXES_FAILURE_LIMIT == 5
-    assert settings.AXES_COOLOFF_TIME == timedelta(minutes=15)
+    assert timedelta(minutes=15) == settings.AXES_COOLOFF_TIME
     # allauth's own per-key slow-down must not answer before the lockout does.
     settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "login_failed": False}
 
