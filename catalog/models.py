@@ -20,6 +20,7 @@ from django.db import models
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
+from tuangou.audit import audited
 from tuangou.money import MoneyField
 
 
@@ -315,6 +316,12 @@ class ProductImage(models.Model):
         return self.url("share")
 
 
+# Audit trail (tuangou/audit.py): every price, whoever changes it, however.
+@audited(
+    fields=["price", "market_price", "cost_price"],
+    model_name="SkuPriceEvent",
+    verbose_name=_("price history"),
+)
 class Sku(models.Model):
     """A sellable spec of a product: "500g/份" at its 团购价."""
 
@@ -372,6 +379,15 @@ class Sku(models.Model):
         return f"{self.product.name} {self.spec}" if self.product_id else self.spec
 
 
+# Audit trail of stock set by hand (staff, scripts, raw F() updates): an update
+# that changes quantity + sold. Selling and cancelling move units between the
+# two and are not recorded here (the stock ledger and the orders hold them).
+@audited(
+    fields=["quantity", "sold", "held"],
+    model_name="StockRecordEvent",
+    verbose_name=_("stock history"),
+    update_condition="OLD.quantity + OLD.sold IS DISTINCT FROM NEW.quantity + NEW.sold",
+)
 class StockRecord(models.Model):
     """What is left to sell of one SKU for one delivery day at one warehouse."""
 

@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from tuangou.audit import audited
 from tuangou.money import MoneyField
 from tuangou.private_files import PrivateName, private_storage
 from tuangou.statemachine import IllegalTransition  # noqa: F401 - part of this module's API
@@ -384,6 +385,7 @@ class RefundReason(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled before delivery")
 
 
+@audited(model_name="RefundEvent", verbose_name=_("refund history"))
 class Refund(models.Model):
     order = models.ForeignKey(
         Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="refunds"

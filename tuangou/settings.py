@@ -116,6 +116,9 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "tuangou.accounts.weixin",
     "axes",
+    # The audit trail on money and stock (tuangou/audit.py).
+    "pgtrigger",
+    "pghistory",
     *LOCAL_APPS,
 ]
 
@@ -127,6 +130,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who and where for the audit trail's events (the user and URL of a write).
+    "pghistory.middleware.HistoryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from tuangou.audit import audited
 from tuangou.money import MoneyField
 from tuangou.private_files import PrivateName, private_storage
 
@@ -46,6 +47,7 @@ class RuleKind(models.TextChoices):
     PER_ORDER = "per_order", _("Fixed amount per order")  # amount, apportioned over the lines
 
 
+@audited(model_name="CommissionRuleEvent", verbose_name=_("commission rule history"))
 class CommissionRule(models.Model):
     """How commission is computed, from a moment on. Most specific scope wins:
     product, then category (its own, then its parent), then leader, then the
@@ -177,6 +179,12 @@ class EntryKind(models.TextChoices):
     ADJUSTMENT = "adjustment", _("Manual adjustment")  # an operator's correction, with a reason
 
 
+# Audit trail of manual adjustments (and of any change to the append-only ledger).
+@audited(
+    model_name="CommissionEntryEvent",
+    verbose_name=_("adjustment history"),
+    insert_condition="NEW.kind = 'adjustment'",
+)
 class CommissionEntry(models.Model):
     """One line of a leader's commission ledger. Append-only."""
 
@@ -479,6 +487,7 @@ class PayoutBatch(models.Model):
         return self.number
 
 
+@audited(model_name="WithdrawalEvent", verbose_name=_("withdrawal history"))
 class Withdrawal(models.Model):
     """A leader asking for their available commission."""
 

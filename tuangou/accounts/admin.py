@@ -18,3 +18,9 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "phone", "password1", "password2")}),
     )
+
+
+# The audit trail's read-only pages (money and stock models of other apps).
+from tuangou import audit_admin  # noqa: E402
+
+audit_admin.register()
