@@ -202,10 +202,10 @@ def test_the_leader_pages_run_a_fixed_number_of_queries(
     client, operator, leader, history, built, django_assert_max_num_queries
 ):
     client.force_login(operator)
-    with django_assert_max_num_queries(6):  # user, permissions ×2, leader, point, trend
+    with django_assert_max_num_queries(6):
         response = client.get(reverse("analytics:leader", kwargs={"leader_id": leader.pk}))
     assert response.status_code == 200
     client.force_login(leader.user)
-    with django_assert_max_num_queries(4):  # user, leader, point (leader desk), trend
+    with django_assert_max_num_queries(4):  # the trend is one query, whatever the days
         response = client.get(reverse("analytics:my_performance"))
     assert response.status_code == 200
