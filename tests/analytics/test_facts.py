@@ -169,3 +169,20 @@ def test_category_and_product_rollups_equal_the_sales_facts(history, built):
         cats = CategoryDayFact.objects.filter(day=day).aggregate(g=Sum("gmv"), u=Sum("units"))
         products = ProductDayFact.objects.filter(day=day).aggregate(g=Sum("gmv"), u=Sum("units"))
         assert (cats["g"], cats["u"]) == (sales["g"], sales["u"]) == (products["g"], products["u"])
+
+
+def test_the_command_rebuilds_a_range_in_chunks_and_refuses_a_bad_one(history, clock):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    out = io.StringIO()
+    call_command("rebuild_facts", "--start", "2026-09-01", "--end", "2026-11-25", stdout=out)
+    assert "facts rebuilt for 2026-09-01..2026-11-25: sales 10," in out.getvalue()
+    assert set(SalesFact.objects.values_list("day", flat=True)) == set(history.days)
+    out = io.StringIO()
+    call_command("rebuild_facts", "--days", "2", stdout=out)  # up to yesterday
+    assert "2026-11-23..2026-11-24" in out.getvalue()
+    for bad in (["--start", "2026-11-25", "--end", "2026-11-01"], ["--start", "25/11"], []):
+        with pytest.raises(CommandError):
+            call_command("rebuild_facts", *bad)
