@@ -78,6 +78,9 @@ class ReportForm(forms.Form):
         if start and end:
             if end < start:
                 raise forms.ValidationError(_("The end date is before the start date."))
+            if end > local_today():
+                # Facts describe days that happened (and dates far ahead would overflow).
+                raise forms.ValidationError(_("Choose dates up to today."))
             if (end - start).days + 1 > MAX_DAYS:
                 raise forms.ValidationError(_("Choose a range of at most two years."))
         return data

@@ -166,6 +166,7 @@ def test_a_shopper_has_no_performance_page(client, shopper, clock):
     [
         ({"start": "2026-11-20", "end": "2026-11-01"}, "结束日期早于开始日期"),
         ({"start": "2024-01-01", "end": "2026-11-01"}, "两年"),
+        ({"start": "9999-12-01", "end": "9999-12-31"}, "今天"),
         ({"start": "2026-13-01", "end": "2026-11-01"}, "YYYY-MM-DD"),
         ({"warehouse": "999999"}, "没有这个仓库"),
         ({"community": "abc"}, "没有这个小区"),
