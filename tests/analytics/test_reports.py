@@ -210,3 +210,9 @@ def test_the_leader_pages_run_a_fixed_number_of_queries(
     with django_assert_max_num_queries(4):  # the trend is one query, whatever the days
         response = client.get(reverse("analytics:my_performance"))
     assert response.status_code == 200
+
+
+def test_a_leader_id_beyond_any_integer_is_a_404(client, operator, clock):
+    client.force_login(operator)
+    response = client.get("/reports/leaders/99999999999999999999999/")
+    assert response.status_code == 404
