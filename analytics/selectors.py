@@ -21,7 +21,7 @@ from django.db import connections, transaction
 from django.db.models import Count, F, Max, Q, Sum
 from django.db.models.functions import Coalesce
 
-from tuangou.db_router import for_report, read_alias
+from tuangou.db_router import for_report, read_alias, report_reads
 from tuangou.timeutils import local_datetime, to_local
 
 from .formatting import ratio
@@ -931,7 +931,9 @@ def today_so_far(*, now: datetime) -> TodaySoFar:
         "w1": today - week + timedelta(days=DELIVERY_DAYS_AHEAD),
     }
     result = {"today": SoFar(), "last_week": SoFar()}
-    with connections[read_alias("orders")].cursor() as cursor:
+    with report_reads():
+        alias = read_alias("orders")
+    with connections[alias].cursor() as cursor:
         cursor.execute(TODAY_SQL, params)
         for which, hour, n, gmv, whole_hour in cursor.fetchall():
             acc = result[which]
