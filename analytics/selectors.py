@@ -947,7 +947,9 @@ def dashboard_warehouse():
     """The default warehouse, else the first active one (the dashboard's cutoff). One query."""
     from catalog.models import Warehouse
 
-    return Warehouse.objects.filter(is_active=True).order_by("-is_default", "pk").first()
+    return (
+        for_report(Warehouse.objects.filter(is_active=True)).order_by("-is_default", "pk").first()
+    )
 
 
 @dataclass
