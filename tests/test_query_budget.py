@@ -28,6 +28,7 @@ import re
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -44,7 +45,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 BUDGET = {
     "home": 2,
     "product": 7,
-    "cart_add": 7,
+    "cart_add": 4,
     "checkout": 10,
     "pay_page": 3,
     "start_payment": 4,
@@ -56,7 +57,8 @@ BUDGET = {
 # one-UPDATE confirmation (38 after them), 39 since checkout admits 秒杀
 # lines (one read, see test_placing_the_order_from_the_cart), 38 with the
 # stock UPDATE and its ledger row in one statement, 37 with the order's
-# payments counted in the pay page's order read.
+# payments counted in the pay page's order read, 34 with cart add in two
+# statements and no transaction.
 ORDER_FLOW = (
     "cart_add",
     "checkout",
@@ -65,13 +67,22 @@ ORDER_FLOW = (
     "sandbox_pay",
     "notification",
 )
-ORDER_FLOW_BUDGET = 37
+ORDER_FLOW_BUDGET = 34
+
+
+# The audit trail (tuangou/audit.py, django-pghistory) puts the request's
+# context in front of a write, in the same statement (one round trip): it is
+# counted as part of that statement and stripped here for the assertions.
+_AUDIT_CONTEXT = re.compile(
+    r"^SELECT set_config\('pghistory\.context_id', '[^']*', true\), "
+    r"set_config\('pghistory\.context_metadata', '(?:[^']|'')*', true\); "
+)
 
 
 def _run(step, results, name):
     with CaptureQueriesContext(connection) as ctx:
         response = step()
-    results[name] = [q["sql"] for q in ctx.captured_queries]
+    results[name] = [_AUDIT_CONTEXT.sub("", q["sql"]) for q in ctx.captured_queries]
     return response
 
 
@@ -106,8 +117,9 @@ def flow(client, sku) -> tuple[dict[str, list[str]], Order]:
     assert _run(lambda: client.post(sandbox_url), steps, "sandbox_pay").status_code == 200
     headers, body = sandbox.build_payment_notification(payment.out_trade_no, to_fen(payment.amount))
     meta = {"HTTP_" + re.sub(r"[^A-Z0-9]", "_", k.upper()): v for k, v in headers.items()}
+    # From WeChat Pay (here the sandbox): no session, nobody signed in.
     notified = _run(
-        lambda: client.generic(
+        lambda: Client().generic(
             "POST",
             reverse("orders:notify_payment"),
             body,
@@ -155,12 +167,14 @@ def test_the_product_page(walked):
 
 
 def test_adding_to_the_cart(walked):
-    # user, BEGIN, cart upsert (creates or locks it), the cart's lines, stock
-    # row, line insert, COMMIT; the SKU with its product and the point come
-    # from Redis; the flash message rides in a cookie, not in the session row
+    # user, the cart created or touched with its lines (one statement), the
+    # stock row, the line written with a compare-and-set (no BEGIN/COMMIT:
+    # each statement commits alone); the SKU with its product and the point
+    # come from Redis; the flash message rides in a cookie, not the session
     statements = _exactly(walked, "cart_add")
-    assert statements[2].startswith('INSERT INTO "orders_cart"')
-    assert "ON CONFLICT" in statements[2]
+    assert statements[1].startswith("WITH cart AS (\n    INSERT INTO orders_cart")
+    assert statements[3].startswith("INSERT INTO orders_cartline")
+    assert "BEGIN" not in statements
 
 
 def test_placing_the_order_from_the_cart(walked):
