@@ -151,6 +151,10 @@ def test_a_leader_sees_their_own_numbers_and_never_another_leaders(
 def test_an_operator_opens_any_leaders_trend(client, operator, history, built, other_leader):
     response = _get(client, "leader", operator, leader_id=other_leader.pk)
     assert response.status_code == 200
+    html = response.content.decode()
+    assert other_leader.real_name in html
+    assert "¥50.10" in html  # 周明's GMV on the first day
+    assert 'href="/reports/sales/"' in html  # the reports' navigation, not the leader desk
     assert _get(client, "leader", operator, leader_id=999999).status_code == 404
 
 
