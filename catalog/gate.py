@@ -17,6 +17,10 @@ transaction frees its slot by itself), counts, and admits only below the
 cap; leaving removes the member (in a `finally`). Each admission and each
 release is one round trip.
 
+The slot is left when `place_order`'s own transaction has committed; a
+caller that wraps `place_order` in a transaction of its own (the 秒杀 path
+records the purchase in it) keeps the row locked a little past the slot.
+
 If Redis cannot be reached the gate lets every request through (logged): the
 stock UPDATE's own condition still keeps stock from going below zero, the
 gate only keeps the queue on the row short. `ORDER_GATE_PER_SKU = 0` turns
