@@ -80,3 +80,23 @@ def baseline(app_label: str, model_name: str, event_name: str):
         schema_editor.execute(sql)
 
     return migrations.RunPython(forward, migrations.RunPython.noop, elidable=True)
+
+
+class StaffHistoryMiddleware:
+    """pghistory's HistoryMiddleware for staff only: their writes carry their
+    user id and the URL into the events. pghistory passes the context by
+    prefixing every SQL statement of the request with set_config(); shoppers'
+    requests (the checkout's hot path, payment notifications) are left alone
+    — what a shopper does is recorded in their orders and refunds anyway."""
+
+    def __init__(self, get_response):
+        from pghistory.middleware import HistoryMiddleware
+
+        self.get_response = get_response
+        self.with_context = HistoryMiddleware(get_response)
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.is_staff:
+            return self.with_context(request)
+        return self.get_response(request)

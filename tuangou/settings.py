@@ -130,8 +130,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # Who and where for the audit trail's events (the user and URL of a write).
-    "pghistory.middleware.HistoryMiddleware",
+    # Who and where for the audit trail's events (a staff member's writes).
+    "tuangou.audit.StaffHistoryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
