@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from .admin_flash import stats_link
 from .models import (
     Coupon,
     CouponIssueJob,
@@ -98,6 +99,7 @@ class CouponTemplateAdmin(admin.ModelAdmin):
         "total_quantity",
         "is_stackable",
         "is_active",
+        "statistics",
     )
     list_filter = ("channel", "kind", "scope", "is_active", "is_stackable")
     search_fields = ("name",)
@@ -124,6 +126,10 @@ class CouponTemplateAdmin(admin.ModelAdmin):
             },
         ),
     )
+
+    @admin.display(description=_("statistics"))
+    def statistics(self, obj):
+        return stats_link(f"coupon-{obj.pk}")
 
     @admin.action(description=_("Activate the selected templates"))
     def activate(self, request, queryset):
@@ -278,7 +284,15 @@ class PromotionTierInline(admin.TabularInline):
 
 @admin.register(Promotion)
 class PromotionAdmin(admin.ModelAdmin):
-    list_display = ("name", "starts_at", "ends_at", "scope", "tiers_text", "is_active")
+    list_display = (
+        "name",
+        "starts_at",
+        "ends_at",
+        "scope",
+        "tiers_text",
+        "is_active",
+        "statistics",
+    )
     list_filter = ("is_active", "scope")
     search_fields = ("name",)
     autocomplete_fields = ("categories", "products")
@@ -295,6 +309,10 @@ class PromotionAdmin(admin.ModelAdmin):
     @admin.display(description=_("tiers"))
     def tiers_text(self, obj):
         return "，".join(str(t) for t in obj.tiers.all())
+
+    @admin.display(description=_("statistics"))
+    def statistics(self, obj):
+        return stats_link(f"promotion-{obj.pk}")
 
     @admin.action(description=_("Activate the selected promotions"))
     def activate(self, request, queryset):

@@ -45,6 +45,7 @@ from ..rules import (
 )
 from . import coupons as coupon_services
 from . import points as points_services
+from . import referrals as referral_services
 from .coupons import MarketingError
 from .promotions import best_promotion_rule, running_promotions
 from .scopes import CartInfo, scope_for
@@ -398,6 +399,9 @@ def order_refunded(
     if kept < to_money(settings.MARKETING_SPEND_REWARD_MIN):
         # The order no longer earns its 满额返券: taken back while unused.
         coupon_services.revoke_spend_rewards(order_id=order_id)
+    # 老带新: an invitee's first order refunded in full cancels the inviter's reward
+    # (the lines' refunded amounts are already updated by the caller).
+    referral_services.referral_order_refunded(user_id=user.pk, order_id=order_id, now=now)
 
 
 def order_completed(*, user_id: int, order_id: int, kept_amount) -> None:
@@ -420,3 +424,5 @@ def reward_completed_order(*, user_id: int, order_id: int, kept_amount) -> None:
     with transaction.atomic():
         points_services.earn_for_order(user=user, order_id=order_id, kept_amount=kept_amount)
     coupon_services.issue_spend_rewards(order_id=order_id, user=user, paid_amount=kept_amount)
+    # 老带新: the invitee's first order was picked up, the inviter gets a coupon.
+    referral_services.referral_order_completed(user_id=user_id, order_id=order_id)

@@ -22,12 +22,13 @@ from marketing.models import (
     ReferralStatus,
 )
 from marketing.services import referrals
-from orders.models import RefundReason
+from orders.models import OrderStatus, RefundReason
+from orders.services.pickup import hand_out_everything
 from orders.services.refunds import refund_lines
 from tests.catalog.factories import SkuFactory, set_stock
 from tests.clock import TOMORROW
 from tests.marketing.m1_support import template
-from tests.orders.shopper_helpers import complete, pay, place
+from tests.orders.shopper_helpers import complete, deliver, pay, place
 from tuangou.accounts.models import User
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
@@ -277,3 +278,27 @@ def test_a_wechat_bound_after_sign_up_still_counts_once(
     SocialAccount.objects.create(user=second, provider="weixin", uid="union-9")
     rejected = referrals.reward_referral_for_order(order=_first_order(second, point, apples))
     assert rejected.reject_reason == "该微信账号已领取过邀请奖励"
+
+
+def test_orders_own_completion_and_refund_reward_and_cancel_the_referral(
+    shopper, gifts, point, apples, django_capture_on_commit_callbacks
+):
+    """No direct call: picking up the first order rewards the inviter (orders'
+    completion → marketing's reward task), refunding it in full cancels it."""
+    friend = _neighbour("+8613977770003")
+    referral = _referred(shopper, friend)
+    choose_pickup_point(user=friend, pickup_point=point)
+    order = deliver(pay(place(friend, point, (apples, 1))))
+    with django_capture_on_commit_callbacks(execute=True):
+        # The leader hands the parcel out at the counter: the order completes.
+        hand_out_everything(pickup_point=point, orders=[order], actor=point.leader.user)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.COMPLETED
+    referral.refresh_from_db()
+    assert referral.status == ReferralStatus.REWARDED
+    assert referral.first_order == order
+    refund_lines(order=order, quantities={order.lines.get().pk: 1}, reason=RefundReason.AFTER_SALE)
+    referral.refresh_from_db()
+    assert referral.status == ReferralStatus.CANCELLED
+    referral.inviter_coupon.refresh_from_db()
+    assert referral.inviter_coupon.status == CouponStatus.REVOKED
