@@ -684,11 +684,12 @@ def _add_to_stock(po: PurchaseOrder, by_sku: dict[int, int]) -> None:
         cursor.execute(
             """
             INSERT INTO logistics_inventoryitem AS i (warehouse_id, sku_id, on_hand, updated_at)
-            SELECT %s, s.sku, s.units, now() FROM unnest(%s::bigint[], %s::int[]) AS s(sku, units)
+            SELECT %s, s.sku, s.units, %s FROM unnest(%s::bigint[], %s::int[]) AS s(sku, units)
             ON CONFLICT (warehouse_id, sku_id)
-            DO UPDATE SET on_hand = i.on_hand + EXCLUDED.on_hand, updated_at = now()
+            DO UPDATE SET on_hand = i.on_hand + EXCLUDED.on_hand, updated_at = EXCLUDED.updated_at
             """,
-            [po.warehouse_id, skus, [by_sku[s] for s in skus]],
+            # The app's clock, not the database's: tests and the demo move it.
+            [po.warehouse_id, timezone.now(), skus, [by_sku[s] for s in skus]],
         )
 
 
@@ -959,7 +960,7 @@ def _shrink_demand(wave_id: int, sku_id: int, units: int) -> None:
 # --- stock leaving the warehouse ------------------------------------------------------
 
 
-def issue_run_stock(*, run) -> int:
+def issue_run_stock(*, run, now=None) -> int:
     """A run's goods left the warehouse: take its packed units off InventoryItem.on_hand.
 
     The units are the run's packing list (PackItem of its wave and route, after
@@ -980,14 +981,14 @@ def issue_run_stock(*, run) -> int:
                 GROUP BY p.sku_id
             ), taken AS (
                 UPDATE logistics_inventoryitem i
-                SET on_hand = GREATEST(i.on_hand - l.units, 0), updated_at = now()
+                SET on_hand = GREATEST(i.on_hand - l.units, 0), updated_at = %s
                 FROM leaving l
                 WHERE i.warehouse_id = %s AND i.sku_id = l.sku_id
                 RETURNING i.on_hand, l.units
             )
             SELECT coalesce(sum(units), 0) FROM taken
             """,
-            [run.wave_id, run.route_id, run.route.warehouse_id],
+            [run.wave_id, run.route_id, now or timezone.now(), run.route.warehouse_id],
         )
         (units,) = cursor.fetchone()
     logger.info("run %s left: %d units off the warehouse's stock", run.pk, units)

@@ -205,7 +205,7 @@ def depart_run(*, run: DeliveryRun, driver: Driver, now: datetime | None = None)
         run.departed_at = now
         # The packed goods leave the warehouse floor; the compare-and-set above
         # makes this run once per departure (issue_run_stock is not idempotent).
-        issue_run_stock(run=run)
+        issue_run_stock(run=run, now=now)
         orders = list(run_orders(run=run).filter(status=OrderStatus.CONFIRMED).order_by("pk"))
         moved = dispatch_selected_orders(orders=orders, actor=driver.user)
         logger.info("run %s departed with %d orders", run.pk, len(moved))
