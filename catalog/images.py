@@ -2,6 +2,14 @@
 
 Everything happens in memory; catalog.services writes the files and the row
 together and removes the files again when anything fails.
+
+process_upload is the one checked way in for every uploaded picture (product
+pictures, storefront and pickup point photos, after-sale and delivery photos,
+avatars): the type is read from the content (a PHP file named .jpg is not a
+picture), size and pixel limits come before decoding (decompression bombs),
+and the re-encoded result carries no EXIF (GPS, camera) nor anything else the
+upload smuggled in. Pillow's own MAX_IMAGE_PIXELS is set to MAX_PIXELS at
+start-up (tuangou.accounts.apps), for any other Image.open.
 """
 
 from __future__ import annotations
@@ -64,6 +72,12 @@ def _not_an_image() -> str:
     return _("This file is not a picture. Please upload a JPG, PNG or WebP image.")
 
 
+def _too_many_pixels() -> str:
+    return _("The picture has too many pixels: at most %(mp)d megapixels.") % {
+        "mp": MAX_PIXELS // 1_000_000
+    }
+
+
 def _open(data: bytes) -> Image.Image:
     try:
         with Image.open(io.BytesIO(data)) as probe:
@@ -71,13 +85,15 @@ def _open(data: bytes) -> Image.Image:
                 raise ImageRejected(_not_an_image())
             width, height = probe.size
             if width * height > MAX_PIXELS:
-                raise ImageRejected(_("The picture has too many pixels."))
+                raise ImageRejected(_too_many_pixels())
             probe.verify()  # catches truncated and corrupt files
         image = Image.open(io.BytesIO(data))
         image.load()
     except ImageRejected:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        raise ImageRejected(_too_many_pixels()) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ImageRejected(_not_an_image()) from None
     return image
 
@@ -107,6 +123,9 @@ def process_upload(upload) -> ProcessedImage:
     image = _open(_read(upload))
     image = ImageOps.exif_transpose(image)  # phones store portraits sideways + a tag
     image = _flatten(image)
+    # Nothing of the upload rides along: Pillow would write the info's EXIF,
+    # XMP, ICC profile or JPEG comment (a PHP payload, say) into the new files.
+    image.info = {}
     if min(image.size) < MIN_SIDE:
         raise ImageRejected(
             _("The picture is too small: at least %(px)d pixels on each side.") % {"px": MIN_SIDE}

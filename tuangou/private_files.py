@@ -153,7 +153,23 @@ def serve_public_media(request, path: str):
 
     if public_media_path_is_private(path):
         raise Http404("not public")
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
+    response = serve(request, path, document_root=settings.MEDIA_ROOT)
+    return safe_media_headers(response)
+
+
+PICTURE_TYPES = {"image/jpeg", "image/png", "image/webp"}
+
+
+def safe_media_headers(response):
+    """What nginx adds to /media/ too (deploy/nginx.conf): never sniffed, never
+    run as a page (a sandbox with no sources), and anything but a picture is a
+    download rather than shown inline."""
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    content_type = response.get("Content-Type", "").split(";")[0].strip()
+    if response.status_code == 200 and content_type not in PICTURE_TYPES:
+        response["Content-Disposition"] = "attachment"
+    return response
 
 
 def move_public_files_to_private(model, field_name: str, prefix: str) -> tuple[int, int]:

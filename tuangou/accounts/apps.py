@@ -9,7 +9,15 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
+        from PIL import Image
+
+        from catalog.images import MAX_PIXELS
+
         from .roles import sync_roles
+
+        # Every Image.open refuses a decompression bomb (Pillow warns above
+        # the limit and refuses above twice it); uploads are checked below it.
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
         # Roles follow the permissions of every app, so sync after each migrate.
         post_migrate.connect(sync_roles, dispatch_uid="accounts.sync_roles")
