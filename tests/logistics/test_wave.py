@@ -268,6 +268,22 @@ def test_a_route_without_a_vehicle_is_listed_and_its_run_made_without_one(day, p
         assert problem_messages(wave) == ["线路「R01 岳麓线」没有车辆：请指派车辆后重新生成波次。"]
 
 
+def test_a_route_without_a_driver_is_listed_and_its_run_has_none(day, point, route):
+    route.default_driver = None
+    route.save(update_fields=["default_driver"])
+
+    wave = _wave(point)
+
+    assert wave.problems == [
+        {"kind": Problem.ROUTE_WITHOUT_DRIVER, "route": route.pk, "name": "R01 岳麓线"}
+    ]
+    assert DeliveryRun.objects.get(wave=wave).driver_id is None
+    with translation.override("zh-hans"):
+        assert problem_messages(wave) == [
+            "线路「R01 岳麓线」没有配送员：请在发车前给本次配送指派配送员。"
+        ]
+
+
 def test_an_inactive_route_counts_as_no_route(day, point, other_pickup_point, route):
     route.is_active = False
     route.save(update_fields=["is_active"])

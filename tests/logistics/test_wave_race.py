@@ -129,3 +129,35 @@ def test_no_order_moves_while_the_wave_is_being_rebuilt(late, point, weighed):
         done.set()
         worker.join(timeout=20)
     assert [o.pk for o in roll_late_orders(wave=wave).moved] == [order.pk]
+
+
+def test_the_task_of_a_busy_wave_returns_none_and_changes_nothing(clock, point):
+    from logistics.services.wave import _LOCK_NAMESPACE
+    from logistics.tasks import run_wave_task
+
+    wave = Wave.objects.create(
+        warehouse=point.warehouse, delivery_date=TOMORROW, status=WaveStatus.DONE
+    )
+    held, done = threading.Event(), threading.Event()
+
+    def other_worker():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, wave.pk])
+                held.set()
+                assert done.wait(timeout=20)
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, wave.pk])
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=other_worker)
+    worker.start()
+    try:
+        assert held.wait(timeout=20)
+        assert run_wave_task(point.warehouse.pk, TOMORROW.isoformat()) is None
+        wave.refresh_from_db()
+        assert (wave.status, wave.started_at, wave.error) == (WaveStatus.DONE, None, "")
+    finally:
+        done.set()
+        worker.join(timeout=20)
+    assert run_wave_task(point.warehouse.pk, TOMORROW.isoformat()) == wave.pk
