@@ -5,17 +5,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
+# Every dependency pinned (pyproject.toml's, with the dev and embedded extras):
+# `make lock` writes it, `make install` installs exactly it, `make audit` checks it.
+LOCK := requirements.lock
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast test-faketime lint format messages app-messages check bench bench-quick clean
+.PHONY: help install run test test-fast test-faketime lint format messages app-messages check bench bench-quick clean lock audit
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PYTHON) || $(PY) -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e '.[dev,embedded]'
+	$(PYTHON) -m pip install --quiet -r $(LOCK)
+	$(PYTHON) -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create the virtualenv and install everything
@@ -63,6 +67,12 @@ bench: install ## Benchmark over HTTP beside pgbench (~10 min); table into docs/
 bench-quick: install ## The same benchmark, short (~2 min), for development
 	$(PYTHON) scripts/services.py ensure
 	$(PYTHON) benchmarks/run.py --quick $(ARGS)
+
+lock: ## Pin every dependency of pyproject.toml (dev and embedded extras) into requirements.lock
+	$(BIN)/pip-compile --quiet --extra dev --extra embedded --strip-extras --no-emit-index-url --no-emit-find-links --output-file $(LOCK) pyproject.toml
+
+audit: install ## Known vulnerabilities in the locked dependencies (pip-audit; needs PyPI's JSON API: fails when it cannot check)
+	$(PYTHON) scripts/audit.py $(LOCK)
 
 clean: ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var
