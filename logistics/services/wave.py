@@ -878,24 +878,32 @@ def _record_stuck(wave: Wave, stuck: list[tuple[Order, str]]) -> None:
 
 
 def waves_due(*, at: datetime | None = None) -> list[tuple[Warehouse, date]]:
-    """Active warehouses whose cutoff for tomorrow's delivery has passed and
-    whose wave for tomorrow is not DONE: (warehouse, tomorrow) each.
+    """The waves the beat should start now, (warehouse, delivery date) each,
+    for the active warehouses whose wave for that day is not DONE:
 
-    The cutoff rule is catalog's: once an order placed now would be delivered
-    after tomorrow, tomorrow is closed.
+    - tomorrow's, once its cutoff has passed (catalog's rule: an order
+      placed now would be delivered after tomorrow);
+    - today's, as a catch-up, until the warehouse's pickup time: a night
+      when no worker ran at the cutoff (an outage past midnight) still gets
+      its documents. Normally it was built yesterday evening and is DONE.
     """
-    moment = at or now()
-    tomorrow = to_local(moment).date() + timedelta(days=1)
+    moment = to_local(at or now())
+    today = moment.date()
+    tomorrow = today + timedelta(days=1)
     done = set(
-        Wave.objects.filter(delivery_date=tomorrow, status=WaveStatus.DONE).values_list(
-            "warehouse_id", flat=True
-        )
+        Wave.objects.filter(
+            delivery_date__in=[today, tomorrow], status=WaveStatus.DONE
+        ).values_list("warehouse_id", "delivery_date")
     )
-    return [
-        (warehouse, tomorrow)
-        for warehouse in Warehouse.objects.filter(is_active=True).order_by("pk")
-        if warehouse.pk not in done and delivery_date_for(warehouse=warehouse, at=moment) > tomorrow
-    ]
+    due = []
+    for warehouse in Warehouse.objects.filter(is_active=True).order_by("pk"):
+        if (warehouse.pk, today) not in done and moment.time() < warehouse.pickup_time:
+            due.append((warehouse, today))
+        if (warehouse.pk, tomorrow) not in done and (
+            delivery_date_for(warehouse=warehouse, at=moment) > tomorrow
+        ):
+            due.append((warehouse, tomorrow))
+    return due
 
 
 def waves_with_late_orders_to_check(*, today: date | None = None) -> list[Wave]:

@@ -105,3 +105,16 @@ def test_the_command_refuses_bad_input(clock, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("run_cutoff_wave", *args)
     assert not Wave.objects.exists()
+
+
+def test_a_night_missed_past_midnight_is_caught_up_until_the_pickup_time(day, point, clock):
+    """No worker ran at 23:00: after midnight the day's wave is still built."""
+    clock.move_to(at(0, 30, day=TOMORROW))
+    assert waves_due() == [(point.warehouse, TOMORROW)]
+    assert start_due_waves_task() == 1
+    assert Wave.objects.get(delivery_date=TOMORROW).line_count == 6
+    assert waves_due() == []
+    # Too late to matter once the goods should be at the points.
+    Wave.objects.all().delete()
+    clock.move_to(at(10, 0, day=TOMORROW))
+    assert waves_due() == []
