@@ -56,14 +56,18 @@ def run_wave_task(warehouse_id: int, delivery_date_iso: str) -> int | None:
 
     from catalog.models import Warehouse
 
-    from .services.wave import WaveBusy, run_wave
+    from .services.wave import WaveBusy, WaveError, run_wave
 
     warehouse = Warehouse.objects.get(pk=warehouse_id)
     try:
         wave = run_wave(warehouse=warehouse, delivery_date=date.fromisoformat(delivery_date_iso))
-    except WaveBusy as busy:
-        logging.getLogger("tuangou.logistics.wave").info(
-            "wave of warehouse %s for %s: %s", warehouse_id, delivery_date_iso, busy.message
+    except WaveError as refused:  # busy elsewhere, or its runs have left: nothing to do
+        logging.getLogger("tuangou.logistics.wave").log(
+            logging.INFO if isinstance(refused, WaveBusy) else logging.WARNING,
+            "wave of warehouse %s for %s: %s",
+            warehouse_id,
+            delivery_date_iso,
+            refused.message,
         )
         return None
     return wave.pk

@@ -118,3 +118,15 @@ def test_a_night_missed_past_midnight_is_caught_up_until_the_pickup_time(day, po
     Wave.objects.all().delete()
     clock.move_to(at(10, 0, day=TOMORROW))
     assert waves_due() == []
+
+
+def test_the_task_leaves_a_wave_whose_runs_have_left(day, point, clock):
+    from logistics.models import DeliveryRun
+
+    wave_id = run_wave_task(point.warehouse.pk, TOMORROW.isoformat())
+    DeliveryRun.objects.filter(wave_id=wave_id).update(status="departed")
+    Wave.objects.filter(pk=wave_id).update(status=WaveStatus.FAILED)
+
+    assert run_wave_task(point.warehouse.pk, TOMORROW.isoformat()) is None
+    assert Wave.objects.get(pk=wave_id).status == WaveStatus.FAILED
+    assert DeliveryRun.objects.filter(wave_id=wave_id, status="departed").count() == 1
