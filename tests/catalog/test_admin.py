@@ -45,6 +45,8 @@ def product_form(category, supplier, upload, **overrides):
         "skus-0-market_price": "5.80",
         "skus-0-daily_quota": 100,
         "skus-0-position": 0,
+        "skus-0-case_pack": 1,
+        "skus-0-min_order_quantity": 1,
         "skus-0-is_active": "on",
         "images-TOTAL_FORMS": 1,
         "images-INITIAL_FORMS": 0,
@@ -241,10 +243,16 @@ def change_form(product, *new_skus, **overrides):
             "market_price": sku.market_price or "",
             "daily_quota": sku.daily_quota,
             "position": sku.position,
+            "case_pack": sku.case_pack,
+            "min_order_quantity": sku.min_order_quantity,
+            "bin_location": sku.bin_location,
             **({"is_active": "on"} if sku.is_active else {}),
         }
         for sku in existing
-    ] + [{"product": product.pk, "position": 9, **row} for row in new_skus]
+    ] + [
+        {"product": product.pk, "position": 9, "case_pack": 1, "min_order_quantity": 1, **row}
+        for row in new_skus
+    ]
     for n, row in enumerate(rows):
         data.update({f"skus-{n}-{key}": value for key, value in row.items()})
     data.update(overrides)

@@ -127,6 +127,7 @@ def test_an_operator_sets_promises_on_a_category_in_the_admin(staff_client, prom
             "slug": "fruit",
             "icon": "果",
             "position": 0,
+            "uncollected_action": "return",
             "is_active": "on",
             "promises": [promises["bad"].pk, promises["next_day"].pk],
         },
