@@ -348,3 +348,35 @@ def test_the_roles_file_names_only_existing_permissions():
             if not qs.exists():
                 missing.append(f"{role}: {entry}")
     assert missing == []
+
+
+def test_every_admin_action_needs_a_permission_and_a_reader_runs_none(client, make_user):
+    """Django offers an action that names no permission to anyone who may open
+    the change list; here every action needs one (the change permission unless
+    it says otherwise: tuangou/accounts/admin_actions.py)."""
+    from django.contrib.auth.models import Permission
+
+    from marketing.models import CouponTemplate
+    from tests.marketing.m1_support import template
+    from tuangou.accounts.admin_actions import _action_functions
+
+    unguarded = [
+        f"{model._meta.label}.{func.__name__}"
+        for model, model_admin in admin.site._registry.items()
+        for func in _action_functions(model_admin)
+        if not getattr(func, "allowed_permissions", None)
+    ]
+    assert unguarded == []
+
+    reader = make_user("rita", "+8613900000110", "只读员工", is_staff=True)
+    reader.user_permissions.add(Permission.objects.get(codename="view_coupontemplate"))
+    offered = template(name="新人券", is_active=True)
+    client.force_login(reader)
+    url = "/admin/marketing/coupontemplate/"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert 'name="action"' not in page.content.decode()
+    client.post(url, {"action": "deactivate", "_selected_action": [offered.pk]})
+    offered.refresh_from_db()
+    assert offered.is_active is True
+    assert CouponTemplate.objects.filter(is_active=True).count() == 1

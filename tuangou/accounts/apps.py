@@ -21,3 +21,11 @@ class AccountsConfig(AppConfig):
 
         # Roles follow the permissions of every app, so sync after each migrate.
         post_migrate.connect(sync_roles, dispatch_uid="accounts.sync_roles")
+
+        # The admin has loaded every app's admin module by now (its own ready()
+        # runs first): no admin action runs on view permission alone.
+        from django.contrib import admin
+
+        from .admin_actions import require_permission_for_actions
+
+        require_permission_for_actions(admin.site)
