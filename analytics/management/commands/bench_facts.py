@@ -366,7 +366,9 @@ def _timed(call) -> float:
 # order without a lookup; the identity sequences are moved past them at the end.
 # Order o: paid on day o * days / orders after the first (07:00-22:00 Shanghai), by
 # shopper (o * 7919) % shoppers at that shopper's home point; line j of order o is
-# SKU (o * 7 + j * 13) % skus, quantity 1 + (o + j) % 3, at the SKU's price
+# SKU (o * 7 + (o / 1999) * 37 + j * 13) % skus (the o / 1999 term keeps a point's
+# orders from all buying the same SKUs, so the facts have a realistic number of
+# rows), quantity 1 + (o + j) % 3, at the SKU's price
 # 2.90 + k % 20. Every 10th order: ¥1.00 off its first line; every 25th: its first
 # line refunded; every 100th: refunded in full.
 _SETUP_SQL = [
@@ -429,9 +431,10 @@ CROSS JOIN LATERAL (
            %(first)s::date + (o::bigint * %(days)s / %(orders)s)::int AS day
 ) t
 CROSS JOIN LATERAL (
-    SELECT sum((2.90 + ((o * 7 + j * 13) %% %(skus)s) %% 20) * (1 + (o + j) %% 3)) AS goods,
+    SELECT sum((2.90 + ((o * 7 + (o / 1999) * 37 + j * 13) %% %(skus)s) %% 20)
+               * (1 + (o + j) %% 3)) AS goods,
            CASE WHEN o %% 10 = 0 THEN 1.00 ELSE 0 END AS discount,
-           (2.90 + ((o * 7) %% %(skus)s) %% 20) * (1 + o %% 3)
+           (2.90 + ((o * 7 + (o / 1999) * 37) %% %(skus)s) %% 20) * (1 + o %% 3)
                - CASE WHEN o %% 10 = 0 THEN 1.00 ELSE 0 END AS first_payable
     FROM generate_series(0, %(lpo)s - 1) j
 ) g
@@ -453,7 +456,7 @@ SELECT k.product_name, k.spec, q.q, k.price, k.price, k.price * q.q, d.d,
 FROM generate_series(%(low)s, %(high)s - 1) o
 CROSS JOIN bench_base b
 CROSS JOIN generate_series(0, %(lpo)s - 1) j
-JOIN bench_sku k ON k.k = (o * 7 + j * 13) %% %(skus)s
+JOIN bench_sku k ON k.k = (o * 7 + (o / 1999) * 37 + j * 13) %% %(skus)s
 CROSS JOIN LATERAL (SELECT 1 + (o + j) %% 3 AS q) q
 CROSS JOIN LATERAL (SELECT CASE WHEN o %% 10 = 0 AND j = 0 THEN 1.00 ELSE 0 END AS d) d
 CROSS JOIN LATERAL (
