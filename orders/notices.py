@@ -8,8 +8,9 @@ never inside a lock.
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
+
+from tuangou.outbox import publish_on_commit
 
 from .messaging import channels_for
 from .models import Notice, Order
@@ -95,7 +96,7 @@ def notify(*, order: Order, kind: str, **params) -> Notice:
     if channels_for(kind):
         from .tasks import send_notice_task
 
-        transaction.on_commit(lambda: send_notice_task.delay(notice.pk))
+        publish_on_commit(send_notice_task, notice.pk)
     return notice
 
 
@@ -124,5 +125,5 @@ def notify_many(*, orders, kind: str, channels: bool = True, **params) -> list[N
         for notice in notices:
             first_per_shopper.setdefault(notice.user_id, notice.pk)
         for pk in first_per_shopper.values():
-            transaction.on_commit(lambda pk=pk: send_notice_task.delay(pk))
+            publish_on_commit(send_notice_task, pk)
     return notices

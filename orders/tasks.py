@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+
+from tuangou.outbox import publish_on_commit
 
 
 def schedule_payment_expiry(order) -> None:
@@ -14,9 +15,7 @@ def schedule_payment_expiry(order) -> None:
     publish per order or an ETA task per order held by the workers."""
     if not settings.ORDER_EXPIRY_ETA_TASKS:
         return
-    transaction.on_commit(
-        lambda: expire_order_task.apply_async(args=[order.pk], eta=order.pay_deadline)
-    )
+    publish_on_commit(expire_order_task, order.pk, eta=order.pay_deadline)
 
 
 @shared_task(acks_late=True)

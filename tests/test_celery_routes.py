@@ -25,6 +25,7 @@ TASKS_MODULES = [
     "leaders.tasks",
     "leaders.commission.tasks",
     "tuangou.accounts.tasks",
+    "tuangou.outbox.tasks",
     "logistics.tasks",
     "marketing.tasks",
     "analytics.tasks",
@@ -56,6 +57,7 @@ EXPECTED_QUEUE = {
     "tuangou.accounts.tasks.heartbeat_task": "default",
     "tuangou.accounts.tasks.ping_task": "default",
     "tuangou.accounts.tasks.sync_roles_task": "default",
+    "tuangou.outbox.tasks.relay_outbox_task": "default",
     "logistics.tasks.dispatch_unrouted_orders_task": "cutoff",
     "logistics.tasks.tell_leader_of_handover_task": "notices",
     # Marketing: short jobs, none on the money path (a redelivery changes nothing).

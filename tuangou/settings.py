@@ -90,6 +90,7 @@ if not SITE_URL.startswith(("http://", "https://")):
 # Order follows the import DAG of docs/architecture.md.
 LOCAL_APPS = [
     "tuangou.accounts",
+    "tuangou.outbox",
     "catalog",
     "leaders",
     "marketing",
@@ -224,10 +225,21 @@ if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
 
 CACHES = {
     "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
+        "BACKEND": "tuangou.cache.RedisCache",
         "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="tuangou"),
-        "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            # Redis down: the cache degrades instead of failing the request
+            # (reads miss, writes are dropped, `add` counts as not taken);
+            # sessions fall back to PostgreSQL (cached_db), rate limits stop
+            # counting (tuangou/cache.py logs it in one line). A hung Redis
+            # costs a request at most these seconds.
+            # docs/reliability.md "Redis down" (issue #15).
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": 1,
+            "SOCKET_TIMEOUT": 2,
+        },
     }
 }
 if _read("CACHE_LOCAL", env.bool, False):

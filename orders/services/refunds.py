@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from leaders.commission.services import reverse_commission_for_refund
 from marketing.services import checkout as marketing_checkout
 from tuangou.money import ZERO, to_fen, to_money
+from tuangou.outbox import publish_on_commit
 
 from ..models import (
     Order,
@@ -204,7 +205,7 @@ def _record_refund(*, order, payment, amount, reason, actor=None, note="") -> Re
 def _enqueue(refund: Refund) -> None:
     from ..tasks import send_refund_task
 
-    transaction.on_commit(lambda: send_refund_task.delay(refund.pk))
+    publish_on_commit(send_refund_task, refund.pk)
 
 
 def _close_if_fully_refunded(order: Order, *, actor=None, refund: Refund) -> None:
@@ -400,5 +401,5 @@ def retry_refund(*, refund: Refund) -> bool:
                 return False
         elif refund.status not in {RefundStatus.PENDING, RefundStatus.PROCESSING}:
             return False
-        transaction.on_commit(lambda: send_refund_task.delay(refund.pk))
+        publish_on_commit(send_refund_task, refund.pk)
     return True
