@@ -157,3 +157,22 @@ def test_every_money_and_stock_model_is_audited():
     for model in (Sku, StockRecord, CommissionRule, CommissionEntry, Withdrawal, Refund):
         [event_model] = _event_models(model)
         assert event_model._meta.app_label == model._meta.app_label
+
+
+def test_only_staff_requests_carry_the_history_context(client, shopper, operator):
+    """pghistory passes who and where by prefixing each SQL statement of the
+    request; the shoppers' requests (checkout, payments) stay as they were."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements_of(user):
+        client.force_login(user)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(reverse("orders:notices_read"))
+        assert response.status_code == 302
+        return [q["sql"] for q in queries.captured_queries]
+
+    shopper_sql = statements_of(shopper)
+    assert shopper_sql
+    assert not any("pghistory" in sql for sql in shopper_sql)
+    assert any("set_config('pghistory" in sql for sql in statements_of(operator))
