@@ -29,6 +29,7 @@ from orders.services.checkout import CheckoutError, Want, place_order
 from orders.services.lifecycle import confirm_orders
 from orders.services.refunds import refund_order
 from tuangou import statemachine
+from tuangou.outbox import publish_on_commit
 from tuangou.timeutils import local_datetime
 
 from .models import (
@@ -449,7 +450,7 @@ def schedule_group_expiry(group: Group) -> None:
     from .tasks import expire_group_task
 
     group_id, deadline = group.pk, group.deadline
-    transaction.on_commit(lambda: expire_group_task.apply_async(args=[group_id], eta=deadline))
+    publish_on_commit(expire_group_task, group_id, eta=deadline)
 
 
 # --- the end of a group ---------------------------------------------------------------
@@ -517,11 +518,8 @@ def schedule_group_refunds(*, group_id: int) -> None:
         .values_list("pk", flat=True)
     )
 
-    def _enqueue() -> None:
-        for member_id in member_ids:
-            refund_group_member_task.delay(member_id)
-
-    transaction.on_commit(_enqueue)
+    for member_id in member_ids:
+        publish_on_commit(refund_group_member_task, member_id)
 
 
 def refund_group_member(*, member_id: int) -> bool:
@@ -833,7 +831,7 @@ def schedule_deal_decision(deal: CommunityDeal) -> None:
     from .tasks import settle_deal_task
 
     deal_id, eta = deal.pk, deal.decide_at
-    transaction.on_commit(lambda: settle_deal_task.apply_async(args=[deal_id], eta=eta))
+    publish_on_commit(settle_deal_task, deal_id, eta=eta)
 
 
 def _deal_order_paid(deal_order: DealOrder, order: Order) -> None:
@@ -887,7 +885,8 @@ def settle_deal(*, deal_id: int, now: datetime | None = None) -> str:
             return "succeeded"
         CommunityDeal.objects.filter(pk=deal.pk).update(status=DealStatus.FAILED, closed_at=now)
         ids = list(paid.values_list("pk", flat=True))
-        transaction.on_commit(lambda: [refund_deal_order_task.delay(pk) for pk in ids])
+        for pk in ids:
+            publish_on_commit(refund_deal_order_task, pk)
     return "failed"
 
 

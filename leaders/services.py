@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from tuangou import timeutils
 from tuangou.accounts.sms import send_sms
+from tuangou.outbox import publish_on_commit
 
 from . import point_cache
 from .images import prepare_photo
@@ -233,7 +234,7 @@ def _tell_applicant_after_commit(application: LeaderApplication) -> None:
     from .tasks import tell_applicant_task
 
     application_id = application.pk
-    transaction.on_commit(lambda: tell_applicant_task.delay(application_id))
+    publish_on_commit(tell_applicant_task, application_id)
 
 
 def tell_applicant(*, application_id: int) -> bool:
@@ -478,7 +479,7 @@ def pause_pickup_point_for_day(
         point_cache.bump()  # the storefront warns of the paused delivery day
 
         pause_id = pause.pk
-        transaction.on_commit(lambda: tell_shoppers_of_pause_task.delay(pause_id))
+        publish_on_commit(tell_shoppers_of_pause_task, pause_id)
     return pause
 
 

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tuangou.money import ZERO, format_yuan, to_money
+from tuangou.outbox import publish_on_commit
 from tuangou.timeutils import after_sale_deadline, local_datetime, to_local
 
 from .models import (
@@ -597,7 +598,8 @@ def close_ended_periods(*, today: date | None = None, enqueue: bool = True) -> l
             from .tasks import generate_statement_task
 
             ids = [s.pk for s in closed]
-            transaction.on_commit(lambda: [generate_statement_task.delay(pk) for pk in ids])
+            for pk in ids:
+                publish_on_commit(generate_statement_task, pk)
     return closed
 
 
@@ -803,7 +805,7 @@ def create_payout_batch(*, withdrawals, actor) -> PayoutBatch:
         batch.save(update_fields=["total", "count"])
         from .tasks import send_payout_batch_task
 
-        transaction.on_commit(lambda: send_payout_batch_task.delay(batch.pk))
+        publish_on_commit(send_payout_batch_task, batch.pk)
     return batch
 
 

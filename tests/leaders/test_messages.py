@@ -28,11 +28,13 @@ def test_the_review_schedules_a_message_after_commit(
 ):
     application = LeaderApplicationFactory(community=community)
     with (
-        mock.patch.object(tasks.tell_applicant_task, "delay") as delay,
+        mock.patch.object(tasks.tell_applicant_task, "apply_async") as publish,
         django_capture_on_commit_callbacks(execute=True),
     ):
         services.approve_application(application=application, reviewed_by=operator)
-    delay.assert_called_once_with(application.pk)
+    # Published through the outbox (tuangou/outbox) once the review commits.
+    publish.assert_called_once()
+    assert publish.call_args.kwargs["args"] == [application.pk]
 
 
 def test_the_applicant_is_told_once(
@@ -69,13 +71,14 @@ def test_bound_shoppers_are_told_of_a_paused_day_once(
     bind(user=UserFactory(username="c", phone="+8613800000043"), point=other_pickup_point)
     with (
         time_machine.travel(NOW, tick=False),
-        mock.patch.object(tasks.tell_shoppers_of_pause_task, "delay") as delay,
+        mock.patch.object(tasks.tell_shoppers_of_pause_task, "apply_async") as publish,
         django_capture_on_commit_callbacks(execute=True),
     ):
         pause = services.pause_pickup_point_for_day(point=pickup_point, day=date(2026, 11, 21))
         # Pausing the same day again schedules nothing new.
         services.pause_pickup_point_for_day(point=pickup_point, day=date(2026, 11, 21))
-    delay.assert_called_once_with(pause.pk)
+    publish.assert_called_once()
+    assert publish.call_args.kwargs["args"] == [pause.pk]
 
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks.tell_shoppers_of_pause_task(pause.pk) == 2

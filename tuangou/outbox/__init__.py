@@ -50,9 +50,8 @@ def publish_on_commit(task, *args, eta: datetime | None = None, **kwargs) -> Non
         if eta is None:
             transaction.on_commit(lambda: task.delay(*args_list, **kwargs_dict))
         else:
-            transaction.on_commit(
-                lambda: task.apply_async(args=args_list, kwargs=kwargs_dict, eta=eta)
-            )
+            options = {"kwargs": kwargs_dict} if kwargs_dict else {}
+            transaction.on_commit(lambda: task.apply_async(args=args_list, eta=eta, **options))
         return
     from .models import OutboxMessage
 
