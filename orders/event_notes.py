@@ -37,6 +37,11 @@ PATTERNS = [
     (re.compile(r"^group (?P<ref>\S+) failed$"), _("Group %(ref)s did not fill")),
     (re.compile(r"^short delivery (?P<ref>\d{4}-\d{2}-\d{2})$"), _("Short delivery of %(ref)s")),
     (re.compile(r"^claim (?P<ref>\d+)$"), _("After-sale claim %(ref)s")),
+    # logistics' late-order roll-over (logistics/services/wave.py)
+    (
+        re.compile(r"^moved to the next day: confirmed after the cutoff wave (?P<ref>\d+)$"),
+        _("Moved to the next delivery day: confirmed after cutoff wave %(ref)s had closed"),
+    ),
 ]
 
 

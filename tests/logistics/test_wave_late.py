@@ -19,6 +19,7 @@ from logistics.services.wave import (
     run_wave,
 )
 from logistics.tasks import roll_late_orders_task
+from orders.event_notes import describe_note
 from orders.models import Notice, Order, OrderEvent, OrderStatus
 from orders.payments import sandbox
 from orders.services.checkout import Want, place_order
@@ -89,6 +90,8 @@ def test_an_order_paid_after_the_wave_moves_to_the_next_days_wave(late, point, w
     event = OrderEvent.objects.filter(order=order).order_by("pk").last()
     assert (event.from_status, event.to_status) == ("confirmed", "confirmed")
     assert event.note == f"moved to the next day: confirmed after the cutoff wave {wave.pk}"
+    # The order page reads it in Chinese.
+    assert describe_note(event.note) == f"顺延至下一配送日：截单波次 {wave.pk} 已关闭后才确认"
     notice = Notice.objects.filter(order=order).order_by("pk").last()
     assert (notice.kind, notice.params["day"]) == ("confirmed", "11-27")
     # Nothing else was late; a second sweep moves nothing.
