@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast test-faketime lint format messages app-messages check bench bench-quick clean lock audit
+.PHONY: help install run test test-fast test-faketime lint format messages app-messages check bench bench-quick bench-http bench-flash bench-wave bench-facts clean lock audit
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -60,13 +60,35 @@ app-messages: install ## Extract one app's strings into its own catalogue: make 
 
 check: lint test ## Everything CI checks
 
-bench: install ## Benchmark over HTTP beside pgbench (~10 min); table into docs/benchmarks.md
+bench: install ## Every benchmark (~25 min): HTTP beside pgbench, the 秒杀 gate, the 1M-line wave, 10M orders' facts
+	$(PYTHON) scripts/services.py ensure
+	$(PYTHON) benchmarks/run.py $(ARGS)
+	$(PYTHON) benchmarks/flash.py
+	DEBUG=true $(PYTHON) manage.py bench_wave --lines 1000000 --points 2000
+	DEBUG=true $(PYTHON) manage.py bench_facts --orders 10000000
+
+bench-quick: install ## The HTTP benchmark short (~2 min) and small runs of the others, for development
+	$(PYTHON) scripts/services.py ensure
+	$(PYTHON) benchmarks/run.py --quick $(ARGS)
+	$(PYTHON) benchmarks/flash.py --seconds 5 --rounds 1
+	DEBUG=true $(PYTHON) manage.py bench_wave --lines 50000 --points 200
+	DEBUG=true $(PYTHON) manage.py bench_facts --orders 200000
+
+bench-http: install ## Only the HTTP benchmark beside pgbench (~10 min); table into docs/benchmarks.md
 	$(PYTHON) scripts/services.py ensure
 	$(PYTHON) benchmarks/run.py $(ARGS)
 
-bench-quick: install ## The same benchmark, short (~2 min), for development
+bench-flash: install ## Only the 秒杀 gate under HTTP load, beside a bare view and database mode
 	$(PYTHON) scripts/services.py ensure
-	$(PYTHON) benchmarks/run.py --quick $(ARGS)
+	$(PYTHON) benchmarks/flash.py $(ARGS)
+
+bench-wave: install ## Only the cutoff wave over 1,000,000 order lines and 2,000 pickup points
+	$(PYTHON) scripts/services.py ensure
+	DEBUG=true $(PYTHON) manage.py bench_wave --lines 1000000 --points 2000 $(ARGS)
+
+bench-facts: install ## Only the analytics facts over 10,000,000 orders and the slowest report query
+	$(PYTHON) scripts/services.py ensure
+	DEBUG=true $(PYTHON) manage.py bench_facts --orders 10000000 $(ARGS)
 
 lock: ## Pin every dependency of pyproject.toml (dev and embedded extras) into requirements.lock
 	$(BIN)/pip-compile --quiet --extra dev --extra embedded --strip-extras --no-emit-index-url --no-emit-find-links --output-file $(LOCK) pyproject.toml
