@@ -71,6 +71,8 @@ def poll_processing_refunds_task() -> int:
 def send_refund_task(self, refund_id: int) -> str:
     """One refund, retried with backoff (REFUND_RETRY_BASE_SECONDS, doubling,
     at most an hour) and the same out_refund_no."""
+    from django.db import InterfaceError, OperationalError, connection
+
     from .services.refunds import RefundRetry, send_refund
 
     try:
@@ -78,6 +80,12 @@ def send_refund_task(self, refund_id: int) -> str:
     except RefundRetry as exc:
         base = getattr(settings, "REFUND_RETRY_BASE_SECONDS", 30)
         raise self.retry(exc=exc, countdown=min(3600, base * 2**self.request.retries)) from exc
+    except (OperationalError, InterfaceError) as exc:
+        # The database connection was lost mid-way (its transaction rolled
+        # back): a fresh connection and the same out_refund_no on the retry,
+        # so the provider sees one refund (issue #15).
+        connection.close()
+        raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries)) from exc
 
 
 # --- delivery and pickup (appended by the pickup work) -------------------------------

@@ -139,6 +139,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     # Last: turns a locked-out password login into the lockout page.
     "axes.middleware.AxesMiddleware",
+    # A lost database connection: 503 with a clear page, not 500 (issue #15).
+    "tuangou.db_errors.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "tuangou.urls"

@@ -7,11 +7,14 @@ broker at it, and lets a test stop and start it again.
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import psycopg
 import redis
 
 
@@ -88,3 +91,42 @@ def wait_for(condition, *, timeout: float = 30.0, what: str = "condition") -> No
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+@contextmanager
+def backend_killed_before(pattern: str, *, using: str = "default"):
+    """Terminate this connection's PostgreSQL backend (pg_terminate_backend,
+    from a second connection) just before the first statement matching
+    `pattern` runs: the work pauses at that known point, its server process
+    is killed, and the statement then meets a dead connection, as it would
+    after a crash or failover of the database. Yields the SQL it stopped at
+    (empty if the pattern was never reached)."""
+    from django.db import connections
+
+    wrapper_conn = connections[using]
+    stopped: list[str] = []
+
+    def wrapper(execute, sql, params, many, context):
+        if not stopped and re.search(pattern, sql):
+            stopped.append(sql)
+            pid = context["connection"].connection.info.backend_pid
+            db = wrapper_conn.settings_dict
+            with psycopg.connect(
+                dbname=db["NAME"],
+                user=db["USER"],
+                password=db["PASSWORD"] or None,
+                host=db["HOST"] or "127.0.0.1",
+                port=db["PORT"] or 5432,
+                autocommit=True,
+            ) as admin:
+                assert admin.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone()[0]
+                deadline = time.monotonic() + 10
+                while admin.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]
+                ).fetchone():
+                    assert time.monotonic() < deadline, "the backend did not end"
+                    time.sleep(0.01)
+        return execute(sql, params, many, context)
+
+    with wrapper_conn.execute_wrapper(wrapper):
+        yield stopped
