@@ -11,9 +11,16 @@ leaders/models.py at start-up), so autodiscovery of leaders.tasks is enough.
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+# A lost database connection (restart, failover): the run's transaction died
+# with it; retried with backoff (issue #15). The worker closes the dead
+# connection between tries (Celery's Django fixup).
+DB_LOST = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff": 5,
+           "max_retries": 5}  # fmt: skip
 
 
-@shared_task(acks_late=True, name="leaders.commission.tasks.settle_commissions_task")
+@shared_task(acks_late=True, name="leaders.commission.tasks.settle_commissions_task", **DB_LOST)
 def settle_commissions_task() -> int:
     from .services import settle_commissions
 

@@ -7,6 +7,7 @@ import pytest
 from tests.leaders.conftest import (  # noqa: F401 - fixtures
     community,
     leader,
+    other_leader,
     pickup_point,
 )
 from tests.orders.conftest import egg_sku, point, sku  # noqa: F401 - fixtures

@@ -18,9 +18,13 @@ from decimal import Decimal
 
 import pytest
 from celery.exceptions import Retry
+from django.db import connection
 from django.urls import reverse
 
 from catalog.models import StockLedger, StockRecord
+from leaders.commission.models import CommissionEntry, Settlement
+from leaders.commission.services import add_adjustment
+from leaders.commission.tasks import settle_commissions_task
 from orders.models import (
     CartLine,
     Notice,
@@ -153,3 +157,35 @@ def test_a_refund_task_whose_connection_dies_after_the_provider_call_retries_onc
     # A third delivery (a duplicate) sends nothing.
     assert send_refund_task.apply(args=[refund.pk]).get() == RefundStatus.SUCCEEDED
     assert len(sent) == 2
+
+
+def test_the_settlement_job_whose_connection_dies_retries_and_settles_each_entry_once(
+    clock, leader, other_leader, operator
+):
+    add_adjustment(
+        leader=leader, amount="12.30", reason="奖励", entered_by=operator, approved_by=operator
+    )
+    add_adjustment(
+        leader=other_leader, amount="4.56", reason="奖励", entered_by=operator, approved_by=operator
+    )
+    app.conf.task_always_eager = True
+    try:
+        # Killed at the first leader's settlement totals: after the entries moved.
+        with (
+            backend_killed_before(r"UPDATE \"leaders_settlement\" SET") as stopped,
+            pytest.raises(Retry),
+        ):
+            settle_commissions_task.apply(throw=True)
+        assert stopped
+        connection.close()  # what the worker's Django fixup does between tries
+        # Nothing half-written: no entry settled, no settlement row.
+        assert not CommissionEntry.objects.filter(settlement__isnull=False).exists()
+        assert not Settlement.objects.exists()
+        # The retry settles both entries; a second run (another beat) none.
+        assert settle_commissions_task.apply().get() == 2
+        assert settle_commissions_task.apply().get() == 0
+    finally:
+        app.conf.task_always_eager = False
+    totals = dict(Settlement.objects.values_list("leader_id", "net_total"))
+    assert totals == {leader.pk: Decimal("12.30"), other_leader.pk: Decimal("4.56")}
+    assert Settlement.objects.get(leader=leader).entry_count == 1
