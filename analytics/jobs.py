@@ -34,6 +34,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from tuangou.outbox import publish_on_commit
+
 from .exports import ExportError, JobCancelled, check_request, get_export
 from .models import JOB_TRANSITIONS, JobStatus, ReportJob, guard
 
@@ -78,7 +80,7 @@ def start_report_job(*, user, kind: str, file_format: str, params: Mapping[str, 
         job = ReportJob.objects.create(
             kind=kind, file_format=file_format, params=clean, requested_by=user
         )
-        transaction.on_commit(lambda: run_report_job_task.delay(job.pk))
+        publish_on_commit(run_report_job_task, job.pk)
     return job
 
 

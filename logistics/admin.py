@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Count, Sum
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.models import StorageClass
 from tuangou.money import ZERO, format_yuan
+from tuangou.outbox import publish_on_commit
 from tuangou.statemachine import IllegalTransition
 
 from .documents import data as document_data
@@ -452,7 +453,7 @@ class WaveAdmin(ReadOnlyAdmin):
                 )
                 continue
             warehouse_id, day = wave.warehouse_id, wave.delivery_date.isoformat()
-            transaction.on_commit(lambda w=warehouse_id, d=day: run_wave_task.delay(w, d))
+            publish_on_commit(run_wave_task, warehouse_id, day)
             started += 1
         if started:
             self.message_user(

@@ -50,6 +50,7 @@ from orders.models import Order, OrderStatus
 from orders.services.delivery import dispatch_selected_orders
 from tuangou import timeutils
 from tuangou.accounts.sms import send_sms
+from tuangou.outbox import publish_on_commit
 from tuangou.private_files import new_private_name, private_storage
 
 from ..models import (
@@ -292,7 +293,7 @@ def hand_over_stop(
             stop_id = stop.pk
             from ..tasks import tell_leader_of_handover_task
 
-            transaction.on_commit(lambda: tell_leader_of_handover_task.delay(stop_id))
+            publish_on_commit(tell_leader_of_handover_task, stop_id)
             logger.info("run %s stop %s handed over", run.pk, stop.pk)
     except BaseException:
         for name in saved:

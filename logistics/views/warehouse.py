@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime, timedelta
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import (
     Http404,
     HttpRequest,
@@ -33,6 +32,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import StorageClass, Warehouse
+from tuangou.outbox import publish_on_commit
 from tuangou.timeutils import local_today
 
 from .. import documents
@@ -285,7 +285,7 @@ def wave_start(request: HttpRequest) -> HttpResponse:
         return redirect(_day_url(warehouse.pk, day))
     from ..tasks import run_wave_task
 
-    transaction.on_commit(lambda: run_wave_task.delay(warehouse.pk, day.isoformat()))
+    publish_on_commit(run_wave_task, warehouse.pk, day.isoformat())
     messages.success(
         request,
         _("The wave for %(day)s is starting; this page shows its progress.")

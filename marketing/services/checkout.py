@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 
 from orders.pricing import Item, OrderPrice, price_lines
 from tuangou.money import ZERO, to_fen, to_money
+from tuangou.outbox import publish_on_commit
 
 from ..models import Coupon, CouponScope, CouponStatus
 from ..rules import (
@@ -409,10 +410,8 @@ def order_completed(*, user_id: int, order_id: int, kept_amount) -> None:
     from ..tasks import reward_completed_order_task
 
     amount = str(to_money(kept_amount))
-    transaction.on_commit(
-        lambda: reward_completed_order_task.delay(
-            user_id=user_id, order_id=order_id, kept_amount=amount
-        )
+    publish_on_commit(
+        reward_completed_order_task, user_id=user_id, order_id=order_id, kept_amount=amount
     )
 
 

@@ -31,6 +31,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tuangou.outbox import publish_on_commit
 from tuangou.statemachine import can_move
 
 from ..models import (
@@ -354,7 +355,7 @@ def start_issue_job(
         )
         from ..tasks import run_coupon_issue_job_task
 
-        transaction.on_commit(lambda: run_coupon_issue_job_task.delay(job.pk))
+        publish_on_commit(run_coupon_issue_job_task, job.pk)
     return job
 
 
