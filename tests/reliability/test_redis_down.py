@@ -18,12 +18,14 @@ from celery.contrib.testing.worker import start_worker
 from django.urls import reverse
 
 from catalog.models import StockLedger, StockRecord
-from orders.models import Order, OrderEvent, OrderStatus, Refund, RefundStatus
+from orders.models import Order, OrderEvent, OrderStatus, PickupCode, Refund, RefundStatus
 from orders.payments import sandbox
 from orders.payments.sandbox import SandboxProvider
+from orders.services.delivery import sign_for_delivery
 from orders.services.payments import start_payment
 from orders.tasks import send_refund_task
 from tests.clock import NOON_ISH, TOMORROW
+from tests.orders.pickup_support import delivery_morning, paid_order
 from tuangou.celery import app
 from tuangou.money import to_fen
 from tuangou.outbox import relay_outbox
@@ -164,3 +166,33 @@ def test_with_redis_stopped_nothing_fails_and_every_task_runs_once_when_it_is_ba
     assert ledger == 50
     # The refund's SMS went out once (the refunded notice has an SMS channel).
     assert RecordingSms.sent == [(bound_shopper.phone, "order_refunded")]
+
+
+def test_a_leader_hands_out_with_redis_stopped_and_the_reward_task_waits_in_the_outbox(
+    clock, private_redis, client, shopper, leader_user, point, sku
+):
+    """Completing an order queues marketing's reward task (points, 满额返券):
+    with Redis stopped the hand-out answers normally and the task is relayed."""
+    order = paid_order(shopper, point, (sku, 2))
+    clock.move_to(delivery_morning())
+    sign_for_delivery(pickup_point=point, delivery_date=TOMORROW, actor=leader_user)
+    code = PickupCode.objects.get(user=shopper, pickup_point=point).code
+    OutboxMessage.objects.all().delete()  # what the set-up queued is not the point here
+    client.force_login(leader_user)
+
+    private_redis.stop()
+    response = client.post(
+        reverse("orders:leader_handout"), {"point": point.pk, "code": code, "all": "1"}
+    )
+    assert response.status_code == 302
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.COMPLETED
+    waiting = list(OutboxMessage.objects.values_list("task", "kwargs"))
+    assert ("marketing.tasks.reward_completed_order_task", {
+        "user_id": shopper.pk, "order_id": order.pk, "kept_amount": "7.80"
+    }) in waiting  # fmt: skip
+
+    private_redis.start()
+    clock.shift(timedelta(minutes=1))
+    assert relay_outbox() == len(waiting)
+    queued = [m["headers"]["task"] for m in private_redis.queued("default")]
+    assert queued.count("marketing.tasks.reward_completed_order_task") == 1
