@@ -161,18 +161,35 @@ def test_every_money_and_stock_model_is_audited():
 
 def test_only_staff_requests_carry_the_history_context(client, shopper, operator):
     """pghistory passes who and where by prefixing each SQL statement of the
-    request; the shoppers' requests (checkout, payments) stay as they were."""
+    request; shoppers' requests (checkout, payments) stay as they were, and so
+    does any request outside the staff pages (tuangou.audit.STAFF_PATH_PREFIXES:
+    a 秒杀 refusal answered from Redis must not load the user to find out)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    def statements_of(user):
+    def statements_of(user, url, data=None):
         client.force_login(user)
         with CaptureQueriesContext(connection) as queries:
-            response = client.post(reverse("orders:notices_read"))
+            response = client.post(url, data or {})
         assert response.status_code == 302
         return [q["sql"] for q in queries.captured_queries]
 
-    shopper_sql = statements_of(shopper)
+    from tests.catalog.factories import CategoryFactory
+
+    fruit = CategoryFactory(name="水果", slug="fruit")
+    shopper_sql = statements_of(shopper, reverse("orders:notices_read"))
     assert shopper_sql
     assert not any("pghistory" in sql for sql in shopper_sql)
-    assert any("set_config('pghistory" in sql for sql in statements_of(operator))
+    # Staff outside the staff pages: no context either; on them, every statement has it.
+    assert not any(
+        "pghistory" in sql for sql in statements_of(operator, reverse("orders:notices_read"))
+    )
+    assert any(
+        "set_config('pghistory" in sql
+        # pghistory prefixes the writing statements: an operator renames a category.
+        for sql in statements_of(
+            operator,
+            reverse("admin:catalog_category_change", args=[fruit.pk]),
+            {"name": "鲜果", "slug": "fruit", "position": 0, "uncollected_action": "return"},
+        )
+    )
