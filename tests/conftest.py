@@ -181,4 +181,8 @@ def browser_context_args(browser_context_args, playwright):
         "viewport": {"width": 390, "height": 844},
         "locale": "zh-CN",
         "timezone_id": "Asia/Shanghai",
+        # Playwright's wait_for_function polls its predicate with eval, which the
+        # site's Content-Security-Policy refuses; the pages' own behaviour under
+        # the policy is tested in tests/test_csp.py (a context without this).
+        "bypass_csp": True,
     }

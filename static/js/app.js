@@ -19,4 +19,22 @@
   }
   document.addEventListener("DOMContentLoaded", function () { tick(); setInterval(tick, 1000); });
   document.addEventListener("htmx:afterSwap", tick);
+
+  // The Content-Security-Policy allows no inline script: what used to be an
+  // onchange= or a javascript: link is done here.
+  // <select data-autosubmit>: changing it submits its form (as the submit
+  // button would: validation, htmx and submit listeners included).
+  var AUTOSUBMIT = "[data-autosubmit], [data-coupon-select], [data-use-points]";
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (!el.matches || !el.matches(AUTOSUBMIT) || !el.form) { return; }
+    if (el.form.requestSubmit) { el.form.requestSubmit(); } else { el.form.submit(); }
+  });
+  // <a href="/" data-back>: back to the previous page when there is one.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[data-back]");
+    if (!link || window.history.length < 2) { return; }
+    event.preventDefault();
+    window.history.back();
+  });
 })();
