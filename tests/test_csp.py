@@ -126,6 +126,13 @@ def test_the_pages_run_under_the_policy_without_a_violation(
     # Signed out: the sign-in page, and the language switch that submits itself.
     context = browser.new_context(**browser_context_args)
     page = watch(context.new_page())
+    page.goto(live_server.url + reverse("accounts:me"))
+    with page.expect_navigation():
+        page.select_option("#lang", "en")
+    assert page.locator("html").get_attribute("lang") == "en"
+    with page.expect_navigation():
+        page.select_option("#lang", "zh-hans")
+    assert page.locator("html").get_attribute("lang") == "zh-hans"
     page.goto(live_server.url + reverse("account_request_login_code"))
     page.goto(live_server.url + "/nope/")
     page.get_by_role("link", name="返回上一页").click()

@@ -25,9 +25,15 @@
   // <select data-autosubmit>: changing it submits its form (as the submit
   // button would: validation, htmx and submit listeners included).
   var AUTOSUBMIT = "[data-autosubmit], [data-coupon-select], [data-use-points]";
+  // Where no policy applies, an old inline onchange= has submitted already.
+  var justSubmitted = null;
+  document.addEventListener("submit", function (event) {
+    justSubmitted = event.target;
+    setTimeout(function () { justSubmitted = null; }, 0);
+  }, true);
   document.addEventListener("change", function (event) {
     var el = event.target;
-    if (!el.matches || !el.matches(AUTOSUBMIT) || !el.form) { return; }
+    if (!el.matches || !el.matches(AUTOSUBMIT) || !el.form || justSubmitted === el.form) { return; }
     if (el.form.requestSubmit) { el.form.requestSubmit(); } else { el.form.submit(); }
   });
   // <a href="/" data-back>: back to the previous page when there is one.
