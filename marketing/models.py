@@ -58,7 +58,7 @@ class CouponTemplate(models.Model):
 
     name = models.CharField(_("name"), max_length=40)
     kind = models.CharField(_("kind"), max_length=16, choices=CouponKind.choices)
-    channel = models.CharField(_("channel"), max_length=16, choices=CouponChannel.choices)
+    channel = models.CharField(_("issued through"), max_length=16, choices=CouponChannel.choices)
     amount = MoneyField(_("amount off"), null=True, blank=True)  # FIXED / NO_THRESHOLD
     percent_off = models.PositiveSmallIntegerField(
         _("percent off"), null=True, blank=True, help_text=_("10 means 10% off (9折).")
@@ -156,7 +156,7 @@ class Coupon(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=CouponStatus.choices, default=CouponStatus.UNUSED
     )
-    channel = models.CharField(_("channel"), max_length=16, choices=CouponChannel.choices)
+    channel = models.CharField(_("issued through"), max_length=16, choices=CouponChannel.choices)
     valid_from = models.DateTimeField(_("valid from"))
     valid_until = models.DateTimeField(_("valid until"))
     order = models.ForeignKey(

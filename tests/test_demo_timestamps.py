@@ -37,6 +37,7 @@ MAY_BE_FUTURE = {
     ("marketing.CouponTemplate", "valid_until"),
     ("marketing.PointsEntry", "expires_at"),  # points expire at the end of next year
     ("marketing.Promotion", "ends_at"),
+    ("outbox.OutboxMessage", "eta"),  # a task scheduled for later (a pay deadline)
     ("logistics.DeliveryRun", "planned_departure"),  # the van's plan for the morning
     ("logistics.RunStop", "planned_arrival"),
     ("logistics.RunStop", "due_at"),  # the point's pickup time
@@ -73,10 +74,18 @@ def _app_labels() -> set[str]:
     return {config.label for config in apps.get_app_configs()}
 
 
+def _stamped_by_the_database(model, field) -> bool:
+    """Audit events (django-pghistory) are written by triggers with the database's
+    clock, which a test's time travel cannot move: in real life they are now."""
+    return field.name == "pgh_created_at"
+
+
 def _future_stamps(now: datetime) -> list[str]:
     found = []
     for model, field in _datetime_fields():
         if (model._meta.label, field.name) in MAY_BE_FUTURE:
+            continue
+        if _stamped_by_the_database(model, field):
             continue
         rows = model.objects.filter(**{f"{field.name}__gt": now})
         for pk, value in rows.values_list("pk", field.name)[:3]:
