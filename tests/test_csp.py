@@ -20,12 +20,7 @@ HANDLER = re.compile(r"\son[a-z]+\s*=\s*[\"']", re.I)
 JS_URL = re.compile(r"javascript:", re.I)
 
 # Templates that still have one, each with why it works anyway. Empty is the goal.
-KNOWN = {
-    # marketing owns it: its two onchange="this.form.requestSubmit()" are
-    # blocked by the policy; static/js/app.js submits on [data-coupon-select]
-    # and [data-use-points] instead (reported to remove the attributes).
-    "marketing/templates/marketing/coupons/_checkout_offer.html",
-}
+KNOWN: set[str] = set()
 
 
 def _policy(response) -> dict[str, list[str]]:
