@@ -61,7 +61,7 @@ class CouponTemplate(models.Model):
     channel = models.CharField(_("issued through"), max_length=16, choices=CouponChannel.choices)
     amount = MoneyField(_("amount off"), null=True, blank=True)  # FIXED / NO_THRESHOLD
     percent_off = models.PositiveSmallIntegerField(
-        _("percent off"), null=True, blank=True, help_text=_("10 means 10% off (9折).")
+        _("percent off"), null=True, blank=True, help_text=_("10 means ten percent off (9折).")
     )
     max_discount = MoneyField(_("discount cap"), null=True, blank=True)  # PERCENT
     threshold = MoneyField(_("minimum spend"), default=0)
