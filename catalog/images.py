@@ -15,10 +15,11 @@ start-up (tuangou.accounts.apps), for any other Image.open.
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MIN_SIDE = 100
@@ -78,6 +79,23 @@ def _too_many_pixels() -> str:
     }
 
 
+# WeasyPrint sets Pillow's process-wide ImageFile.LOAD_TRUNCATED_IMAGES to True
+# when it is imported (any worker that has rendered a PDF): a truncated upload
+# would then load with its missing half painted grey. An upload is loaded with
+# the flag off, under a lock so two uploads never restore it out of order.
+_STRICT_LOAD = threading.Lock()
+
+
+def _load_strictly(image: Image.Image) -> None:
+    with _STRICT_LOAD:
+        saved = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            image.load()
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = saved
+
+
 def _open(data: bytes) -> Image.Image:
     try:
         with Image.open(io.BytesIO(data)) as probe:
@@ -88,7 +106,7 @@ def _open(data: bytes) -> Image.Image:
                 raise ImageRejected(_too_many_pixels())
             probe.verify()  # catches truncated and corrupt files
         image = Image.open(io.BytesIO(data))
-        image.load()
+        _load_strictly(image)
     except ImageRejected:
         raise
     except Image.DecompressionBombError:

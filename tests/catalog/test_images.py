@@ -183,3 +183,19 @@ def test_deleting_an_image_removes_its_files_after_commit(
         services.delete_product_image(image=image)
     assert ProductImage.objects.count() == 0
     assert files_under(media) == []
+
+
+def test_a_truncated_jpeg_is_refused_even_after_weasyprint_loosened_pillow(media, product):
+    """WeasyPrint's import turns on Pillow's LOAD_TRUNCATED_IMAGES for the whole
+    process; uploads are still loaded strictly, and the flag is left as found."""
+    import weasyprint  # noqa: F401 - the import is what loosens Pillow
+    from PIL import ImageFile
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    whole = picture().read()
+    with pytest.raises(services.ImageRejected):
+        services.add_product_image(
+            product=product, upload=SimpleUploadedFile("cut.jpg", whole[: len(whole) // 2])
+        )
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+    assert ProductImage.objects.count() == 0
