@@ -110,9 +110,10 @@ def pack_point(*, wave: Wave, point_id: int) -> int:
         wave_id=wave.pk, pickup_point_id=point_id, wave__status=WaveStatus.DONE
     ).exists():
         raise _refusal(wave)
+    # One table only: a join here would make the UPDATE a `pk IN (subquery)`,
+    # which PostgreSQL does not re-check after waiting for a second packer's row
+    # locks, and both would count the lines. The shared wave lock (held since
+    # the check above) keeps a rebuild out.
     return PackItem.objects.filter(
-        wave_id=wave.pk,
-        pickup_point_id=point_id,
-        wave__status=WaveStatus.DONE,
-        is_packed=False,
+        wave_id=wave.pk, pickup_point_id=point_id, is_packed=False
     ).update(is_packed=True)
