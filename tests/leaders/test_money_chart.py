@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from leaders.commission.models import CommissionEntry
 from tests.orders.conftest import (  # noqa: F401 - fixtures
@@ -123,7 +124,8 @@ def test_on_a_phone_the_chart_has_a_value_axis_marks_and_answers_a_tap(
         }"""
     )
     page.mouse.click(box["x"] + x, box["y"] + y - 40)
-    assert page.locator("[data-chart-detail]").inner_text() == f"{FOUR_DAYS_AGO} ¥1.11"
+    # The detail line follows the tap on the chart's next frame: wait for it.
+    expect(page.locator("[data-chart-detail]")).to_have_text(f"{FOUR_DAYS_AGO} ¥1.11")
     if os.environ.get("MONEY_SCREENSHOTS"):
         page.screenshot(path=str(tmp_path / "money-chart.png"), full_page=True)
     context.close()
