@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from tests.wechatpay_fake
 """WeChat Pay v3 against locally generated keys and payloads signed as WeChat signs them.
 
 The fake WeChat side is written here with `cryptography` directly (not with
@@ -8,18 +9,16 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 import responses
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.x509.oid import NameOID
 
 from orders.payments import (
     MalformedNotification,
@@ -34,57 +33,29 @@ from orders.payments.wechatpay import (
     DEFAULT_BASE_URL,
     WechatPayProvider,
     build_authorization,
-    parse_authorization,
+)
+from tests.wechatpay_fake import (  # noqa: F401 - fixtures
+    API_V3_KEY,
+    APP_ID,
+    MCH_ID,
+    MERCHANT_SERIAL,
+    NOW,
+    PLATFORM_SERIAL,
+    merchant_key,
+    pem,
+    platform_certificate,
+    platform_key,
+    stranger_key,
+    verify_merchant_signature,
+    wechat_headers,
 )
 
-NOW = 1_795_000_000  # 2026-11-18, a fixed clock
-MCH_ID = "1900009191"
-APP_ID = "wxd678efh567hg6787"
-API_V3_KEY = "0123456789abcdef0123456789ABCDEF"
-MERCHANT_SERIAL = "3775B6A45ACD588826D15E583A95F5DD12345678"
-PLATFORM_SERIAL_INT = 0x5157F09EFDC096DE15EBE81A47057A7232F1B8E1
-PLATFORM_SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def _pem(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-@pytest.fixture(scope="module")
-def merchant_key():
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="module")
-def platform_key():
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="module")
-def stranger_key():
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 @pytest.fixture(scope="module")
 def platform_cert_pem(platform_key):
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Tenpay.com Root CA")])
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(platform_key.public_key())
-        .serial_number(PLATFORM_SERIAL_INT)
-        .not_valid_before(start)
-        .not_valid_after(start + timedelta(days=1825))
-        .sign(platform_key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
+    return platform_certificate(platform_key)
 
 
 @pytest.fixture
@@ -93,28 +64,14 @@ def provider(merchant_key, platform_cert_pem):
         mch_id=MCH_ID,
         app_id=APP_ID,
         api_v3_key=API_V3_KEY,
-        private_key_pem=_pem(merchant_key),
+        private_key_pem=pem(merchant_key),
         merchant_serial=MERCHANT_SERIAL,
         platform_key_pem=platform_cert_pem,
         clock=lambda: NOW,
     )
 
 
-# --- WeChat's side, written independently -----------------------------------
-
-
-def wechat_sign(key, timestamp: int, nonce: str, body: bytes) -> str:
-    message = f"{timestamp}\n{nonce}\n".encode() + body + b"\n"
-    return base64.b64encode(key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
-
-
-def wechat_headers(key, body: bytes, *, timestamp=NOW, serial=PLATFORM_SERIAL, nonce="n0nce42"):
-    return {
-        "Wechatpay-Timestamp": str(timestamp),
-        "Wechatpay-Nonce": nonce,
-        "Wechatpay-Signature": wechat_sign(key, timestamp, nonce, body),
-        "Wechatpay-Serial": serial,
-    }
+# --- WeChat's side, written independently (tests/wechatpay_fake.py) ---------
 
 
 def wechat_notification(resource: dict, *, event_type: str, original_type: str, key=API_V3_KEY):
@@ -351,7 +308,7 @@ def test_it_accepts_a_bare_platform_public_key_with_its_id(merchant_key, platfor
         mch_id=MCH_ID,
         app_id=APP_ID,
         api_v3_key=API_V3_KEY,
-        private_key_pem=_pem(merchant_key),
+        private_key_pem=pem(merchant_key),
         merchant_serial=MERCHANT_SERIAL,
         platform_key_pem=public_pem,
         platform_serial="PUB_KEY_ID_0112345678",
@@ -366,27 +323,13 @@ def test_it_accepts_a_bare_platform_public_key_with_its_id(merchant_key, platfor
             mch_id=MCH_ID,
             app_id=APP_ID,
             api_v3_key=API_V3_KEY,
-            private_key_pem=_pem(merchant_key),
+            private_key_pem=pem(merchant_key),
             merchant_serial=MERCHANT_SERIAL,
             platform_key_pem=public_pem,
         )
 
 
 # --- request signing and the pay-sign ---------------------------------------
-
-
-def verify_merchant_signature(merchant_key, method, url_path, body: bytes, authorization):
-    """What WeChat's server does with our Authorization header."""
-    fields = parse_authorization(authorization)
-    message = (
-        f"{method}\n{url_path}\n{fields['timestamp']}\n{fields['nonce_str']}\n".encode()
-        + body
-        + b"\n"
-    )
-    merchant_key.public_key().verify(
-        base64.b64decode(fields["signature"]), message, padding.PKCS1v15(), hashes.SHA256()
-    )
-    return fields
 
 
 def test_the_authorization_header_verifies_with_the_merchant_public_key(merchant_key):
@@ -758,7 +701,7 @@ def test_the_base_url_is_configurable(merchant_key, platform_cert_pem, platform_
         mch_id=MCH_ID,
         app_id=APP_ID,
         api_v3_key=API_V3_KEY,
-        private_key_pem=_pem(merchant_key),
+        private_key_pem=pem(merchant_key),
         merchant_serial=MERCHANT_SERIAL,
         platform_key_pem=platform_cert_pem,
         base_url="https://api2.mch.weixin.qq.com/",
@@ -816,7 +759,7 @@ def test_a_refund_request_refuses_more_than_the_total():
 
 
 def test_from_settings_reads_the_key_files(settings, tmp_path, merchant_key, platform_cert_pem):
-    (tmp_path / "apiclient_key.pem").write_bytes(_pem(merchant_key))
+    (tmp_path / "apiclient_key.pem").write_bytes(pem(merchant_key))
     (tmp_path / "platform.pem").write_bytes(platform_cert_pem)
     settings.PAYMENT_PROVIDER = "wechatpay"
     settings.WECHATPAY_MCH_ID = MCH_ID
