@@ -430,10 +430,14 @@ def release_stock_lines(
     retry with the same key changes nothing: its ledger rows carry the
     reference "<reference>/<key>" and the once-per-reference unique index.
 
-    Never more than is still held: per SKU, at most what the reference
-    reserved minus everything released for it so far (whole or in parts);
-    asking for more releases what is left. Returns {sku_id: quantity}
-    released by this call ({} for a repeat or nothing left).
+    Never more than is still held: per SKU and delivery day, at most what the
+    reference reserved on that day minus everything released from that day so
+    far (whole or in parts); asking for more releases what is left. The units
+    go back to the day they are held on now: an order moved to a later day
+    (orders' postpone_late_order: released from the old day under
+    "<reference>/moved-…", reserved again on the new one) gives back to the
+    new day, the latest day first. Returns {sku_id: quantity} released by
+    this call ({} for a repeat or nothing left).
     """
     if not reference or not key:
         raise ValueError("release_stock_lines needs a reference and a key")
@@ -443,60 +447,71 @@ def release_stock_lines(
     part = f"{reference}/{key}"
     if not wanted or StockLedger.objects.filter(reference=part).exists():
         return {}
-    reserved = {e.sku_id: e for e in _entries(reference, StockReason.RESERVE) if e.sku_id in wanted}
+    # One reserve entry per SKU and day the reference reserved on (several
+    # after a move to another day), in the stock rows' lock order.
+    reserved = sorted(
+        (e for e in _entries(reference, StockReason.RESERVE) if e.sku_id in wanted),
+        key=lambda e: (e.sku_id, e.warehouse_id, e.delivery_date),
+    )
     if not reserved:
         return {}
-    to_hold = _back_to_hold(reserved.values())
+    to_hold = _back_to_hold(reserved)
     try:
         with transaction.atomic():
             # Lock the stock rows (SKU pk order, like reserve_stock) before
             # reading what was released, so two partial releases cannot both
             # see the same remainder.
-            for sku_id in sorted(reserved):
-                e = reserved[sku_id]
+            for e in reserved:
                 list(
                     StockRecord.objects.select_for_update().filter(
-                        sku_id=sku_id, warehouse_id=e.warehouse_id, delivery_date=e.delivery_date
+                        sku_id=e.sku_id, warehouse_id=e.warehouse_id, delivery_date=e.delivery_date
                     )
                 )
-            released = dict(
-                StockLedger.objects.filter(
+            released = {
+                (sku_id, warehouse_id, day): total
+                for sku_id, warehouse_id, day, total in StockLedger.objects.filter(
                     Q(reference=reference) | Q(reference__startswith=f"{reference}/"),
                     reason=StockReason.RELEASE,
-                    sku_id__in=list(reserved),
+                    sku_id__in={e.sku_id for e in reserved},
                 )
-                .values("sku_id")
+                .order_by()
+                .values("sku_id", "warehouse_id", "delivery_date")
                 .annotate(total=Sum("delta"))
-                .values_list("sku_id", "total")
-            )
-            todo = {}
-            for sku_id, e in sorted(reserved.items()):
-                left = -e.delta - (released.get(sku_id) or 0)
-                if min(wanted[sku_id], left) > 0:
-                    todo[sku_id] = min(wanted[sku_id], left)
-            if not todo:
+                .values_list("sku_id", "warehouse_id", "delivery_date", "total")
+            }
+            plan: list[tuple[StockLedger, int]] = []
+            need = dict(wanted)
+            # The latest day first: where an order moved to is where it holds now.
+            for e in sorted(reserved, key=lambda e: (e.sku_id, e.delivery_date), reverse=True):
+                day_key = (e.sku_id, e.warehouse_id, e.delivery_date)
+                left = -e.delta - (released.get(day_key) or 0)
+                take = min(need[e.sku_id], left)
+                if take > 0:
+                    plan.append((e, take))
+                    need[e.sku_id] -= take
+            if not plan:
                 return {}
+            plan.sort(key=lambda p: (p[0].sku_id, p[0].warehouse_id, p[0].delivery_date))
             StockLedger.objects.bulk_create(
                 [
                     StockLedger(
-                        sku_id=sku_id,
-                        warehouse_id=reserved[sku_id].warehouse_id,
-                        delivery_date=reserved[sku_id].delivery_date,
+                        sku_id=e.sku_id,
+                        warehouse_id=e.warehouse_id,
+                        delivery_date=e.delivery_date,
                         delta=quantity,
-                        held_delta=quantity if reserved[sku_id].pk in to_hold else None,
+                        held_delta=quantity if e.pk in to_hold else None,
                         reason=StockReason.RELEASE,
                         reference=part,
                         note=note[:200],
                         actor=actor,
                     )
-                    for sku_id, quantity in todo.items()
+                    for e, quantity in plan
                 ]
             )
             stamp = timezone.now()
-            for sku_id, quantity in todo.items():
-                e = reserved[sku_id]
+            for e, quantity in plan:
                 moved = StockRecord.objects.filter(
-                    sku_id=sku_id,
+                    sku_id=e.sku_id,
                     warehouse_id=e.warehouse_id,
                     delivery_date=e.delivery_date,
                     sold__gte=quantity,
@@ -508,11 +523,15 @@ def release_stock_lines(
                 )
                 if not moved:
                     raise InvalidStockChange(
-                        f"stock row of SKU {sku_id} cannot take back {quantity}"
+                        f"stock row of SKU {e.sku_id} on {e.delivery_date} "
+                        f"cannot take back {quantity}"
                     )
     except IntegrityError:
         # The same key released at the same moment by another worker.
         return {}
+    todo: dict[int, int] = {}
+    for e, quantity in plan:
+        todo[e.sku_id] = todo.get(e.sku_id, 0) + quantity
     return todo
 
 
