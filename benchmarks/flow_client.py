@@ -25,52 +25,41 @@ NOTIFICATION = re.compile(
 )
 
 
-def _flow(http, base: str, sku: str, sid: str, csrf: str, errors: dict) -> bool:
+def browser_headers(base: str, sid: str, csrf: str) -> dict:
+    """What a signed-in phone browser sends over HTTPS (behind the proxy)."""
     host = base.split("://", 1)[1].rstrip("/")
-    headers = {
+    return {
         "X-Forwarded-Proto": "https",
         "Origin": f"https://{host}",
         "Referer": f"https://{host}/",
         "Cookie": f"sessionid={sid}; csrftoken={csrf}",
     }
 
-    def fail(step: str, status) -> bool:
-        key = f"{step}:{status}"
-        errors[key] = errors.get(key, 0) + 1
-        return False
 
-    r = http.post(
-        f"{base}/orders/cart/add/",
-        data={"sku": sku, "quantity": 1, "action": "cart", "csrfmiddlewaretoken": csrf},
-        headers=headers,
-        allow_redirects=False,
-    )
-    if r.status_code != 302:
-        return fail("cart_add", r.status_code)
-    r = http.post(
-        f"{base}/orders/checkout/",
-        data={"note": "", "csrfmiddlewaretoken": csrf},
-        headers=headers,
-        allow_redirects=False,
-    )
-    if r.status_code != 302 or "/pay/" not in r.headers.get("Location", ""):
-        return fail("checkout", r.status_code)
-    pay_url = urljoin(base + "/", r.headers["Location"])
+def failure(errors: dict, step: str, status) -> bool:
+    key = f"{step}:{status}"
+    errors[key] = errors.get(key, 0) + 1
+    return False
+
+
+def pay(http, base: str, pay_url: str, headers: dict, csrf: str, errors: dict) -> bool:
+    """The pay page → 确认支付 → 模拟支付 → the signed notification, as a browser and
+    WeChat would; False (with the failing step counted) when a step answers wrongly."""
     r = http.get(pay_url, headers=headers, allow_redirects=False)
     if r.status_code != 200:
-        return fail("pay_page", r.status_code)
+        return failure(errors, "pay_page", r.status_code)
     r = http.post(
         pay_url, data={"csrfmiddlewaretoken": csrf}, headers=headers, allow_redirects=False
     )
     if r.status_code != 302:
-        return fail("start_payment", r.status_code)
+        return failure(errors, "start_payment", r.status_code)
     sandbox_url = urljoin(base + "/", r.headers["Location"])
     r = http.post(
         sandbox_url, data={"csrfmiddlewaretoken": csrf}, headers=headers, allow_redirects=False
     )
     found = NOTIFICATION.search(r.text) if r.status_code == 200 else None
     if not found:
-        return fail("sandbox_pay", r.status_code)
+        return failure(errors, "sandbox_pay", r.status_code)
     note = json.loads(found.group(1))
     r = http.post(
         urljoin(base + "/", note["url"]),
@@ -79,8 +68,29 @@ def _flow(http, base: str, sku: str, sid: str, csrf: str, errors: dict) -> bool:
         allow_redirects=False,
     )
     if r.status_code != 200:
-        return fail("notify", r.status_code)
+        return failure(errors, "notify", r.status_code)
     return True
+
+
+def _flow(http, base: str, sku: str, sid: str, csrf: str, errors: dict) -> bool:
+    headers = browser_headers(base, sid, csrf)
+    r = http.post(
+        f"{base}/orders/cart/add/",
+        data={"sku": sku, "quantity": 1, "action": "cart", "csrfmiddlewaretoken": csrf},
+        headers=headers,
+        allow_redirects=False,
+    )
+    if r.status_code != 302:
+        return failure(errors, "cart_add", r.status_code)
+    r = http.post(
+        f"{base}/orders/checkout/",
+        data={"note": "", "csrfmiddlewaretoken": csrf},
+        headers=headers,
+        allow_redirects=False,
+    )
+    if r.status_code != 302 or "/pay/" not in r.headers.get("Location", ""):
+        return failure(errors, "checkout", r.status_code)
+    return pay(http, base, urljoin(base + "/", r.headers["Location"]), headers, csrf, errors)
 
 
 def _worker(base, sku, shoppers, deadline, start_at, out) -> None:

@@ -11,7 +11,10 @@ While the time runs, at once:
 - browsing: wrk on the home page (anonymous and signed in) and a product page;
 - buying: benchmarks/flow_client.py, the whole shopper flow (加入购物车 →
   checkout → pay page → start payment → 模拟支付 → the signed notification);
-- hot checkouts: wrk placing 立即购买 orders on the hot SKU (left unpaid).
+- hot checkouts: wrk placing 立即购买 orders on the hot SKU (left unpaid);
+- 拼团: benchmarks/group_client.py, pairs of neighbours in a two-person group
+  (开团 and pay, read the group off the order page, 参团 and pay: the group fills
+  and its orders are confirmed).
 
 The rates are set below the capacity measured by `make bench`
 (docs/benchmarks.md): wrk's clients are few and each flow process runs one
@@ -19,9 +22,10 @@ shopper after another, so the box stays at about its measured throughput,
 not beyond it. Afterwards run.py's invariants (stock quantity + sold
 unchanged, no row below zero, ledger sums equal stock, every open order's
 lines reserved, sold = units in open orders), plus: no order paid twice, no
-5xx from any client, no error line in the gunicorn or Celery log. Exit 0
-when all hold. 拼团 joins are not part of the generated shop yet (see
-docs/reliability.md).
+5xx from any client, no error line in the gunicorn or Celery log, and for
+the groups: none over its size, every filled group's members paid and orders
+confirmed, the campaign's units taken equal to its live orders. Exit 0 when
+all hold.
 
 Do not run the long version while others use the machine.
 """
@@ -66,6 +70,7 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="30 seconds, 200 shoppers")
     parser.add_argument("--shoppers", type=int, default=1000)
     parser.add_argument("--flow-procs", type=int, default=4)
+    parser.add_argument("--group-procs", type=int, default=2)
     args = parser.parse_args()
     seconds = 30 if args.smoke else int(args.minutes * 60)
     shoppers = 200 if args.smoke else args.shoppers
@@ -112,15 +117,24 @@ def main() -> int:
         django.setup()
         from django.conf import settings
 
-        from benchmarks.shop import build_shop, snapshot_stock, write_sessions
+        from benchmarks.shop import (
+            build_group_campaign,
+            build_shop,
+            group_checks,
+            snapshot_stock,
+            write_sessions,
+        )
 
         harness.log(f"generating the shop ({shoppers} shoppers)")
         shop = build_shop(shoppers=shoppers)
-        third = len(shop.shoppers) // 3
-        browse, buy, flow = tmp / "browse.txt", tmp / "buy.txt", tmp / "flow.txt"
-        write_sessions(browse, shop.shoppers[:third])
-        write_sessions(buy, shop.shoppers[third : 2 * third])
-        write_sessions(flow, shop.shoppers[2 * third :])
+        campaign = build_group_campaign()
+        quarter = len(shop.shoppers) // 4
+        browse, buy = tmp / "browse.txt", tmp / "buy.txt"
+        flow, group = tmp / "flow.txt", tmp / "group.txt"
+        write_sessions(browse, shop.shoppers[:quarter])
+        write_sessions(buy, shop.shoppers[quarter : 2 * quarter])
+        write_sessions(flow, shop.shoppers[2 * quarter : 3 * quarter])
+        write_sessions(group, shop.shoppers[3 * quarter :])
 
         port = harness.free_port()
         base = f"http://127.0.0.1:{port}"
@@ -159,12 +173,19 @@ def main() -> int:
                 method="POST", path="/orders/checkout/", sessions=str(buy), body=body,
             ),
         ]  # fmt: skip
+        groups = subprocess.Popen(
+            [harness.PYTHON, str(ROOT / "benchmarks" / "group_client.py"), base, str(group),
+             "--campaign", campaign, "--procs", str(args.group_procs),
+             "--seconds", str(seconds)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        )  # fmt: skip
         out = subprocess.run(
             [harness.PYTHON, str(ROOT / "benchmarks" / "flow_client.py"), base, str(flow),
              "--sku", shop.hot_sku_code, "--procs", str(args.flow_procs),
              "--seconds", str(seconds)],
             capture_output=True, text=True, check=False, cwd=ROOT, timeout=seconds + 300,
         )  # fmt: skip
+        group_out, group_err = groups.communicate(timeout=seconds + 300)
         for thread in threads:
             thread.join()
         harness.wait_http(f"{base}/bench/bare/")
@@ -191,9 +212,21 @@ def main() -> int:
                 f"errors {flow_result['errors'] or 0}"
             )
             checks.append(("whole flow: no 5xx", not fives, str(fives or 0)))
+        try:
+            group_result = json.loads(group_out.strip().splitlines()[-1])
+        except (IndexError, json.JSONDecodeError):
+            checks.append(("拼团 client ran", False, (group_out + group_err)[-300:]))
+        else:
+            fives = {k: v for k, v in group_result["errors"].items() if re.search(r":5\d\d$", k)}
+            figures["拼团 (open + join, both paid)"] = (
+                f"{group_result['groups']} groups filled in {group_result['seconds']:.0f} s, "
+                f"errors {group_result['errors'] or 0}"
+            )
+            checks.append(("拼团: no 5xx", not fives, str(fives or 0)))
         figures["orders placed"] = str(harness.orders_count() - placed_before)
 
         checks.extend(harness.check_invariants(before))
+        checks.extend(group_checks(campaign))
         from django.db.models import Count
 
         from orders.models import Payment, PaymentStatus

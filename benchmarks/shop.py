@@ -182,3 +182,70 @@ def snapshot_stock() -> dict[int, int]:
         pk: quantity + sold
         for pk, quantity, sold in StockRecord.objects.values_list("pk", "quantity", "sold")
     }
+
+
+def build_group_campaign() -> str:
+    """A two-person 拼团 on the shelf's second SKU, running for the whole load,
+    its units held per delivery day as an operator's save would (save_campaign).
+    Returns the campaign's code."""
+    from django.utils import timezone
+
+    from catalog.models import Sku
+    from groupbuy.models import Campaign
+    from groupbuy.services import save_campaign
+
+    now = timezone.now()
+    campaign = Campaign(
+        title="压测 2人团",
+        sku=Sku.objects.get(product__name="商品01"),
+        group_price=Decimal("1.90"),
+        group_size=2,
+        time_limit_hours=1,
+        starts_at=now - timedelta(minutes=5),
+        ends_at=now + timedelta(minutes=45),
+        stock_total=SHELF_STOCK,
+        hold_per_day=SHELF_STOCK // 2,
+        per_order_limit=1,
+        per_shopper_limit=1000,
+        allow_many_open=True,
+    )
+    return save_campaign(campaign=campaign).code
+
+
+def group_checks(campaign_code: str) -> list[tuple[str, bool, str]]:
+    """After a load with 拼团 joins: no group over its size, every filled group's
+    members paid and their orders confirmed, the campaign's counter equal to the
+    units of its live orders."""
+    from django.db.models import Count, Q, Sum
+
+    from groupbuy.models import Campaign, Group, GroupMember, GroupStatus, MemberStatus
+    from orders.models import OrderStatus
+
+    campaign = Campaign.objects.get(code=campaign_code)
+    groups = Group.objects.filter(campaign=campaign).annotate(
+        paid=Count("members", filter=Q(members__status=MemberStatus.PAID))
+    )
+    over = groups.filter(paid__gt=campaign.group_size).count()
+    filled = groups.filter(status=GroupStatus.SUCCEEDED)
+    short = filled.exclude(paid=campaign.group_size).count()
+    unconfirmed = (
+        GroupMember.objects.filter(group__in=filled)
+        .exclude(order__status=OrderStatus.CONFIRMED)
+        .count()
+    )
+    live = (
+        GroupMember.objects.filter(group__campaign=campaign)
+        .exclude(order__status__in=[OrderStatus.CANCELLED, OrderStatus.REFUNDED])
+        .aggregate(q=Sum("quantity"))["q"]
+        or 0
+    )
+    return [
+        ("拼团: no group over its size", over == 0, f"{over} groups"),
+        ("拼团: every filled group has all its members paid", short == 0, f"{short} groups"),
+        ("拼团: filled groups' orders confirmed", unconfirmed == 0, f"{unconfirmed} orders"),
+        (
+            "拼团: units taken = units in live group orders",
+            campaign.stock_taken == live,
+            f"{campaign.stock_taken} vs {live}; {filled.count()} groups filled",
+        ),
+    ]
