@@ -12,6 +12,7 @@ from tests.leaders.conftest import (  # noqa: F401 - fixtures
 )
 from tests.orders.conftest import egg_sku, point, sku  # noqa: F401 - fixtures
 from tests.orders.shopper_helpers import bound_shopper, shopper_client  # noqa: F401
+from tests.workers import worker_processes_on
 from tuangou.celery import app
 
 from .support import PrivateRedis
@@ -41,3 +42,11 @@ def private_redis(settings):
         server.stop()
         app.conf.broker_url = before
         _reset_broker_pools()
+
+
+@pytest.fixture
+def worker_processes(private_redis, tmp_path):
+    """Starts `celery worker` processes (tests/workers.py) on the private Redis;
+    their log is `worker_processes.log()`. Stopped at the end."""
+    with worker_processes_on(private_redis.url, tmp_path / "worker.log") as workers:
+        yield workers

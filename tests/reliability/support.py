@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import psycopg
 import redis
 
+from tests.workers import wait_for  # noqa: F401 - the reliability tests import it here
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -81,16 +83,6 @@ class RecordingSms:
 
     def send(self, *, phone: str, template: str, params: dict[str, str]) -> None:
         RecordingSms.sent.append((phone, template))
-
-
-def wait_for(condition, *, timeout: float = 30.0, what: str = "condition") -> None:
-    """Poll `condition()` until it is true, failing after `timeout` seconds (no sleeps
-    of fixed length in the tests: each one ends as soon as the state is reached)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @contextmanager

@@ -10,121 +10,48 @@ the work exactly once: the killed attempt's transaction died with it.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
-
-import psycopg
 import pytest
-from django.db import connection
 
 from orders.models import Notice, Refund, RefundStatus
 from orders.services.refunds import refund_lines
 from tests.orders.shopper_helpers import pay, place
+from tests.workers import admin_connection
 from tuangou.celery import app
 
 from .support import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _admin():
-    db = connection.settings_dict
-    return psycopg.connect(
-        dbname=db["NAME"],
-        user=db["USER"],
-        password=db["PASSWORD"] or None,
-        host=db["HOST"] or "127.0.0.1",
-        port=db["PORT"] or 5432,
-        autocommit=True,
-    )
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
-@pytest.fixture
-def worker_process(private_redis, tmp_path):
-    """`celery worker` in its own process, on this test's database and Redis."""
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "TESTING": "true",
-        "DEBUG": "true",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}",
-        "REDIS_URL": private_redis.url,
-        "CELERY_BROKER_URL": private_redis.url,
-        "CACHE_KEY_PREFIX": connection.settings_dict["NAME"],
-        "PYTHONPATH": str(ROOT),
-    }
-    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed below
-    started: list[subprocess.Popen] = []
-
-    def start() -> subprocess.Popen:
-        started.append(subprocess.Popen(
-            [str(Path(sys.executable).parent / "celery"), "-A", "tuangou", "worker",
-             "--pool", "prefork", "--concurrency", "1", "-l", "info",
-             "-Q", "default,payments,notices,reports,cutoff", "--without-heartbeat",
-             "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        ))  # fmt: skip
-        return started[-1]
-
-    try:
-        yield start, tmp_path / "worker.log"
-    finally:
-        for process in started:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        log.close()
-
 
 def test_a_refund_task_whose_worker_is_killed_finishes_once_on_the_next_child(
-    clock, shopper, point, sku, worker_process, settings
+    clock, shopper, point, sku, worker_processes
 ):
-    start_worker, log = worker_process
     app.conf.task_always_eager = True
     try:
         order = pay(place(shopper, point, (sku, 2)))
     finally:
         app.conf.task_always_eager = False
-    with _admin() as locker:
+    with admin_connection() as locker:
         # Hold the refund row's lock from outside: the task will wait on it.
         locker.autocommit = False
         refund = refund_lines(order=order, quantities=None, reason="operator")
         locker.execute("SELECT id FROM orders_refund WHERE id = %s FOR UPDATE", [refund.pk])
         # The refund's task was published after commit (outbox); a worker starts
         # now and takes it.
-        process = start_worker()
-        with _admin() as watcher:
+        process = worker_processes.start()
+        with admin_connection() as watcher:
 
             def waiting_on_the_refund() -> bool:
                 return bool(
                     watcher.execute(
-                        "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND wait_event_type = 'Lock'"
                         " AND query LIKE 'UPDATE \"orders_refund\"%%'"
                     ).fetchone()
                 )
 
             wait_for(waiting_on_the_refund, timeout=60, what="the task to reach the refund row")
-            (child,) = _children(process.pid)
-            os.kill(child, signal.SIGKILL)
-            wait_for(
-                lambda: _children(process.pid) not in ([], [child]),
-                timeout=30,
-                what="a new pool child",
-            )
+            worker_processes.kill_child(process)
         locker.rollback()  # the lock goes; the requeued task runs
     wait_for(
         lambda: Refund.objects.get(pk=refund.pk).status == RefundStatus.SUCCEEDED,
@@ -144,6 +71,6 @@ def test_a_refund_task_whose_worker_is_killed_finishes_once_on_the_next_child(
         lambda: Notice.objects.filter(order=order, kind="refunded").exists(),
         what="the refunded notice",
     )
-    text = log.read_text()
+    text = worker_processes.log()
     assert "WorkerLostError" in text or "SIGKILL" in text or "signal 9" in text, text[-2000:]
     assert Notice.objects.filter(order=order, kind="refunded").count() == 1
