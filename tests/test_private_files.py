@@ -19,6 +19,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.accounts.test_settings import _manage
+from tests.leaders.money import november  # noqa: F401 - fixture
 from tests.orders.conftest import (  # noqa: F401 - fixtures
     clock,
     community,
@@ -201,35 +202,12 @@ def _get(url: str, cookie: str = "") -> tuple[int, dict, bytes]:
 
 @pytest.mark.django_db(transaction=True)
 def test_nginx_sends_a_statement_only_when_the_app_says_so(
-    nginx,
-    settings,
-    clock,
-    shopper,
-    point,
-    sku,
-    egg_sku,
-    leader,
-    leader_user,
-    operator,
-    finance,
-    other_leader,
-    other_leader_user,
+    nginx, settings, november, leader_user, other_leader, other_leader_user
 ):
-    from tests.leaders.money import make_closed_period
     from tests.leaders.test_statements import pdf_text
 
-    settings.WITHDRAWAL_MIN_AMOUNT = "1.00"
     settings.PRIVATE_MEDIA_ACCEL_PREFIX = "/_private/"
-    [mine] = make_closed_period(
-        shopper=shopper,
-        point=point,
-        sku=sku,
-        egg_sku=egg_sku,
-        leader=leader,
-        leader_user=leader_user,
-        operator=operator,
-        finance=finance,
-    )
+    mine = november
     leftover = Path(settings.MEDIA_ROOT) / "statements/2026/11/statement-1-20261001.pdf"
     leftover.parent.mkdir(parents=True)
     leftover.write_bytes(mine.statement.read())

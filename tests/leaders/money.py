@@ -1,7 +1,13 @@
 """Helpers for the commission tests: real orders through orders' services,
-and a fast way to make many ledger rows.
+a fast way to make many ledger rows, and the one closed-period set-up that
+the statement, money-page, finance-page and private-file tests share.
 
     from tests.leaders.money import paid_order, deliver_and_hand_out
+    from tests.leaders.money import november, their_november  # fixtures
+
+The fixtures ask for the orders fixtures by name (shopper, point, sku,
+egg_sku, leader, other_leader, ...): a test module that uses them imports
+those from tests.orders.conftest, as it does for its own tests.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+import pytest
 import time_machine
 from django.utils import timezone
 
@@ -129,13 +136,17 @@ def make_bulk_entries(*, leader, point, user, sku, count: int, amount=Decimal("0
 
 
 __all__ = [
+    "NOV_2026",
     "TOMORROW_10",
     "WINDOW_OVER",
     "at",
     "deliver",
     "hand_out_all",
     "make_bulk_entries",
+    "make_closed_period",
+    "november",
     "paid_order",
+    "their_november",
     "time",
 ]
 
@@ -196,3 +207,34 @@ def make_closed_period(*, shopper, point, sku, egg_sku, leader, leader_user, ope
         # What generate_statement_task does after commit (tested in test_settlement).
         closed = [generate_statement(settlement_id=s.pk) for s in closed]
     return closed
+
+
+@pytest.fixture
+def november(clock, shopper, point, sku, egg_sku, leader, leader_user, operator, finance, settings):
+    """Lily's November 2026, closed, with its PDF statement (make_closed_period)."""
+    settings.WITHDRAWAL_MIN_AMOUNT = "1.00"
+    [settlement] = make_closed_period(
+        shopper=shopper,
+        point=point,
+        sku=sku,
+        egg_sku=egg_sku,
+        leader=leader,
+        leader_user=leader_user,
+        operator=operator,
+        finance=finance,
+    )
+    return settlement
+
+
+@pytest.fixture
+def their_november(november, other_leader):
+    """Ming's November, closed beside Lily's, with no entries and no PDF yet."""
+    from leaders.commission.models import Settlement
+
+    return Settlement.objects.create(
+        leader=other_leader,
+        period_kind="monthly",
+        period_start=november.period_start,
+        period_end=november.period_end,
+        status="closed",
+    )

@@ -39,26 +39,10 @@ from tests.orders.conftest import (  # noqa: F401 - fixtures
     sku,
 )
 
-from .money import make_closed_period
+from .money import november  # noqa: F401 - fixture
 from .test_statements import pdf_text, total_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def november(clock, shopper, point, sku, egg_sku, leader, leader_user, operator, finance, settings):
-    settings.WITHDRAWAL_MIN_AMOUNT = "1.00"
-    [settlement] = make_closed_period(
-        shopper=shopper,
-        point=point,
-        sku=sku,
-        egg_sku=egg_sku,
-        leader=leader,
-        leader_user=leader_user,
-        operator=operator,
-        finance=finance,
-    )
-    return settlement
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from leaders.commission.models import Settlement, Withdrawal
+from leaders.commission.models import Withdrawal
 from leaders.commission.services import add_adjustment, settle_commissions
 from tests.orders.conftest import (  # noqa: F401 - fixtures
     clock,
@@ -24,7 +24,7 @@ from tests.orders.conftest import (  # noqa: F401 - fixtures
     sku,
 )
 
-from .money import make_closed_period, paid_order
+from .money import november, paid_order, their_november  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 
@@ -37,39 +37,9 @@ PAGES = [
 
 
 @pytest.fixture
-def two_periods(
-    clock,
-    shopper,
-    point,
-    sku,
-    egg_sku,
-    leader,
-    leader_user,
-    operator,
-    finance,
-    other_leader,
-    settings,
-):
+def two_periods(november, their_november):
     """Lily's closed November (with its PDF) and a closed one for Ming."""
-    settings.WITHDRAWAL_MIN_AMOUNT = "1.00"
-    [mine] = make_closed_period(
-        shopper=shopper,
-        point=point,
-        sku=sku,
-        egg_sku=egg_sku,
-        leader=leader,
-        leader_user=leader_user,
-        operator=operator,
-        finance=finance,
-    )
-    theirs = Settlement.objects.create(
-        leader=other_leader,
-        period_kind="monthly",
-        period_start=mine.period_start,
-        period_end=mine.period_end,
-        status="closed",
-    )
-    return mine, theirs
+    return november, their_november
 
 
 @pytest.mark.parametrize("name", PAGES)

@@ -34,7 +34,7 @@ from tuangou.private_files import (
     private_storage,
 )
 
-from .money import make_closed_period
+from .money import november, their_november  # noqa: F401 - fixtures
 from .test_statements import pdf_text
 
 pytestmark = pytest.mark.django_db
@@ -43,41 +43,11 @@ PRIVATE_NAME = re.compile(r"statements/\d{4}/\d{2}/[0-9a-f]{32}\.pdf")
 
 
 @pytest.fixture
-def statements(
-    clock,
-    shopper,
-    point,
-    sku,
-    egg_sku,
-    leader,
-    leader_user,
-    operator,
-    finance,
-    other_leader,
-    settings,
-):
+def statements(november, their_november):
     """Lily's closed November with its PDF, and Ming's closed November with his."""
-    settings.WITHDRAWAL_MIN_AMOUNT = "1.00"
-    [mine] = make_closed_period(
-        shopper=shopper,
-        point=point,
-        sku=sku,
-        egg_sku=egg_sku,
-        leader=leader,
-        leader_user=leader_user,
-        operator=operator,
-        finance=finance,
-    )
-    theirs = Settlement.objects.create(
-        leader=other_leader,
-        period_kind="monthly",
-        period_start=mine.period_start,
-        period_end=mine.period_end,
-        status="closed",
-    )
-    theirs = generate_statement(settlement_id=theirs.pk)
-    mine.refresh_from_db()
-    return mine, theirs
+    theirs = generate_statement(settlement_id=their_november.pk)
+    november.refresh_from_db()
+    return november, theirs
 
 
 def _old_public_path(settlement) -> str:

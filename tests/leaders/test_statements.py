@@ -37,7 +37,7 @@ from tests.orders.conftest import (  # noqa: F401 - fixtures
 )
 from tuangou.timeutils import SHANGHAI
 
-from .money import TOMORROW_10, at, deliver, hand_out_all, make_closed_period, paid_order
+from .money import TOMORROW_10, at, deliver, hand_out_all, november, paid_order  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -59,21 +59,8 @@ def total_in(text: str, msgid: str) -> Decimal:
 
 
 @pytest.fixture
-def statement(
-    clock, shopper, point, sku, egg_sku, leader, leader_user, operator, finance, settings
-):
-    settings.WITHDRAWAL_MIN_AMOUNT = "1.00"
-    [settlement] = make_closed_period(
-        shopper=shopper,
-        point=point,
-        sku=sku,
-        egg_sku=egg_sku,
-        leader=leader,
-        leader_user=leader_user,
-        operator=operator,
-        finance=finance,
-    )
-    return settlement
+def statement(november):
+    return november
 
 
 def test_the_totals_read_back_from_the_pdf_equal_the_ledger(statement):
