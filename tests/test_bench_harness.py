@@ -96,3 +96,43 @@ def test_the_doc_keeps_everything_outside_the_bench_markers(tmp_path, monkeypatc
         f"# Benchmarks\n\nmethod\n\n{run.START_MARK}\n| new | table |\n{run.END_MARK}"
         "\n\n## Steps\nkept\n"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_group_client_fills_a_group_over_http_and_the_group_checks_hold(live_server, clock):
+    """benchmarks/group_client.py's sequence against a real server: the opener's
+    group is read off the order page, the joiner fills it, both orders confirmed."""
+    import sys
+
+    import requests
+
+    from benchmarks.shop import build_group_campaign, group_checks
+    from groupbuy.models import Group, GroupStatus
+
+    shop = build_shop(shoppers=2, products=2)
+    campaign = build_group_campaign()
+    sys.path.insert(0, str(run.ROOT / "benchmarks"))
+    try:
+        from benchmarks import group_client
+    finally:
+        sys.path.remove(str(run.ROOT / "benchmarks"))
+    errors: dict[str, int] = {}
+    pairs = [(s.session_key, s.csrf) for s in shop.shoppers]
+    ok = group_client._group(
+        requests.Session(), live_server.url, campaign, pairs[0], pairs[1], errors
+    )
+    assert ok, errors
+    assert list(Group.objects.values_list("status", flat=True)) == [GroupStatus.SUCCEEDED]
+    checks = group_checks(campaign)
+    assert [name for name, passed, _detail in checks if not passed] == []
+    assert "1 groups filled" in checks[-1][2]
+
+
+def test_the_group_checks_fail_when_the_campaign_counter_drifts(shop):
+    from benchmarks.shop import build_group_campaign, group_checks
+    from groupbuy.models import Campaign
+
+    code = build_group_campaign()
+    Campaign.objects.filter(code=code).update(stock_taken=3)
+    failed = [name for name, passed, _detail in group_checks(code) if not passed]
+    assert failed == ["拼团: units taken = units in live group orders"]
