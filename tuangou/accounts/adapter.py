@@ -7,6 +7,7 @@ from typing import Any
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .forms import MainlandPhoneField
@@ -33,6 +34,35 @@ class AccountAdapter(DefaultAccountAdapter):
             request.axes_locked_out = True
             raise self.validation_error("too_many_login_attempts")
         super().pre_authenticate(request, **credentials)
+
+    FIRST_SIGN_IN_ATTR = "_tuangou_first_sign_in"
+
+    def login(self, request, user) -> None:
+        """Every sign-in of every channel passes here and then through
+        post_login (allauth's resume_login): SMS codes, WeChat (social login
+        and 绑定手机号), passwords. The first sign-in of an account is claimed
+        with a compare-and-set on last_login before Django's login stamps it,
+        so exactly one sign-in is the first even when two devices sign in at
+        the same moment."""
+        first = False
+        if user.pk is not None and user.last_login is None:
+            first = bool(
+                get_user_model()
+                .objects.filter(pk=user.pk, last_login__isnull=True)
+                .update(last_login=timezone.now())
+            )
+        super().login(request, user)
+        setattr(request, self.FIRST_SIGN_IN_ATTR, first)
+
+    def post_login(self, request, user, **kwargs: Any):
+        """After allauth's 登录成功 message: sign_in.after_sign_in binds a
+        pending WeChat and, on the first sign-in, records the 老带新 invitation
+        and issues the 新人券 (the one place for every channel)."""
+        response = super().post_login(request, user, **kwargs)
+        from .sign_in import after_sign_in
+
+        after_sign_in(request, first=getattr(request, self.FIRST_SIGN_IN_ATTR, False))
+        return response
 
     def phone_form_field(self, **kwargs: Any) -> Any:
         return MainlandPhoneField(**kwargs)

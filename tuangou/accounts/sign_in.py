@@ -99,14 +99,10 @@ class SmsConfirmLoginCodeView(ConfirmLoginCodeView):
             self._process._user = user
             self._process.state["user_id"] = user_id_to_str(user)
             self.stage.login.user = user
-        who = self._process.user
-        first_sign_in = who is not None and who.last_login is None
-        response = super()._verify_form_valid(form)
-        _bind_pending_wechat(self.request)
-        if first_sign_in and self.request.user.is_authenticated:
-            _record_invitation(self.request)
-            _welcome_gifts(self.request)
-        return response
+        # allauth signs the shopper in through AccountAdapter.login and
+        # post_login, which bind a pending WeChat and, on a first sign-in,
+        # hand out the welcome (after_sign_in below).
+        return super()._verify_form_valid(form)
 
 
 confirm_login_code = SmsConfirmLoginCodeView.as_view()
@@ -121,6 +117,23 @@ class SmsSignUpView(RequestLoginCodeView):
 
 
 sign_up = SmsSignUpView.as_view()
+
+
+def after_sign_in(request: HttpRequest, *, first: bool) -> None:
+    """Every sign-in, whatever the channel (SMS code, WeChat, a WeChat bound to
+    a phone's account, a password): AccountAdapter.post_login calls it after
+    Django's login and allauth's 登录成功 message. The one place where a first
+    sign-in brings the 老带新 invitation and the 新人券 (`first` is decided by
+    the adapter, once per account even when two devices sign in at once).
+
+    A WeChat waiting for the code of a taken phone joins that account first,
+    so the referral copies the WeChat's unionid (a fraud key) at once."""
+    _bind_pending_wechat(request)
+    user = request.user
+    if not first or not user.is_authenticated or user.is_staff:
+        return  # staff are not shoppers: no welcome, no referral
+    _record_invitation(request)
+    _welcome_gifts(request)
 
 
 def _welcome_gifts(request: HttpRequest) -> None:
