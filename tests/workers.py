@@ -217,12 +217,13 @@ class Pause:
         ]
 
     def lock_waiters(self, *, besides: set[int]) -> list[int]:
-        """Backends of this database waiting on a row or transaction lock, but `besides`."""
+        """Backends of this database waiting on any lock (a row, a transaction, an
+        advisory lock), but `besides`."""
         return [
             pid
             for (pid,) in self.conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock' AND wait_event <> 'advisory'"
+                " AND wait_event_type = 'Lock'"
             )
             if pid not in besides
         ]

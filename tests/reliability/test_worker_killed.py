@@ -10,12 +10,16 @@ the work exactly once: the killed attempt's transaction died with it.
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
+
 import pytest
 
 from orders.models import Notice, Refund, RefundStatus
 from orders.services.refunds import refund_lines
+from tests.clock import TODAY
 from tests.orders.shopper_helpers import pay, place
-from tests.workers import admin_connection
+from tests.workers import admin_connection, paused
 from tuangou.celery import app
 
 from .support import wait_for
@@ -74,3 +78,186 @@ def test_a_refund_task_whose_worker_is_killed_finishes_once_on_the_next_child(
     text = worker_processes.log()
     assert "WorkerLostError" in text or "SIGKILL" in text or "signal 9" in text, text[-2000:]
     assert Notice.objects.filter(order=order, kind="refunded").count() == 1
+
+
+# --- settlement, a statement, a report job: paused by tests/workers.py's hook --------
+#
+# The worker process runs on the test's clock (TEST_WORKER_NOW) and stops just
+# before a chosen statement, inside its transaction, waiting for an advisory
+# lock the test holds (`paused()`): its backend is busy, as behind a row lock.
+# The test kills the pool child there, waits until the requeued message has
+# been dealt with by the new child (done, or waiting on the killed child's
+# locks), lets the lock go and checks the outcome in the database.
+
+SETTLE = "leaders.commission.tasks.settle_commissions_task"
+STATEMENT = "leaders.commission.tasks.generate_statement_task"
+REPORT = "analytics.tasks.run_report_job_task"
+
+
+def _kill_paused_child(workers, process, pause, task_name: str) -> int:
+    """Kill the child paused at the hook; return once the new child has run the
+    requeued task or waits on a lock (the killed backend's, or the hook's)."""
+    wait_for(lambda: pause.waiting(), timeout=60, what="the task to reach the pause")
+    (dead,) = pause.waiting()
+    workers.kill_child(process)
+    wait_for(
+        lambda: workers.succeeded(task_name) or pause.lock_waiters(besides={dead}),
+        timeout=60,
+        what="the requeued task on the new child",
+    )
+    pause.release()
+    wait_for(lambda: not pause.alive(dead), what="the killed child's backend to end")
+    return dead
+
+
+def _worker_lost(workers) -> bool:
+    text = workers.log()
+    return "WorkerLostError" in text or "signal 9" in text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gap: settle_commissions locks its batch with SKIP LOCKED; the killed child's "
+    "backend still holds the entry locks while it waits, so the requeued run skips them, "
+    "settles 0 and is acknowledged (entries wait for the next night). Fix requested in "
+    "leaders/commission/services.py: lock without SKIP LOCKED (h3-requests.md).",
+)
+def test_a_settlement_whose_worker_is_killed_settles_each_entry_once_on_the_next_child(
+    clock, leader, other_leader, operator, worker_processes
+):
+    from django.utils import timezone
+
+    from leaders.commission.models import CommissionAccount, CommissionEntry, Settlement
+    from leaders.commission.services import add_adjustment
+    from leaders.commission.tasks import settle_commissions_task
+
+    amounts = {leader.pk: Decimal("12.30"), other_leader.pk: Decimal("4.56")}
+    for who, amount in ((leader, "12.30"), (other_leader, "4.56")):
+        add_adjustment(
+            leader=who, amount=amount, reason="奖励", entered_by=operator, approved_by=operator
+        )
+    settle_commissions_task.delay()
+    with paused() as pause:
+        # Stopped after its batch's entries are locked and the settlement rows
+        # made, just before the entries move.
+        process = worker_processes.start(
+            now=timezone.now(), pause_sql=r'^UPDATE "leaders_commissionentry"'
+        )
+        _kill_paused_child(worker_processes, process, pause, SETTLE)
+    wait_for(lambda: worker_processes.succeeded(SETTLE), timeout=60, what="the requeued run")
+    assert _worker_lost(worker_processes), worker_processes.log()[-2000:]
+    assert not CommissionEntry.objects.filter(settlement__isnull=True).exists(), (
+        f"the requeued run settled {worker_processes.succeeded(SETTLE)} entries"
+    )
+    settle_commissions_task.delay()  # tomorrow night's run, or a second beat
+    wait_for(lambda: len(worker_processes.succeeded(SETTLE)) == 2, what="a second run")
+    assert worker_processes.succeeded(SETTLE)[1] == "0"
+    for settlement in Settlement.objects.all():
+        assert (settlement.entry_count, settlement.net_total) == (1, amounts[settlement.leader_id])
+    assert Settlement.objects.count() == 2
+    for account in CommissionAccount.objects.all():
+        assert account.settled == amounts[account.leader_id]
+
+
+@pytest.mark.parametrize(
+    "stop_before",
+    [
+        # The PDF is made; the settlement row is about to be locked.
+        r'^SELECT .* FROM "leaders_settlement" .* FOR UPDATE',
+        # The PDF is in storage; the row that names it is about to be written.
+        pytest.param(
+            r'^UPDATE "leaders_settlement"',
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="gap: generate_statement stores the PDF under a new random name "
+                "before its transaction commits; a child killed after the write leaves "
+                "that file behind, unnamed by any row (orphan). Fix requested in "
+                "leaders/commission/services.py: one keyed name per settlement "
+                "(h3-requests.md).",
+            ),
+        ),
+    ],
+    ids=["before-the-file", "after-the-file"],
+)
+def test_a_statement_whose_worker_is_killed_is_made_once_with_one_file(
+    clock, leader, operator, worker_processes, settings, stop_before
+):
+    import time_machine
+    from django.utils import timezone
+
+    from leaders.commission.models import Settlement, SettlementStatus
+    from leaders.commission.services import (
+        add_adjustment,
+        close_ended_periods,
+        settle_commissions,
+    )
+    from leaders.commission.tasks import generate_statement_task
+
+    last_month = timezone.now() - timedelta(days=40)
+    with time_machine.travel(last_month, tick=False):
+        add_adjustment(
+            leader=leader, amount="12.30", reason="上月奖励", entered_by=operator,
+            approved_by=operator,
+        )  # fmt: skip
+    settle_commissions(now=last_month)
+    (settlement,) = close_ended_periods(enqueue=False)
+    generate_statement_task.delay(settlement.pk)
+    with paused() as pause:
+        process = worker_processes.start(now=timezone.now(), pause_sql=stop_before)
+        _kill_paused_child(worker_processes, process, pause, STATEMENT)
+    wait_for(lambda: worker_processes.succeeded(STATEMENT), timeout=60, what="the statement")
+    assert _worker_lost(worker_processes), worker_processes.log()[-2000:]
+    settlement = Settlement.objects.get(pk=settlement.pk)
+    assert settlement.status == SettlementStatus.CLOSED
+    assert settlement.statement.name.endswith(".pdf") and settlement.verification_code
+    assert settlement.statement.read().startswith(b"%PDF")
+    files = sorted(p.relative_to(settings.PRIVATE_MEDIA_ROOT).as_posix()
+                   for p in settings.PRIVATE_MEDIA_ROOT.rglob("*.pdf"))  # fmt: skip
+    assert files == [settlement.statement.name]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gap: run_report_job works only on the delivery that moves the job from "
+    "PENDING; the redelivery after SIGKILL finds it RUNNING and returns, so the job "
+    "stays running until the 6 h sweeper fails it. Fix requested in analytics/jobs.py: "
+    "an advisory lock per job lets a redelivery take over a RUNNING job whose worker "
+    "is gone (h3-requests.md).",
+)
+def test_a_report_job_whose_worker_is_killed_is_finished_once_with_its_file(
+    clock, shopper, point, sku, operator, worker_processes, settings
+):
+    from django.utils import timezone
+
+    from analytics.jobs import start_report_job
+    from analytics.models import JobStatus, ReportJob
+
+    app.conf.task_always_eager = True
+    try:
+        for units in (1, 2, 3):
+            pay(place(shopper, point, (sku, units)))
+    finally:
+        app.conf.task_always_eager = False
+    job = start_report_job(
+        user=operator,
+        kind="orders",
+        file_format="csv",
+        params={"start": str(TODAY), "end": str(TODAY)},
+    )  # its task waits on the broker (outbox, after commit)
+    worker_processes.env["ANALYTICS_EXPORT_CHUNK"] = "1"
+    with paused() as pause:
+        # Running, two of three rows written, about to report progress.
+        process = worker_processes.start(
+            now=timezone.now(), pause_sql=r'^UPDATE "analytics_reportjob" SET "row_count"',
+            pause_skip=2,
+        )  # fmt: skip
+        _kill_paused_child(worker_processes, process, pause, REPORT)
+    wait_for(lambda: worker_processes.succeeded(REPORT), timeout=60, what="the requeued job")
+    assert _worker_lost(worker_processes), worker_processes.log()[-2000:]
+    job = ReportJob.objects.get(pk=job.pk)
+    assert (job.status, job.row_count, job.progress) == (JobStatus.DONE, 3, 100), (
+        f"the requeued task returned {worker_processes.succeeded(REPORT)}"
+    )
+    files = [p for p in settings.PRIVATE_MEDIA_ROOT.rglob("*") if p.is_file()]
+    assert [p.relative_to(settings.PRIVATE_MEDIA_ROOT).as_posix() for p in files] == [job.file.name]
+    assert job.file.read().decode("utf-8-sig").count("\n") == 5  # header, 3 orders, total
