@@ -20,7 +20,9 @@ Two kinds:
     the test holds (`Pause`). The worker's backend waits on it, busy, like a
     statement waiting on a row lock; the test sees it in pg_stat_activity,
     kills the pool child and lets the lock go. `TEST_WORKER_PAUSE_SKIP=n`
-    lets the first n matches of each process through.
+    lets the first n matches of each process through; `TEST_WORKER_PAUSE_IDLE=1`
+    waits on a second connection instead, so the task's own backend is idle in
+    its transaction (it then ends as soon as the child dies).
 """
 
 from __future__ import annotations
@@ -123,7 +125,12 @@ class WorkerProcesses:
     started: list[subprocess.Popen] = field(default_factory=list)
 
     def start(
-        self, *, now=None, pause_sql: str | None = None, pause_skip: int = 0
+        self,
+        *,
+        now=None,
+        pause_sql: str | None = None,
+        pause_skip: int = 0,
+        pause_idle: bool = False,
     ) -> subprocess.Popen:
         from django.conf import settings
         from django.db import connection
@@ -148,6 +155,7 @@ class WorkerProcesses:
         if pause_sql:
             env["TEST_WORKER_PAUSE_SQL"] = pause_sql
             env["TEST_WORKER_PAUSE_SKIP"] = str(pause_skip)
+            env["TEST_WORKER_PAUSE_IDLE"] = "1" if pause_idle else "0"
         log = open(self.log_path, "a")  # noqa: SIM115 - the process keeps it
         self.started.append(subprocess.Popen(
             [sys.executable, "-m", "tests.workers", "-A", "tuangou", "worker",
@@ -253,17 +261,25 @@ def paused():
 # --- the worker process's main ------------------------------------------------------
 
 
-def _pause_hook(pattern: str, skip: int):
+def _pause_hook(pattern: str, skip: int, *, idle: bool):
     regex = re.compile(pattern)
     seen = {"matches": 0}
+
+    def wait(raw) -> None:
+        raw.execute("SELECT pg_advisory_lock_shared(%s)", [PAUSE_KEY])
+        raw.execute("SELECT pg_advisory_unlock_shared(%s)", [PAUSE_KEY])
 
     def wrapper(execute, sql, params, many, context):
         if regex.search(sql):
             seen["matches"] += 1
-            if seen["matches"] > skip:
-                raw = context["connection"].connection
-                raw.execute("SELECT pg_advisory_lock_shared(%s)", [PAUSE_KEY])
-                raw.execute("SELECT pg_advisory_unlock_shared(%s)", [PAUSE_KEY])
+            if seen["matches"] > skip and idle:
+                # On a second connection: the task's own backend stays idle in
+                # its transaction, and ends as soon as the child dies.
+                params_ = context["connection"].get_connection_params()
+                with psycopg.connect(**params_, autocommit=True) as side:
+                    wait(side)
+            elif seen["matches"] > skip:
+                wait(context["connection"].connection)
         return execute(sql, params, many, context)
 
     def install(sender, connection, **_kwargs):
@@ -285,7 +301,11 @@ def main() -> None:
     if pattern:
         from django.db.backends.signals import connection_created
 
-        install = _pause_hook(pattern, int(os.environ.get("TEST_WORKER_PAUSE_SKIP", "0")))
+        install = _pause_hook(
+            pattern,
+            int(os.environ.get("TEST_WORKER_PAUSE_SKIP", "0")),
+            idle=os.environ.get("TEST_WORKER_PAUSE_IDLE") == "1",
+        )
         connection_created.connect(install, weak=False)
     from celery.bin.celery import main as celery_main
 
