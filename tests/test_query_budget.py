@@ -8,14 +8,15 @@ confirmed payment) to a total. The tests run outside a test transaction
 (transaction=True), as production does: what is counted is every statement
 the server sends, BEGIN and COMMIT included (each is a round trip).
 
-Signed in, a request reads the user (the session itself is read from Redis:
-SESSION_ENGINE cached_db). What is the same for everyone and what changes
-rarely comes from Redis with explicit invalidation, so the steps are counted
-on the second walk through the flow, caches warm, as the benchmark counts
-them: the home page's categories and product rows and the SKU being bought
-(catalog.storefront_cache), the shopper's pickup point with its warehouse and
-paused days (leaders.point_cache) and the tab bar's cart count
-(orders.cart_count_cache). Stock is always read fresh.
+Signed in, a request reads neither the session (from Redis: SESSION_ENGINE
+cached_db) nor the user (from Redis too: tuangou/accounts/user_cache.py). What
+is the same for everyone and what changes rarely comes from Redis with
+explicit invalidation, so the steps are counted on the second walk through the
+flow, caches warm, as the benchmark counts them: the home page's categories
+and product rows and the SKU being bought (catalog.storefront_cache), the
+shopper's pickup point with its warehouse and paused days
+(leaders.point_cache) and the tab bar's cart count (orders.cart_count_cache).
+Stock is always read fresh.
 
 Before these caches (issue #11, first quiet run): home 8, product 9, cart add
 9, checkout 11, pay page 4, start payment 5, 模拟支付 4, notification 13; the
@@ -43,13 +44,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # Statements per step (see each test for what they are).
 BUDGET = {
-    "home": 2,
-    "product": 7,
-    "cart_add": 4,
-    "checkout": 10,
-    "pay_page": 3,
-    "start_payment": 4,
-    "sandbox_pay": 2,
+    "home": 1,
+    "product": 6,
+    "cart_add": 3,
+    "checkout": 9,
+    "pay_page": 2,
+    "start_payment": 3,
+    "sandbox_pay": 1,
     "notification": 11,
 }
 # The order flow, cart add to confirmed, as the benchmark counts it (with
@@ -58,7 +59,7 @@ BUDGET = {
 # lines (one read, see test_placing_the_order_from_the_cart), 38 with the
 # stock UPDATE and its ledger row in one statement, 37 with the order's
 # payments counted in the pay page's order read, 34 with cart add in two
-# statements and no transaction.
+# statements and no transaction, 29 with the signed-in user from Redis.
 ORDER_FLOW = (
     "cart_add",
     "checkout",
@@ -67,7 +68,7 @@ ORDER_FLOW = (
     "sandbox_pay",
     "notification",
 )
-ORDER_FLOW_BUDGET = 34
+ORDER_FLOW_BUDGET = 29
 
 
 # The audit trail (tuangou/audit.py, django-pghistory) puts the request's
@@ -154,31 +155,32 @@ def _exactly(steps, name):
 
 
 def test_the_home_page_of_a_signed_in_shopper(walked):
-    # user, stock of the page's SKUs; the rest is cached: the point, the
+    # stock of the page's SKUs; the rest is cached: the user, the point, the
     # categories, the product rows, the cart count (unchanged since the pay page)
     statements = _exactly(walked, "home")
-    assert 'FROM "catalog_stockrecord"' in statements[1]
+    assert 'FROM "catalog_stockrecord"' in statements[0]
 
 
 def test_the_product_page(walked):
-    # user, product, SKUs, stock, images, promises, 拼团 campaign (the point
-    # and the cart count from Redis)
+    # product, SKUs, stock, images, promises, 拼团 campaign (the user, the
+    # point and the cart count from Redis)
     _exactly(walked, "product")
 
 
 def test_adding_to_the_cart(walked):
-    # user, the cart created or touched with its lines (one statement), the
+    # the cart created or touched with its lines (one statement), the
     # stock row, the line written with a compare-and-set (no BEGIN/COMMIT:
     # each statement commits alone); the SKU with its product and the point
-    # come from Redis; the flash message rides in a cookie, not the session
+    # come from Redis, and the user; the flash message rides in a cookie, not
+    # the session
     statements = _exactly(walked, "cart_add")
-    assert statements[1].startswith("WITH cart AS (\n    INSERT INTO orders_cart")
-    assert statements[3].startswith("INSERT INTO orders_cartline")
+    assert statements[0].startswith("WITH cart AS (\n    INSERT INTO orders_cart")
+    assert statements[2].startswith("INSERT INTO orders_cartline")
     assert "BEGIN" not in statements
 
 
 def test_placing_the_order_from_the_cart(walked):
-    # user, cart lines with their SKUs (checked as read: no second SKU read),
+    # cart lines with their SKUs (checked as read: no second SKU read),
     # the 秒杀 admission (the flash-sale items of these SKUs: one read; 满减
     # come from the cache, the categories' parents are read only for a
     # category-scoped offer, the wallet only when the form names a coupon and
@@ -186,28 +188,29 @@ def test_placing_the_order_from_the_cart(walked):
     # marketing.services.checkout.checkout_offer), BEGIN, order, lines,
     # event, cart lines deleted, the stock UPDATE with its ledger row (one
     # statement, catalog.services._RESERVE_SQL) last, COMMIT; the point (with
-    # its paused days: no pause query) from Redis
+    # its paused days: no pause query) and the user from Redis
     statements = _exactly(walked, "checkout")
     assert statements[-2].startswith("WITH moved AS (\n    UPDATE catalog_stockrecord")
 
 
 def test_the_pay_page(walked):
-    # user, order, cart count (the checkout just changed the cart: read
-    # again, then cached for the next pages); the point from Redis
+    # order, cart count (the checkout just changed the cart: read again,
+    # then cached for the next pages); the user and the point from Redis
     _exactly(walked, "pay_page")
 
 
 def test_starting_the_payment(walked):
-    # user, the order with its payments counted and "is one live?" (one
-    # query: selectors.order_for_paying), insert (alone: no BEGIN/COMMIT
-    # around one statement), the prepay written back
+    # the order with its payments counted and "is one live?" (one query:
+    # selectors.order_for_paying), insert (alone: no BEGIN/COMMIT around one
+    # statement), the prepay written back; the user from Redis
     statements = _exactly(walked, "start_payment")
-    assert 'FROM "orders_payment"' in statements[1]
-    assert statements[2].startswith('INSERT INTO "orders_payment"')
+    assert 'FROM "orders_payment"' in statements[0]
+    assert statements[1].startswith('INSERT INTO "orders_payment"')
 
 
 def test_the_sandbox_payment_page(walked):
-    # user, payment with its order; the tab bar's point and count from Redis
+    # payment with its order; the user and the tab bar's point and count
+    # from Redis
     _exactly(walked, "sandbox_pay")
 
 

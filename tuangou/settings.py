@@ -133,7 +133,8 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, with the signed-in user from Redis (tuangou/accounts/user_cache.py).
+    "tuangou.accounts.user_cache.AuthenticationMiddleware",
     # Who and where for the audit trail's events (a staff member's writes).
     "tuangou.audit.StaffHistoryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

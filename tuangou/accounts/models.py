@@ -7,6 +7,50 @@ from django.utils.translation import gettext_lazy as _
 from .phone import mask_phone
 
 
+class UserQuerySet(models.QuerySet):
+    """Bulk writes on users make every cached user stale (accounts.user_cache):
+    no post_save is sent for them."""
+
+    def update(self, **kwargs):
+        from . import user_cache
+
+        rows = super().update(**kwargs)
+        user_cache.all_changed()
+        return rows
+
+    update.alters_data = True
+
+    def delete(self):
+        from . import user_cache
+
+        deleted = super().delete()
+        user_cache.all_changed()
+        return deleted
+
+    delete.alters_data = True
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        from . import user_cache
+
+        rows = super().bulk_update(objs, fields, batch_size=batch_size)
+        user_cache.all_changed()
+        return rows
+
+
+class CachedUserManager(UserManager.from_queryset(UserQuerySet)):
+    """Django's UserManager over UserQuerySet. Migrations keep seeing
+    Django's UserManager (the queryset adds no database state)."""
+
+    def deconstruct(self):
+        return False, "django.contrib.auth.models.UserManager", None, (), {}
+
+    def __eq__(self, other):
+        # The migration state's UserManager() and this one are the same manager.
+        return isinstance(other, UserManager) and self._constructor_args == other._constructor_args
+
+    __hash__ = UserManager.__hash__
+
+
 class User(AbstractUser):
     """One person: shopper, leader, driver or staff. Roles are groups.
 
@@ -19,7 +63,7 @@ class User(AbstractUser):
     nickname = models.CharField(_("nickname"), max_length=40, blank=True)
     avatar = models.ImageField(_("avatar"), upload_to="avatars/%Y/%m/", blank=True)
 
-    objects = UserManager()
+    objects = CachedUserManager()
 
     class Meta:
         verbose_name = _("user")
