@@ -10,6 +10,9 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(check_order_settings, checks.Tags.compatibility)
+        from .segments import register_segments
+
+        register_segments()  # marketing's "inactive for N days" reads paid orders
 
 
 def check_order_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

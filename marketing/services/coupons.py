@@ -177,7 +177,8 @@ def claim_coupon(*, template_id, user, now: datetime | None = None) -> Coupon:
 def issue_new_user_coupons(*, user, now: datetime | None = None) -> list[Coupon]:
     """新人券: every active new-shopper template, once per shopper ever (keyed).
 
-    Called by the sign-in view on a shopper's first sign-in. A template that
+    Called on a shopper's first sign-in, whatever the channel (SMS or WeChat:
+    tuangou/accounts/sign_in.after_sign_in). A template that
     is sold out or ended is skipped (logged), the sign-in goes on.
     """
     issued = []
@@ -304,26 +305,15 @@ def expire_coupons(*, now: datetime | None = None) -> int:
 
 
 def segment_user_ids(*, job: CouponIssueJob, now: datetime | None = None) -> list[int]:
-    """The shoppers of a job's segment, in pk order.
+    """The shoppers of a job's segment, in pk order (marketing/segments.py).
 
-    "Inactive for N days" reads the accounts' last sign-in (marketing sits
-    below orders and does not read orders).
+    "Inactive for N days" is answered by orders (the last paid order; a
+    shopper who never ordered counts once signed up more than N days ago):
+    orders registers it from its ready(), marketing never reads orders.
     """
-    from leaders.models import ShopperBinding
+    from .. import segments
 
-    now = now or timezone.now()
-    if job.segment == SegmentKind.COMMUNITY:
-        qs = ShopperBinding.objects.filter(pickup_point__community_id=job.community_id)
-        return list(qs.order_by("user_id").values_list("user_id", flat=True))
-    if job.segment == SegmentKind.PICKUP_POINT:
-        qs = ShopperBinding.objects.filter(pickup_point_id=job.pickup_point_id)
-        return list(qs.order_by("user_id").values_list("user_id", flat=True))
-    since = now - timedelta(days=job.inactive_days or 30)
-    users = get_user_model().objects.filter(is_active=True, is_staff=False)
-    users = users.filter(
-        Q(last_login__lt=since) | Q(last_login__isnull=True, date_joined__lt=since)
-    )
-    return list(users.order_by("pk").values_list("pk", flat=True))
+    return segments.user_ids(job=job, now=now or timezone.now())
 
 
 def start_issue_job(

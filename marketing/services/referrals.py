@@ -6,7 +6,8 @@ For other code:
     invite_code_for(*, user) -> InviteCode
         The shopper's own code (made on first use), for the link and the QR.
     record_referral(*, invitee, code, now=None) -> Referral | None
-        The sign-in view calls it on a shopper's FIRST sign-in when the session
+        Called on a shopper's FIRST sign-in, whatever the channel (SMS or
+        WeChat: tuangou/accounts/sign_in.after_sign_in), when the session
         carries an invite code (marketing.views.referrals.INVITE_SESSION_KEY):
         records who invited them (fraud keys copied: phone, WeChat unionid) and
         issues the invitee's gift: the REFERRAL-channel template of kind

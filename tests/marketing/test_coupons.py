@@ -95,10 +95,11 @@ def test_segments_pick_the_right_shoppers(clock, shopper, other_shopper, point, 
     )
     assert segment_user_ids(job=by_point) == [shopper.pk]
     assert other_shopper.pk in segment_user_ids(job=by_community)
+    # Inactive: no paid order for N days, or never ordered and joined before
+    # (last sign-ins do not count; tests/marketing/test_inactive_segment.py).
     type(shopper).objects.filter(pk=shopper.pk).update(
-        last_login=timezone.now() - timedelta(days=40)
+        date_joined=timezone.now() - timedelta(days=40), last_login=timezone.now()
     )
-    type(shopper).objects.filter(pk=other_shopper.pk).update(last_login=timezone.now())
     inactive = CouponIssueJob(template=tmpl, segment="inactive", inactive_days=30)
     assert shopper.pk in segment_user_ids(job=inactive)
     assert other_shopper.pk not in segment_user_ids(job=inactive)
