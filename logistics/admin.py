@@ -375,6 +375,7 @@ class WaveAdmin(ReadOnlyAdmin):
         "started_at",
         "closed_at",
         "finished_at",
+        "unrouted_issued_at",
         "started_by",
         "order_count",
         "line_count",
@@ -444,7 +445,7 @@ class WaveAdmin(ReadOnlyAdmin):
                     messages.WARNING,
                 )
                 continue
-            if wave.runs.exclude(status=RunStatus.PLANNED).exists():
+            if wave.unrouted_issued_at or wave.runs.exclude(status=RunStatus.PLANNED).exists():
                 self.message_user(
                     request,
                     gettext("%(wave)s cannot be rebuilt: a delivery run has left the warehouse.")

@@ -231,6 +231,10 @@ class Wave(models.Model):
     # Pickup points with orders that are on no route (and routes without a vehicle).
     problems = models.JSONField(_("problems"), default=list, blank=True)
     error = models.CharField(_("error"), max_length=300, blank=True)
+    # When the 06:00 dispatch took the goods packed for points on no route
+    # off the warehouse's stock (once: compare-and-set; the wave is then
+    # locked like one whose run has left).
+    unrouted_issued_at = models.DateTimeField(_("goods on no route left at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("cutoff wave")

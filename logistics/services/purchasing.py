@@ -971,25 +971,47 @@ def issue_run_stock(*, run, now=None) -> int:
     it, the next night's drafting would count goods that already left as on
     hand and order too little. Returns the run's packed units found in stock rows.
     """
+    units = issue_packed_stock(
+        wave_id=run.wave_id,
+        route_id=run.route_id,
+        warehouse_id=run.route.warehouse_id,
+        now=now,
+    )
+    logger.info("run %s left: %d units off the warehouse's stock", run.pk, units)
+    return units
+
+
+def issue_packed_stock(*, wave_id: int, route_id: int | None, warehouse_id: int, now=None) -> int:
+    """Take a wave's packed units of one route (None: the points on no route)
+    off InventoryItem.on_hand, per SKU, in one UPDATE, never below 0.
+
+    Not idempotent: the caller's compare-and-set (a run departing, the wave's
+    unrouted_issued_at) makes it happen once. Returns the units found in stock rows.
+    """
     with connection.cursor() as cursor:
         cursor.execute(
             """
             WITH leaving AS (
                 SELECT p.sku_id, sum(p.quantity)::int AS units
                 FROM logistics_packitem p
-                WHERE p.wave_id = %s AND p.route_id = %s AND p.quantity > 0
+                WHERE p.wave_id = %(wave)s AND p.quantity > 0
+                  AND (p.route_id = %(route)s OR (%(route)s::bigint IS NULL AND p.route_id IS NULL))
                 GROUP BY p.sku_id
             ), taken AS (
                 UPDATE logistics_inventoryitem i
-                SET on_hand = GREATEST(i.on_hand - l.units, 0), updated_at = %s
+                SET on_hand = GREATEST(i.on_hand - l.units, 0), updated_at = %(now)s
                 FROM leaving l
-                WHERE i.warehouse_id = %s AND i.sku_id = l.sku_id
+                WHERE i.warehouse_id = %(warehouse)s AND i.sku_id = l.sku_id
                 RETURNING i.on_hand, l.units
             )
             SELECT coalesce(sum(units), 0) FROM taken
             """,
-            [run.wave_id, run.route_id, now or timezone.now(), run.route.warehouse_id],
+            {
+                "wave": wave_id,
+                "route": route_id,
+                "now": now or timezone.now(),
+                "warehouse": warehouse_id,
+            },
         )
         (units,) = cursor.fetchone()
-    logger.info("run %s left: %d units off the warehouse's stock", run.pk, units)
     return int(units)

@@ -27,7 +27,9 @@ click) returns the run or stop as it is and writes nothing.
 - When every stop of a run is handed over or failed, the run is FINISHED.
 
 dispatch_unrouted_orders replaces orders' 06:00 move for points that are on no
-route: routed orders leave when their van departs.
+route: routed orders leave when their van departs. It also takes the goods
+packed for those points off the warehouse's stock, once per wave
+(issue_unrouted_stock), as a departing run does for its own.
 
 Photos are checked with Pillow by catalog.images (at most 5 MB, JPG/PNG/WebP,
 re-encoded without metadata) before anything is written, and stored in
@@ -41,7 +43,7 @@ from datetime import datetime
 
 from django.core.cache import cache
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -62,9 +64,12 @@ from ..models import (
     RunStop,
     StopException,
     StopStatus,
+    Wave,
+    WaveStatus,
     guard,
 )
-from .purchasing import issue_run_stock
+from .purchasing import issue_packed_stock, issue_run_stock
+from .wave import _LOCK_NAMESPACE as WAVE_LOCK_NAMESPACE
 
 logger = logging.getLogger("tuangou.logistics")
 
@@ -432,22 +437,70 @@ def _record_for_operators(*, stop: RunStop, run: DeliveryRun, driver: Driver, ki
 # --- the scheduled dispatch of points on no route ------------------------------------
 
 
-def dispatch_unrouted_orders(*, delivery_date, actor=None) -> list[Order]:
-    """The day's confirmed orders at points on no route leave (in_delivery).
+def dispatch_unrouted_orders(*, delivery_date, actor=None, now=None) -> list[Order]:
+    """The day's confirmed orders at points on no route leave (in_delivery), and
+    the goods packed for those points leave the warehouse's stock.
 
-    Points on a route wait for their van: depart_run moves those. Idempotent:
-    only confirmed orders move, each with a compare-and-set.
+    Points on a route wait for their van: depart_run moves those and takes
+    their packed goods off InventoryItem.on_hand. Here, in one transaction:
+    each DONE wave of the day whose unrouted goods have not left yet takes
+    its PackItems of route NULL off the stock (issue_unrouted_stock: once
+    per wave), then the orders move. Idempotent: a rerun finds every wave
+    issued and only confirmed orders move, each with a compare-and-set. A
+    wave not DONE at 06:00 issues nothing; a later call (the task again)
+    issues it once it is.
     """
-    orders = list(
-        Order.objects.filter(
-            delivery_date=delivery_date,
-            status=OrderStatus.CONFIRMED,
-            pickup_point__route_stop__isnull=True,
-        ).order_by("pk")
-    )
-    moved = dispatch_selected_orders(orders=orders, actor=actor)
+    now = now or timeutils.now()
+    with transaction.atomic():
+        waves = list(
+            Wave.objects.filter(
+                delivery_date=delivery_date,
+                status=WaveStatus.DONE,
+                unrouted_issued_at__isnull=True,
+            ).order_by("pk")
+        )
+        for wave in waves:
+            issue_unrouted_stock(wave=wave, now=now)
+        orders = list(
+            Order.objects.filter(
+                delivery_date=delivery_date,
+                status=OrderStatus.CONFIRMED,
+                pickup_point__route_stop__isnull=True,
+            ).order_by("pk")
+        )
+        moved = dispatch_selected_orders(orders=orders, actor=actor)
     logger.info("dispatched %d orders on no route for %s", len(moved), delivery_date)
     return moved
+
+
+def issue_unrouted_stock(*, wave: Wave, now: datetime | None = None) -> int | None:
+    """The goods a wave packed for points on no route (PackItem route NULL)
+    leave InventoryItem.on_hand, exactly once per wave.
+
+    The record is Wave.unrouted_issued_at, set by a compare-and-set in the
+    same transaction as the stock UPDATE (the same statement a departing run
+    uses, purchasing.issue_packed_stock). It waits for a rebuild of the wave
+    to finish (the wave's advisory lock in shared mode, as the floor ticks),
+    and a wave so marked is never rebuilt (WaveLocked). Returns the units
+    taken, or None when the wave's unrouted goods had already left (or the
+    wave is not DONE).
+    """
+    now = now or timeutils.now()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock_shared(%s, %s)", [WAVE_LOCK_NAMESPACE, wave.pk]
+            )
+        marked = Wave.objects.filter(
+            pk=wave.pk, status=WaveStatus.DONE, unrouted_issued_at__isnull=True
+        ).update(unrouted_issued_at=now)
+        if not marked:
+            return None
+        units = issue_packed_stock(
+            wave_id=wave.pk, route_id=None, warehouse_id=wave.warehouse_id, now=now
+        )
+    logger.info("wave %s: %d units for points on no route off the stock", wave.pk, units)
+    return units
 
 
 __all__ = [
@@ -457,6 +510,7 @@ __all__ = [
     "depart_run",
     "dispatch_unrouted_orders",
     "hand_over_stop",
+    "issue_unrouted_stock",
     "report_stop_exception",
     "run_orders",
     "tell_leader_of_handover",

@@ -45,7 +45,8 @@ Rules:
 - Idempotent: one wave per (warehouse, day). A rerun deletes the wave's
   derived rows and rebuilds them in one transaction, from the same orders:
   the same documents (the pickup codes already issued are kept). A rerun is
-  refused once a run has left the warehouse (WaveLocked).
+  refused once a run has left the warehouse, or once the 06:00 dispatch took
+  the goods of points on no route off the stock (WaveLocked).
 - One worker at a time: a PostgreSQL advisory lock on the wave; a second
   worker gets WaveBusy at once ("该仓库当天的截单波次正在生成，请稍后再试").
 - Consistent: the build runs at REPEATABLE READ, so every document comes
@@ -502,14 +503,24 @@ def _check_can_start(cursor, wave: Wave) -> None:
     and none of its runs has left the warehouse."""
     cursor.execute(
         "SELECT w.status, EXISTS (SELECT 1 FROM logistics_deliveryrun r"
-        " WHERE r.wave_id = w.id AND r.status <> %s) FROM logistics_wave w WHERE w.id = %s",
+        " WHERE r.wave_id = w.id AND r.status <> %s), w.unrouted_issued_at IS NOT NULL"
+        " FROM logistics_wave w WHERE w.id = %s",
         [RunStatus.PLANNED, wave.pk],
     )
-    status, departed = cursor.fetchone()
+    status, departed, unrouted_left = cursor.fetchone()
     if departed:
         raise WaveLocked(
             _(
                 "A delivery run of this wave has already left: "
+                "its documents can no longer be rebuilt."
+            )
+        )
+    if unrouted_left:
+        # The 06:00 dispatch took the goods of points on no route off the
+        # stock: a rebuild would pack (and later take) them again.
+        raise WaveLocked(
+            _(
+                "The goods of this wave's points on no route have already left: "
                 "its documents can no longer be rebuilt."
             )
         )

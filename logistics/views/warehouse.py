@@ -283,6 +283,17 @@ def wave_start(request: HttpRequest) -> HttpResponse:
             ),
         )
         return redirect(_day_url(warehouse.pk, day))
+    if Wave.objects.filter(
+        warehouse=warehouse, delivery_date=day, unrouted_issued_at__isnull=False
+    ).exists():
+        messages.error(
+            request,
+            _(
+                "The goods of this wave's points on no route have already left: "
+                "its documents can no longer be rebuilt."
+            ),
+        )
+        return redirect(_day_url(warehouse.pk, day))
     from ..tasks import run_wave_task
 
     publish_on_commit(run_wave_task, warehouse.pk, day.isoformat())
