@@ -50,7 +50,7 @@ PAUSE_KEY = 0x7475616E  # the advisory lock a paused worker asks for
 # --- a worker in a thread of the test process ---------------------------------------
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def eager_celery():
     """Overrides the eager fixture: the test uses a real worker."""
     app.conf.task_always_eager = False
@@ -58,13 +58,15 @@ def eager_celery():
 
 
 @contextmanager
-def thread_worker(django_db_blocker, **options):
+def thread_worker(django_db_blocker, *, purge: bool = True, **options):
     """A solo worker in a thread of this process, on the test's broker; the
-    queues are purged first (messages of earlier runs are not this test's)."""
+    queues are purged first (messages of earlier runs are not this test's)
+    unless `purge=False` (the test queued its own messages already)."""
     from celery.contrib.testing.worker import start_worker
 
     app.conf.task_always_eager = False
-    app.control.purge()
+    if purge:
+        app.control.purge()
     with (
         django_db_blocker.unblock(),
         start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, **options)

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the real-worker fixtures are imported from tests/workers.py
 """An operator on a phone (iPhone 13, zh-CN) starts an XLSX export of orders; a real
 Celery worker makes it while the htmx progress bar climbs to 100%; the download
 opens with openpyxl and its totals equal SQL sums over the orders."""
@@ -8,12 +9,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 
 from analytics.models import JobStatus, ReportJob
 from tests.clock import TODAY
 from tests.leaders.browsers import new_phone
-from tuangou.celery import app
+from tests.workers import celery_worker, eager_celery  # noqa: F401 - fixtures
 
 from .jobs_support import raw_order_sums, xlsx_rows
 
@@ -27,24 +27,6 @@ pytestmark = [
 
 D = Decimal
 START = TODAY - timedelta(days=2)
-
-
-@pytest.fixture(autouse=True)
-def eager_celery():
-    """Overrides the eager fixture: this test uses the real worker."""
-    app.conf.task_always_eager = False
-    yield
-
-
-@pytest.fixture
-def celery_worker(django_db_blocker):
-    app.conf.task_always_eager = False
-    app.control.purge()
-    with (
-        django_db_blocker.unblock(),
-        start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker,
-    ):
-        yield worker
 
 
 def test_an_operator_exports_a_range_of_orders_as_xlsx_on_a_phone(

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the real-worker fixtures are imported from tests/workers.py
 """A real Celery worker: a report job's task delivered twice makes one file; the beat's
 sweeper task expires it after the keeping time."""
 
@@ -7,35 +8,16 @@ import threading
 from datetime import timedelta
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 
 from analytics.jobs import start_report_job
 from analytics.models import JobStatus, ReportJob
 from analytics.tasks import expire_report_jobs_task, run_report_job_task
 from tests.clock import TODAY
-from tuangou.celery import app
+from tests.workers import celery_worker, eager_celery  # noqa: F401 - fixtures
 
 # The worker runs in a thread of this process: it reads the same (ticking) clock.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.ticking]
-
-
-@pytest.fixture(autouse=True)
-def eager_celery():
-    """Overrides the eager fixture: these tests use the real worker."""
-    app.conf.task_always_eager = False
-    yield
-
-
-@pytest.fixture
-def celery_worker(django_db_blocker):
-    app.conf.task_always_eager = False
-    app.control.purge()
-    with (
-        django_db_blocker.unblock(),
-        start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker,
-    ):
-        yield worker
 
 
 def _wait_for(name: str, count: int):

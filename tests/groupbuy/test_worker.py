@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the real-worker fixtures are imported from tests/workers.py
 """A real Celery worker: a group past its deadline is expired by its task and each
 paid member is refunded by a task of its own, exactly once."""
 
@@ -8,7 +9,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from django.utils import timezone
 
@@ -18,30 +18,12 @@ from groupbuy.tasks import expire_group_task
 from orders.models import Order, OrderStatus, Refund
 from tests.catalog.factories import SkuFactory, set_stock
 from tests.clock import NOON_ISH, TOMORROW
-from tuangou.celery import app
+from tests.workers import celery_worker, eager_celery  # noqa: F401 - fixtures
 
 from .conftest import make_campaign, pay
 
 # The worker runs in a thread of this process: it reads the same (ticking) clock.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.ticking]
-
-
-@pytest.fixture(autouse=True)
-def eager_celery():
-    """Overrides the eager fixture: these tests use the real worker."""
-    app.conf.task_always_eager = False
-    yield
-
-
-@pytest.fixture
-def celery_worker(django_db_blocker):
-    app.conf.task_always_eager = False
-    app.control.purge()
-    with (
-        django_db_blocker.unblock(),
-        start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker,
-    ):
-        yield worker
 
 
 def test_a_timed_out_group_is_refunded_by_one_task_per_member(

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the real-worker fixtures are imported from tests/workers.py
 """A real Celery worker: the nightly tasks, delivered twice, settle and close
 once, and the statement is made by its own task after the close commits."""
 
@@ -9,28 +10,16 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 
 from leaders.commission.models import Settlement, SettlementStatus
 from leaders.commission.services import add_adjustment, settle_commissions
 from leaders.commission.tasks import close_commission_periods_task, settle_commissions_task
 from tests.clock import NOON_ISH
-from tuangou.celery import app
+from tests.workers import celery_worker  # noqa: F401 - fixtures
 
 # The worker runs in a thread of this process: it reads the same (ticking) clock.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.ticking]
-
-
-@pytest.fixture
-def celery_worker(django_db_blocker):
-    app.conf.task_always_eager = False
-    app.control.purge()
-    with (
-        django_db_blocker.unblock(),
-        start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker,
-    ):
-        yield worker
 
 
 def test_the_nightly_tasks_settle_close_and_make_the_statement_once(

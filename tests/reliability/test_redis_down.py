@@ -14,7 +14,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.urls import reverse
 
 from catalog.models import StockLedger, StockRecord
@@ -26,7 +25,7 @@ from orders.services.payments import start_payment
 from orders.tasks import send_refund_task
 from tests.clock import NOON_ISH, TOMORROW
 from tests.orders.pickup_support import delivery_morning, paid_order
-from tuangou.celery import app
+from tests.workers import thread_worker
 from tuangou.money import to_fen
 from tuangou.outbox import relay_outbox
 from tuangou.outbox.models import OutboxMessage
@@ -61,8 +60,9 @@ def _stock(sku, point) -> tuple[int, int]:
 
 
 def test_with_redis_stopped_nothing_fails_and_every_task_runs_once_when_it_is_back(
-    clock, private_redis, shopper_client, bound_shopper, point, sku, settings, monkeypatch
-):
+    clock, private_redis, shopper_client, bound_shopper, point, sku, settings, monkeypatch,
+    django_db_blocker,
+):  # fmt: skip
     settings.ORDER_EXPIRY_ETA_TASKS = True  # the 500 of issue #15: an ETA publish after commit
     settings.SMS_PROVIDER = "tests.reliability.support.RecordingSms"
     RecordingSms.sent.clear()
@@ -133,9 +133,7 @@ def test_with_redis_stopped_nothing_fails_and_every_task_runs_once_when_it_is_ba
 
     task_postrun.connect(finished, weak=False)
     try:
-        with start_worker(
-            app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING"
-        ):
+        with thread_worker(django_db_blocker, purge=False, loglevel="WARNING"):
             # The relayed tasks, the duplicate, and the two notices the worker's
             # own work makes (the timer's cancel, the refund's success).
             wait_for(lambda: sum(done.values()) >= published + 3, what="the relayed tasks")
