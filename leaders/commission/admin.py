@@ -20,11 +20,13 @@ from .models import (
     CommissionEntry,
     CommissionRule,
     PayoutBatch,
+    PayoutBatchStatus,
     Settlement,
     SettlementStatus,
     Withdrawal,
 )
 from .payouts import bank_csv
+from .rules import rules_changed
 
 
 @admin.register(CommissionRule)
@@ -57,6 +59,15 @@ class CommissionRuleAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        rules_changed()  # the cached rule book (post_save says so too)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        rules_changed()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        rules_changed()
 
 
 class AdjustmentForm(forms.ModelForm):
@@ -339,14 +350,23 @@ class PayoutBatchAdmin(admin.ModelAdmin):
     list_display = (
         "number",
         "provider",
+        "status",
+        "short_error",
         "count",
         "total",
         "provider_reference",
         "created_by",
         "created_at",
+        "finished_at",
     )
-    search_fields = ("number", "provider_reference")
-    actions = ["download_bank_file"]
+    list_filter = ("status", "provider", "created_at")
+    search_fields = ("number", "provider_reference", "withdrawals__number", "error")
+    list_select_related = ("created_by",)
+    actions = ["download_bank_file", "check_with_provider"]
+
+    @admin.display(description=pgettext_lazy("payout batch", "error"))
+    def short_error(self, obj):
+        return obj.error if len(obj.error) <= 80 else obj.error[:79] + "…"
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
@@ -369,6 +389,45 @@ class PayoutBatchAdmin(admin.ModelAdmin):
         response = HttpResponse(bank_csv(batch=batch), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="payout-{batch.number}.csv"'
         return response
+
+    @admin.action(
+        description=_("Ask the payout channel what became of the selected batches"),
+        permissions=["pay"],
+    )
+    def check_with_provider(self, request, queryset):
+        """services.check_payout_batch for each: only a batch the provider
+        accepted and is paying is asked; the others are left as they are."""
+        for batch in queryset.order_by("pk"):
+            if batch.status != PayoutBatchStatus.SUBMITTED:
+                self.message_user(
+                    request,
+                    gettext("%(batch)s: %(status)s, nothing to ask.")
+                    % {"batch": batch.number, "status": batch.get_status_display()},
+                    messages.WARNING,
+                )
+                continue
+            try:
+                batch = services.check_payout_batch(batch_id=batch.pk)
+            except services.PayoutRetry as exc:
+                self.message_user(
+                    request,
+                    gettext(
+                        "%(batch)s: the payout channel did not answer (%(error)s); try again later."
+                    )
+                    % {"batch": batch.number, "error": exc},
+                    messages.ERROR,
+                )
+                continue
+            level = {
+                PayoutBatchStatus.SUCCEEDED: messages.SUCCESS,
+                PayoutBatchStatus.SUBMITTED: messages.INFO,
+            }.get(batch.status, messages.WARNING)
+            self.message_user(
+                request,
+                f"{batch.number}: {batch.get_status_display()}"
+                + (f" — {batch.error}" if batch.error else ""),
+                level,
+            )
 
 
 @admin.register(CommissionAccount)

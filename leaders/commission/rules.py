@@ -10,15 +10,32 @@ rounded to the fen with ROUND_HALF_UP (tuangou.money.to_money). A per-order
 amount is split over the order's lines that fall under that rule in
 proportion to what was paid for them, by largest remainder, so the parts sum
 to the amount exactly.
+
+The rules are operator-edited and few: RuleBook reads them from the Django
+cache (issue #11: one statement less in every payment notification), checked
+in the same round trip against a version token that every save or delete of a
+rule replaces, at once and again after commit (post_save/post_delete below,
+and the rule admin's save and delete). The token is read before the rules are
+loaded: a change committed meanwhile replaces it, so what is stored is never
+read. The entry holds every rule not yet ended at the moment it was loaded
+for, and the book picks those in force at its own moment in Python; a moment
+before that one (a rule ended in between may be missing) reads PostgreSQL.
+Redis down: PostgreSQL.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
 
 from tuangou.money import ZERO, from_fen, to_fen, to_money
 
@@ -35,14 +52,84 @@ class Terms:
     amount: Decimal | None = None
 
 
+log = logging.getLogger(__name__)
+
+VERSION_KEY = "leaders:commission-rules:version"
+ENTRY_KEY = "leaders:commission-rules"
+ENTRY_SECONDS = 60 * 60
+
+
+def _rules_not_ended(at: datetime) -> list[CommissionRule]:
+    return list(
+        CommissionRule.objects.filter(
+            Q(effective_until__isnull=True) | Q(effective_until__gt=at)
+        ).order_by("-effective_from", "-pk")
+    )
+
+
+def _in_force(at: datetime) -> list[CommissionRule]:
+    """The rules in force at `at`, newest first (from the cache when valid)."""
+    now = timezone.now()
+    try:
+        found = cache.get_many([ENTRY_KEY, VERSION_KEY])
+        token = found.get(VERSION_KEY)
+        if token is None:
+            token = secrets.token_hex(4)
+            if not cache.add(VERSION_KEY, token, timeout=None):
+                token = cache.get(VERSION_KEY) or token
+    except Exception:
+        log.warning("commission rule cache unavailable", exc_info=True)
+        found, token = {}, None
+    entry = found.get(ENTRY_KEY)
+    if entry is not None and entry[0] == token and entry[1] <= at:
+        rules = entry[2]
+    else:
+        # Every rule not ended at `start` holds every rule in force at any
+        # moment from `start` on.
+        start = min(at, now)
+        rules = _rules_not_ended(start)
+        if token is not None:
+            try:
+                cache.set(ENTRY_KEY, (token, start, rules), timeout=ENTRY_SECONDS)
+            except Exception:
+                log.warning("commission rule cache: could not store", exc_info=True)
+    return [
+        r
+        for r in rules
+        if r.effective_from <= at and (r.effective_until is None or r.effective_until > at)
+    ]
+
+
+def rules_changed() -> None:
+    """A rule was saved or deleted: the cached rules are stale now and again
+    once the transaction commits (a load in between still saw the old rows)."""
+
+    def _replace() -> None:
+        try:
+            cache.set(VERSION_KEY, secrets.token_hex(4), timeout=None)
+        except Exception:
+            log.warning("commission rule cache: could not replace the token", exc_info=True)
+
+    _replace()
+    transaction.on_commit(_replace)
+
+
+def _on_rule_written(sender, **kwargs) -> None:
+    rules_changed()
+
+
+# Same app: every write of a rule, whoever makes it (the admin, the demo, a shell).
+post_save.connect(_on_rule_written, sender=CommissionRule, dispatch_uid="commission.rules.save")
+post_delete.connect(_on_rule_written, sender=CommissionRule, dispatch_uid="commission.rules.delete")
+
+
 class RuleBook:
-    """The rules in force at one moment, loaded once (the table is small)."""
+    """The rules in force at one moment, loaded once (the table is small, and
+    cached: see the module docstring)."""
 
     def __init__(self, at: datetime):
         self.at = at
-        rules = CommissionRule.objects.filter(
-            Q(effective_from__lte=at), Q(effective_until__isnull=True) | Q(effective_until__gt=at)
-        ).order_by("-effective_from", "-pk")
+        rules = _in_force(at)
         self.by_product: dict[int, CommissionRule] = {}
         self.by_category: dict[int, CommissionRule] = {}
         self.by_leader: dict[int, CommissionRule] = {}
