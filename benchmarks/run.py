@@ -275,13 +275,33 @@ def stop(proc: subprocess.Popen | None) -> None:
         pass
 
 
-def gunicorn_command(port: int) -> tuple[list[str], str]:
-    """The app's gunicorn settings: its config file when the project has one."""
-    command = [str(BIN / "gunicorn"), "tuangou.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+# --server: the production config file as it is, or the same file with another
+# worker class (the comparison of docs/scaling.md, "Serving").
+SERVERS = {
+    "conf": ("tuangou.wsgi:application", None),
+    "sync": ("tuangou.wsgi:application", "sync"),
+    "gthread": ("tuangou.wsgi:application", "gthread"),
+    "asgi": ("tuangou.asgi:application", "uvicorn_worker.UvicornWorker"),
+}
+# Under ASGI Django runs each synchronous view in a thread of its own choosing,
+# so a persistent connection (CONN_MAX_AGE) is never reused and one is left open
+# per thread until PostgreSQL refuses more ("too many clients"): Django's
+# psycopg pool is the way it supports persistent connections there.
+SERVER_ENV = {"asgi": {"DATABASE_POOL": "true"}}
+
+
+def gunicorn_command(port: int, server: str = "conf") -> tuple[list[str], str]:
+    """The app's gunicorn settings: its config file when the project has one,
+    with the worker class of `server` (`conf` keeps the file's)."""
+    app, worker_class = SERVERS[server]
+    command = [str(BIN / "gunicorn"), app, "--bind", f"127.0.0.1:{port}"]
+    if worker_class:
+        command += ["--worker-class", worker_class]
     for candidate in ("gunicorn.conf.py", "deploy/gunicorn.conf.py"):
         if (ROOT / candidate).exists():
             command += ["-c", candidate]
-            return command, f"gunicorn -c {candidate}"
+            label = f"gunicorn -c {candidate}"
+            return command, f"{label} -k {worker_class}" if worker_class else label
     workers = int(os.environ.get("BENCH_WORKERS", 2 * CORES))
     command += ["--workers", str(workers)]
     return command, f"gunicorn, {workers} sync workers (2 x cores)"
@@ -534,6 +554,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="about 2 minutes, for development")
     parser.add_argument("--no-doc", action="store_true", help="print only, leave the doc alone")
     parser.add_argument("--note", default="", help="a remark for the doc (e.g. 'machine busy')")
+    parser.add_argument(
+        "--server",
+        choices=sorted(SERVERS),
+        default="conf",
+        help="worker class: the config file's (conf), sync, gthread or asgi (uvicorn workers)",
+    )
     args = parser.parse_args()
     profile = QUICK if args.quick else FULL
 
@@ -579,7 +605,8 @@ def main() -> int:
 
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        command, server_label = gunicorn_command(port)
+        command, server_label = gunicorn_command(port, args.server)
+        env.update(SERVER_ENV.get(args.server, {}))
         queues = {getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "celery")}
         for route in (getattr(settings, "CELERY_TASK_ROUTES", None) or {}).values():
             if isinstance(route, dict) and route.get("queue"):
