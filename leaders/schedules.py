@@ -23,4 +23,11 @@ BEAT_SCHEDULE = {
         "task": "leaders.commission.tasks.reconcile_commission_accounts_task",
         "schedule": crontab(hour=3, minute=0),
     },
+    # WeChat pays a transfer batch asynchronously: every hour each batch it
+    # accepted and is still paying is asked about by its batch number and
+    # settled (paid withdrawals marked paid, failed ones back to finance).
+    "leaders-check-payout-batches": {
+        "task": "leaders.commission.tasks.check_submitted_payout_batches_task",
+        "schedule": crontab(minute=17),
+    },
 }

@@ -460,8 +460,35 @@ class PayoutMethod(models.TextChoices):
     BANK = "bank", _("Bank transfer")
 
 
+class PayoutBatchStatus(models.TextChoices):
+    CREATED = "created", _("Waiting to be sent")  # recorded; the task sends it (and retries)
+    SUBMITTED = "submitted", _("Accepted, paying")  # the provider took it; money on its way
+    SUCCEEDED = "succeeded", _("All paid")  # every transfer of the batch arrived
+    PARTIAL = "partial", _("Partly paid")  # finished, some transfers failed (see the error)
+    FAILED = "failed", _("Refused")  # refused or closed by the provider: nothing paid by it
+
+
+PAYOUT_BATCH_TRANSITIONS: dict[str, set[str]] = {
+    PayoutBatchStatus.CREATED: {PayoutBatchStatus.SUBMITTED, PayoutBatchStatus.FAILED},
+    PayoutBatchStatus.SUBMITTED: {
+        PayoutBatchStatus.SUCCEEDED,
+        PayoutBatchStatus.PARTIAL,
+        PayoutBatchStatus.FAILED,
+    },
+    PayoutBatchStatus.SUCCEEDED: set(),
+    PayoutBatchStatus.PARTIAL: set(),
+    PayoutBatchStatus.FAILED: set(),
+}
+
+
 class PayoutBatch(models.Model):
-    """One payout run: a bank file or one WeChat transfer batch."""
+    """One payout run: a bank file or one WeChat transfer batch.
+
+    `status` follows PAYOUT_BATCH_TRANSITIONS, moved only by
+    services.send_payout_batch (the provider's answer to the batch) and
+    services.check_payout_batch (the provider's answer when asked by batch
+    number); `error` keeps the provider's last refusal or failure in words.
+    """
 
     number = models.CharField(_("batch number"), max_length=32, unique=True)
     provider = models.CharField(_("payout channel"), max_length=20)
@@ -476,7 +503,19 @@ class PayoutBatch(models.Model):
     # "withdrawals" alone is the model's plural (提现); the count has its own words.
     count = models.PositiveIntegerField(pgettext_lazy("payout batch", "withdrawals"), default=0)
     provider_reference = models.CharField(_("provider reference"), max_length=64, blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=PayoutBatchStatus.choices,
+        default=PayoutBatchStatus.CREATED,
+    )
+    error = models.TextField(pgettext_lazy("payout batch", "error"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    submitted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    finished_at = models.DateTimeField(
+        pgettext_lazy("payout batch", "finished at"), null=True, blank=True
+    )
+    checked_at = models.DateTimeField(_("last checked at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("payout batch")

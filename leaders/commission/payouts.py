@@ -15,8 +15,12 @@ number:
   never believed. The batch number is WeChat's out_batch_no, its idempotency
   key: WeChat treats a repeated out_batch_no as the same batch, so a retry
   after a timeout can never pay twice. WeChat accepts the batch and pays
-  asynchronously: the withdrawals stay approved (in the batch) until finance
-  marks them paid with WeChat's detail id.
+  asynchronously: the withdrawals stay approved (in the batch) until
+  `query()` (GET /v3/transfer/batches/out-batch-no/{batch number}, the same
+  signing and verification) reports the batch finished or closed, and
+  services.check_payout_batch settles it: each transfer that arrived marks
+  its withdrawal paid with WeChat's detail id, each that failed gives its
+  withdrawal back to finance (approved, out of the batch).
 
 settings.PAYOUT_PROVIDER picks the default ("bank_csv" unless set).
 """
@@ -49,6 +53,21 @@ class PayoutResult:
     paid: dict = field(default_factory=dict)  # withdrawal -> transfer reference, when known at once
 
 
+@dataclass
+class BatchAnswer:
+    """What the provider says about a batch it accepted, when asked.
+
+    `state`: "paying" (not finished: nothing to settle yet), "finished"
+    (every transfer done, each in `paid` or `failed`) or "closed" (the
+    provider gave the whole batch up: nothing was paid by it).
+    """
+
+    state: str
+    paid: dict[str, str] = field(default_factory=dict)  # withdrawal number -> transfer id
+    failed: dict[str, str] = field(default_factory=dict)  # withdrawal number -> why
+    reason: str = ""  # why a batch was closed
+
+
 class PayoutError(Exception):
     """The provider refused the batch or could not be reached.
 
@@ -68,6 +87,9 @@ class PayoutProvider(Protocol):
     name: str
 
     def submit(self, *, batch: PayoutBatch, withdrawals: list[Withdrawal]) -> PayoutResult: ...
+
+    # Providers that pay by themselves (WeChat) also answer
+    # `query(*, batch: PayoutBatch) -> BatchAnswer`; a bank file has no one to ask.
 
 
 CSV_HEADER = [
@@ -164,22 +186,83 @@ class WechatTransferProvider:
             ensure_ascii=False,
             separators=(",", ":"),
         ).encode("utf-8")
+        answer = self._call("POST", self.path, body)
+        try:
+            batch_id = str(answer["batch_id"])
+        except (KeyError, TypeError) as exc:
+            raise PayoutError("BAD_RESPONSE", str(exc), retryable=True) from exc
+        return PayoutResult(reference=batch_id)
+
+    # WeChat's batch states: WAIT_PAY / ACCEPTED / PROCESSING (paying),
+    # FINISHED (each transfer SUCCESS or FAIL), CLOSED (nothing paid).
+    PAYING = frozenset({"WAIT_PAY", "ACCEPTED", "PROCESSING"})
+    PAGE = 100  # WeChat's most details per answer
+
+    def query(self, *, batch: PayoutBatch) -> BatchAnswer:
+        """商家批次单号查询: the batch's state and each transfer's, page by page.
+
+        Every page is a verified answer; a forged or unreadable one raises a
+        retryable PayoutError and settles nothing."""
+        offset, details, head = 0, [], {}
+        while True:
+            path = (
+                f"{self.path}/out-batch-no/{batch.number}"
+                f"?need_query_detail=true&offset={offset}&limit={self.PAGE}&detail_status=ALL"
+            )
+            answer = self._call("GET", path, b"")
+            try:
+                head = answer["transfer_batch"]
+                page = answer.get("transfer_detail_list") or []
+                state = str(head["batch_status"])
+                total = int(head.get("total_num") or 0)
+                details += [
+                    (str(d["out_detail_no"]), str(d.get("detail_id", "")), str(d["detail_status"]))
+                    for d in page
+                ]
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise PayoutError("BAD_RESPONSE", repr(exc), retryable=True) from exc
+            if state != "FINISHED" or not page or len(details) >= total:
+                break
+            offset += len(page)
+        if state in self.PAYING:
+            return BatchAnswer(state="paying")
+        if state == "CLOSED":
+            return BatchAnswer(state="closed", reason=str(head.get("close_reason") or "CLOSED"))
+        if state != "FINISHED":
+            raise PayoutError("BAD_RESPONSE", f"unknown batch_status {state!r}", retryable=True)
+        result = BatchAnswer(state="finished")
+        for number, detail_id, status in details:
+            if status == "SUCCESS":
+                result.paid[number] = detail_id or number
+            elif status == "FAIL":
+                result.failed[number] = "FAIL"
+            else:  # a transfer still on its way: ask again later
+                return BatchAnswer(state="paying")
+        return result
+
+    def _call(self, method: str, path: str, body: bytes) -> dict:
+        """One signed request; the answer's signature verified, its JSON returned."""
         headers = {
             "Authorization": v3.build_authorization(
-                method="POST",
-                url_path=self.path,
+                method=method,
+                url_path=path,
                 body=body,
                 mch_id=self.mchid,
                 serial_no=self.serial_no,
                 private_key=self.private_key,
                 timestamp=int(self.clock()),
             ),
-            "Content-Type": "application/json",
             "Accept": "application/json",
         }
+        if method == "POST":
+            headers["Content-Type"] = "application/json"
         try:
-            response = requests.post(
-                self.base_url + self.path, data=body, headers=headers, timeout=self.timeout
+            response = requests.request(
+                method,
+                self.base_url + path,
+                data=body or None,
+                headers=headers,
+                timeout=self.timeout,
             )
         except requests.RequestException as exc:
             # Sent or not, we cannot tell: the same out_batch_no again is safe.
@@ -202,10 +285,12 @@ class WechatTransferProvider:
             # and asking again with the same number is safe.
             raise PayoutError("BAD_RESPONSE_SIGNATURE", str(exc), retryable=True) from exc
         try:
-            batch_id = str(json.loads(response.content)["batch_id"])
-        except (ValueError, KeyError, TypeError) as exc:
+            answer = json.loads(response.content)
+        except ValueError as exc:
             raise PayoutError("BAD_RESPONSE", str(exc), retryable=True) from exc
-        return PayoutResult(reference=batch_id)
+        if not isinstance(answer, dict):
+            raise PayoutError("BAD_RESPONSE", "not a JSON object", retryable=True)
+        return answer
 
 
 def get_payout_provider(name: str | None = None) -> PayoutProvider:

@@ -30,11 +30,13 @@ from tuangou.outbox import publish_on_commit
 from tuangou.timeutils import after_sale_deadline, local_datetime, to_local
 
 from .models import (
+    PAYOUT_BATCH_TRANSITIONS,
     WITHDRAWAL_TRANSITIONS,
     CommissionAccount,
     CommissionEntry,
     EntryKind,
     PayoutBatch,
+    PayoutBatchStatus,
     PayoutMethod,
     PeriodKind,
     RuleKind,
@@ -759,15 +761,21 @@ def mark_withdrawal_paid(*, withdrawal: Withdrawal, actor, reference: str) -> bo
     if not reference:
         raise CommissionError(_("Enter the transfer reference."))
     with transaction.atomic():
-        moved = _move(
-            withdrawal,
-            WithdrawalStatus.PAID,
-            paid_by=actor,
-            paid_at=timezone.now(),
-            transfer_reference=reference[:64],
-        )
-        if moved:
-            _release_reserved(withdrawal, withdrawn=True)
+        return _pay(withdrawal, actor=actor, reference=reference)
+
+
+def _pay(withdrawal: Withdrawal, *, actor, reference: str) -> bool:
+    """approved → paid and the reserved money counted as withdrawn (inside
+    the caller's transaction; the caller checked who may)."""
+    moved = _move(
+        withdrawal,
+        WithdrawalStatus.PAID,
+        paid_by=actor,
+        paid_at=timezone.now(),
+        transfer_reference=reference[:64],
+    )
+    if moved:
+        _release_reserved(withdrawal, withdrawn=True)
     return moved
 
 
@@ -814,22 +822,45 @@ class PayoutRetry(Exception):
     with the same batch number."""
 
 
+def _move_batch(batch: PayoutBatch, new: str, **fields) -> bool:
+    """Compare-and-set of a batch along PAYOUT_BATCH_TRANSITIONS: False when
+    another run moved it first."""
+    sources = [old for old, targets in PAYOUT_BATCH_TRANSITIONS.items() if new in targets]
+    return bool(
+        PayoutBatch.objects.filter(pk=batch.pk, status__in=sources).update(status=new, **fields)
+    )
+
+
+def _give_back(batch: PayoutBatch, *, numbers=None) -> list[str]:
+    """Withdrawals of a batch that no money reached leave it, still approved:
+    finance can put them into a new batch or reject them (the withdrawal
+    history keeps the batch they were in). Returns their numbers."""
+    rows = Withdrawal.objects.filter(batch=batch, status=WithdrawalStatus.APPROVED)
+    if numbers is not None:
+        rows = rows.filter(number__in=numbers)
+    given = sorted(rows.values_list("number", flat=True))
+    rows.update(batch=None)
+    return given
+
+
 def send_payout_batch(*, batch_id: int) -> PayoutBatch:
     """Hand one payout batch to its provider. Safe to run any number of times.
 
     The batch number is the provider's idempotency key (WeChat's
     out_batch_no): a retry after a timeout sends the same number with the
     same withdrawals, and WeChat treats it as the same batch, so it can never
-    pay twice. A batch the provider already accepted (provider_reference
-    set) is not sent again. When the provider refuses the batch for good (no
-    money moved), its withdrawals leave the batch, still approved: finance
-    can batch them again or reject them. Raises PayoutRetry when the same
-    request may succeed later.
+    pay twice. Only a batch still `created` is sent; the provider's verified
+    acceptance moves it to `submitted` (provider_reference set). When the
+    provider refuses it for good (no money moved) it is `failed` with the
+    provider's words in `error`, and its withdrawals leave the batch, still
+    approved: finance can batch them again or reject them. Raises
+    PayoutRetry (the error kept on the batch) when the same request may
+    succeed later.
     """
     from .payouts import PayoutError, get_payout_provider
 
     batch = PayoutBatch.objects.select_related("created_by").get(pk=batch_id)
-    if batch.provider_reference:
+    if batch.status != PayoutBatchStatus.CREATED:
         return batch
     # The batch's own withdrawals, all of them: the same request every time.
     withdrawals = list(batch.withdrawals.order_by("pk"))
@@ -839,20 +870,121 @@ def send_payout_batch(*, batch_id: int) -> PayoutBatch:
         result = get_payout_provider(batch.provider).submit(batch=batch, withdrawals=withdrawals)
     except PayoutError as exc:
         if exc.retryable:
+            PayoutBatch.objects.filter(pk=batch.pk, status=PayoutBatchStatus.CREATED).update(
+                error=str(exc)[:1000]
+            )
             logger.warning("payout batch %s not sent yet: %s", batch.number, exc)
             raise PayoutRetry(str(exc)) from exc
-        released = Withdrawal.objects.filter(batch=batch, status=WithdrawalStatus.APPROVED).update(
-            batch=None
-        )
-        logger.error(
-            "payout batch %s refused (%s); %d withdrawals back to approved", batch.number, exc,
-            released,
-        )  # fmt: skip
+        with transaction.atomic():
+            if _move_batch(
+                batch,
+                PayoutBatchStatus.FAILED,
+                error=str(exc)[:1000],
+                finished_at=timezone.now(),
+            ):
+                released = _give_back(batch)
+                logger.error(
+                    "payout batch %s refused (%s); withdrawals back to approved: %s",
+                    batch.number,
+                    exc,
+                    ", ".join(released),
+                )
+        batch.refresh_from_db()
         return batch
-    PayoutBatch.objects.filter(pk=batch.pk, provider_reference="").update(
-        provider_reference=(result.reference or batch.number)[:64]
-    )
-    for withdrawal, reference in result.paid.items():
-        mark_withdrawal_paid(withdrawal=withdrawal, actor=batch.created_by, reference=reference)
+    with transaction.atomic():
+        if _move_batch(
+            batch,
+            PayoutBatchStatus.SUBMITTED,
+            provider_reference=(result.reference or batch.number)[:64],
+            submitted_at=timezone.now(),
+            error="",
+        ):
+            for withdrawal, reference in result.paid.items():
+                _pay(withdrawal, actor=batch.created_by, reference=reference)
     batch.refresh_from_db()
     return batch
+
+
+def check_payout_batch(*, batch_id: int) -> PayoutBatch:
+    """Ask the provider, by batch number, what became of a submitted batch,
+    and settle it. Safe to run any number of times, and at once from two
+    places: only a `submitted` batch is asked, and it is settled once, under
+    its row lock.
+
+    - still paying: nothing changes but `checked_at`;
+    - finished: each transfer that arrived marks its withdrawal paid with
+      the provider's transfer id; each that failed gives its withdrawal back
+      to finance (approved, out of the batch). The batch is `succeeded`,
+      `partial` or `failed` (no transfer arrived); `error` names the
+      withdrawals given back;
+    - closed by the provider: `failed`, every withdrawal given back.
+
+    A bank file has no one to ask: finance marks its withdrawals paid one by
+    one, and the batch is `succeeded` once all of them are. Raises
+    PayoutRetry when the provider could not answer (the error kept on the
+    batch).
+    """
+    from .payouts import BatchAnswer, PayoutError, get_payout_provider
+
+    batch = PayoutBatch.objects.select_related("created_by").get(pk=batch_id)
+    if batch.status != PayoutBatchStatus.SUBMITTED:
+        return batch
+    provider = get_payout_provider(batch.provider)
+    now = timezone.now()
+    if not hasattr(provider, "query"):
+        open_ones = batch.withdrawals.exclude(status=WithdrawalStatus.PAID).exists()
+        if not open_ones:
+            _move_batch(batch, PayoutBatchStatus.SUCCEEDED, finished_at=now, checked_at=now)
+        else:
+            PayoutBatch.objects.filter(pk=batch.pk).update(checked_at=now)
+        batch.refresh_from_db()
+        return batch
+    try:
+        # The network call holds no lock.
+        answer: BatchAnswer = provider.query(batch=batch)
+    except PayoutError as exc:
+        PayoutBatch.objects.filter(pk=batch.pk, status=PayoutBatchStatus.SUBMITTED).update(
+            error=str(exc)[:1000], checked_at=now
+        )
+        logger.warning("payout batch %s could not be checked: %s", batch.number, exc)
+        if exc.retryable:
+            raise PayoutRetry(str(exc)) from exc
+        batch.refresh_from_db()
+        return batch
+    if answer.state == "paying":
+        PayoutBatch.objects.filter(pk=batch.pk, status=PayoutBatchStatus.SUBMITTED).update(
+            checked_at=now, error=""
+        )
+        batch.refresh_from_db()
+        return batch
+    with transaction.atomic():
+        locked = PayoutBatch.objects.select_for_update().get(pk=batch.pk)
+        if locked.status != PayoutBatchStatus.SUBMITTED:
+            return locked  # another check settled it first
+        # Lock order: the batch, then its withdrawals by pk (as finance's
+        # mark-paid locks one withdrawal, then its account).
+        mine = {w.number: w for w in locked.withdrawals.select_for_update().order_by("pk")}
+        if answer.state == "closed":
+            given = _give_back(locked)
+            new = PayoutBatchStatus.FAILED
+            error = f"CLOSED: {answer.reason}"
+        else:
+            paid = 0
+            for number, reference in sorted(answer.paid.items()):
+                if number in mine:
+                    paid += _pay(mine[number], actor=locked.created_by, reference=reference)
+                    paid += mine[number].status == WithdrawalStatus.PAID  # paid by hand before
+            given = _give_back(locked, numbers=[n for n in answer.failed if n in mine])
+            if not given:
+                new, error = PayoutBatchStatus.SUCCEEDED, ""
+            else:
+                new = PayoutBatchStatus.PARTIAL if paid else PayoutBatchStatus.FAILED
+                error = "FAIL: " + ", ".join(f"{n} {answer.failed[n]}" for n in given)
+        if given:
+            error += " — " + _("back to finance (approved, out of the batch): %(numbers)s") % {
+                "numbers": ", ".join(given)
+            }
+        _move_batch(locked, new, error=error[:1000], finished_at=now, checked_at=now)
+        logger.info("payout batch %s settled: %s %s", locked.number, new, error)
+    locked.refresh_from_db()
+    return locked

@@ -66,3 +66,39 @@ def send_payout_batch_task(self, batch_id: int) -> str:
     except PayoutRetry as exc:
         base = getattr(settings, "PAYOUT_RETRY_BASE_SECONDS", 30)
         raise self.retry(exc=exc, countdown=min(3600, base * 2**self.request.retries)) from exc
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=8,
+    name="leaders.commission.tasks.check_payout_batch_task",
+)
+def check_payout_batch_task(self, batch_id: int) -> str:
+    """Ask the provider what became of one submitted batch and settle it
+    (services.check_payout_batch: idempotent, settled once under a lock)."""
+    from django.conf import settings
+
+    from .services import PayoutRetry, check_payout_batch
+
+    try:
+        return check_payout_batch(batch_id=batch_id).status
+    except PayoutRetry as exc:
+        base = getattr(settings, "PAYOUT_RETRY_BASE_SECONDS", 30)
+        raise self.retry(exc=exc, countdown=min(3600, base * 2**self.request.retries)) from exc
+
+
+@shared_task(acks_late=True, name="leaders.commission.tasks.check_submitted_payout_batches_task")
+def check_submitted_payout_batches_task() -> int:
+    """Beat: one check task for every batch the provider is still paying."""
+    from .models import PayoutBatch, PayoutBatchStatus
+
+    ids = list(
+        PayoutBatch.objects.filter(status=PayoutBatchStatus.SUBMITTED)
+        .exclude(provider="bank_csv")
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for batch_id in ids:
+        check_payout_batch_task.delay(batch_id)
+    return len(ids)
