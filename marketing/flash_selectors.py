@@ -1,5 +1,6 @@
 """Reads of 限时秒杀 for pages: today's board (the 秒杀 page), and its cached
-summary for the countdowns on the home and product pages.
+summary for the countdowns on the home and product pages; for the checkout,
+whether any of its SKUs is in a running session (`may_admit`, cached).
 
 Units left come from the Redis gate for a Redis-gated item (what the gate will
 still admit, one MGET for the whole board) and from the database counter
@@ -8,12 +9,17 @@ otherwise, or when the gate cannot be reached.
 
 from __future__ import annotations
 
+import logging
+import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Prefetch
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from catalog.models import ProductImage
@@ -27,6 +33,8 @@ UPCOMING = "upcoming"
 ENDED = "ended"
 # The beat rewrites it every minute; a longer life covers a late beat.
 SUMMARY_SECONDS = 600
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -174,6 +182,7 @@ def refresh_board(*, at=None) -> list[BoardSession]:
     page, and every minute by the beat (marketing.tasks.flash_upkeep_task), so
     units left and a new day's sessions reach those pages within a minute."""
     at = at or timezone.now()
+    sessions_changed()  # also the checkout's windows (may_admit), at once
     board = flash_board(at=at, with_images=False)
     cache.set(_summary_key(at), board, SUMMARY_SECONDS)
     return board
@@ -212,3 +221,104 @@ def flash_for_product(*, product_id: int, at=None) -> tuple[BoardSession, BoardI
             if item.product_id == product_id:
                 return session, item
     return None
+
+
+# --- the checkout's admission read, skipped when no session can admit ------------------
+#
+# Placing an order asks marketing.services.flash.admit_lines for the 秒杀 items
+# of its SKUs (one query) on every checkout, although a session runs for a few
+# hours a day and holds a few SKUs. `may_admit` answers "could one of these
+# SKUs be admitted now?" from today's windows (each active session's start,
+# end and SKUs) kept in the Django cache with a version token, read in the
+# same round trip. The token is replaced, at once and again after commit, on
+# every save or delete of a session or an item (receivers below, same app),
+# and by refresh_board (after the admin's or the demo's save_flash_sale, and
+# every minute from the beat). The token is read before the windows are
+# loaded: a change committed meanwhile replaces it, so what is stored is never
+# read. Redis down: the windows are read from PostgreSQL (one query, as
+# before). A "yes" still goes through admit_lines, which reads the items.
+
+WINDOWS_VERSION_KEY = "marketing:flash-windows:version"
+WINDOWS_SECONDS = 60 * 60
+
+
+def _windows_key(at) -> str:
+    return f"marketing:flash-windows:{to_local(at).date().isoformat()}"
+
+
+def _load_windows(at) -> list[tuple[datetime, datetime, frozenset[int]]]:
+    start, end = _day_bounds(at)
+    windows: dict[int, tuple[datetime, datetime, set[int]]] = {}
+    for sale_id, starts_at, ends_at, sku_id in (
+        FlashSaleItem.objects.filter(
+            sale__is_active=True, sale__starts_at__lt=end, sale__ends_at__gt=start
+        )
+        .order_by()
+        .values_list("sale_id", "sale__starts_at", "sale__ends_at", "sku_id")
+    ):
+        windows.setdefault(sale_id, (starts_at, ends_at, set()))[2].add(sku_id)
+    return [(s, e, frozenset(skus)) for s, e, skus in windows.values()]
+
+
+def todays_windows(*, at=None) -> list[tuple[datetime, datetime, frozenset[int]]]:
+    """(starts_at, ends_at, sku ids) of each active session of `at`'s Shanghai
+    day, from the cache while the token holds (see above)."""
+    at = at or timezone.now()
+    key = _windows_key(at)
+    try:
+        found = cache.get_many([key, WINDOWS_VERSION_KEY])
+        token = found.get(WINDOWS_VERSION_KEY)
+        if token is None:
+            token = secrets.token_hex(4)
+            if not cache.add(WINDOWS_VERSION_KEY, token, timeout=None):
+                token = cache.get(WINDOWS_VERSION_KEY) or token
+    except Exception:
+        log.warning("flash windows cache unavailable", exc_info=True)
+        return _load_windows(at)
+    entry = found.get(key)
+    if entry is not None and entry[0] == token:
+        return entry[1]
+    windows = _load_windows(at)
+    try:
+        cache.set(key, (token, windows), timeout=WINDOWS_SECONDS)
+    except Exception:
+        log.warning("flash windows cache: could not store", exc_info=True)
+    return windows
+
+
+def may_admit(*, sku_ids: Iterable[int], at=None) -> bool:
+    """False when no active session running at `at` holds one of these SKUs:
+    admit_lines would admit nothing, and its read can be skipped."""
+    at = at or timezone.now()
+    wanted = set(sku_ids)
+    return any(
+        starts_at <= at < ends_at and not wanted.isdisjoint(skus)
+        for starts_at, ends_at, skus in todays_windows(at=at)
+    )
+
+
+def sessions_changed() -> None:
+    """A session or an item changed: the cached windows are stale now and
+    again once the transaction commits."""
+
+    def _replace() -> None:
+        try:
+            cache.set(WINDOWS_VERSION_KEY, secrets.token_hex(4), timeout=None)
+        except Exception:
+            log.warning("flash windows cache: could not replace the token", exc_info=True)
+
+    _replace()
+    transaction.on_commit(_replace)
+
+
+def _on_session_written(sender, **kwargs) -> None:
+    sessions_changed()
+
+
+for _model in (FlashSale, FlashSaleItem):
+    post_save.connect(
+        _on_session_written, sender=_model, dispatch_uid=f"flash.windows.save.{_model.__name__}"
+    )
+    post_delete.connect(
+        _on_session_written, sender=_model, dispatch_uid=f"flash.windows.delete.{_model.__name__}"
+    )
