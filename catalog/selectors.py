@@ -78,12 +78,19 @@ class Storefront:
         return self.deadline.delivery_date if self.deadline else None
 
 
-def storefront_for(*, pickup_point=None, at: datetime | None = None) -> Storefront:
-    """The pickup point's warehouse, or the default one until the shopper chooses."""
+_UNSET = object()
+
+
+def storefront_for(*, pickup_point=None, at: datetime | None = None, default=_UNSET) -> Storefront:
+    """The pickup point's warehouse, or the default one until the shopper chooses.
+
+    `default`: the default warehouse when the caller already read it (the
+    home page reads it with the rest of its cache entries in one round trip).
+    """
     moment = to_local(at or _now())
     warehouse = getattr(pickup_point, "warehouse", None) if pickup_point else None
     if warehouse is None:
-        warehouse = _storefront_default_warehouse()
+        warehouse = _storefront_default_warehouse() if default is _UNSET else default
     deadline = order_deadline(warehouse=warehouse, at=moment) if warehouse else None
     return Storefront(
         warehouse=warehouse,
@@ -306,13 +313,17 @@ def _page(products: QuerySet[Product], storefront: Storefront, page: int) -> Car
     return _cards_page(rows, has_next, storefront, page)
 
 
-def home_products(*, storefront: Storefront, page: int = 1) -> CardPage:
-    """The home page's cards: products, SKUs and pictures from the storefront
-    cache (built once per catalog version and page), stock fresh (one query)."""
-    page = max(1, page)
-    rows, has_next = storefront_cache.cached(
-        f"home:{page}", lambda: _rows(on_shelf_products().order_by("position", "pk"), page)
-    )
+def home_rows(*, page: int = 1) -> tuple[list[Product], bool]:
+    """The home page's products with their active SKUs and pictures, and
+    whether a next page exists (three queries; the same for every shopper:
+    catalog.shelf keeps them in the storefront cache with their cards)."""
+    return _rows(on_shelf_products().order_by("position", "pk"), max(1, page))
+
+
+def cards_for_rows(
+    rows: list[Product], has_next: bool, *, storefront: Storefront, page: int
+) -> CardPage:
+    """Cards for rows from the cache, with their stock read fresh (one query)."""
     return _cards_page(rows, has_next, storefront, page)
 
 

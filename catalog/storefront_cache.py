@@ -2,10 +2,10 @@
 under one version token that every catalog write replaces (issue #11).
 
 Cached: the top categories, the default warehouse and the home page's product
-rows (products with their active SKUs and pictures, page by page). Not
-cached: stock (sold / left / sold out change with every order; the pages read
-it fresh in one query) and everything about the shopper (pickup point, cart
-badge, messages).
+rows (products with their active SKUs and pictures, page by page, with
+their cards rendered: catalog/shelf.py). Not cached: stock (sold / left /
+sold out change with every order; the pages read it fresh in one query) and
+everything about the shopper (pickup point, cart badge, messages).
 
 Products, SKUs, pictures, categories and promises are shared by every
 warehouse in this schema (only stock is per warehouse, and stock is read
@@ -101,6 +101,33 @@ def cached(name: str, build: Callable[[], T]) -> T:
     except Exception:
         log.warning("storefront cache: could not store %s", name, exc_info=True)
     return value
+
+
+def cached_many(builds: dict[str, Callable[[], object]]) -> dict[str, object]:
+    """`cached()` for several entries in one round trip: one MGET of the token
+    and every entry; the stale or missing ones are built in the order given
+    and stored with one more round trip (MSET), only then."""
+    keys = {name: f"catalog:storefront:{name}" for name in builds}
+    try:
+        found = cache.get_many([VERSION_KEY, *keys.values()])
+        token = found.get(VERSION_KEY) or version()
+    except Exception:
+        log.warning("storefront cache unavailable", exc_info=True)
+        return {name: build() for name, build in builds.items()}
+    values, fresh = {}, {}
+    for name, build in builds.items():
+        entry = found.get(keys[name])
+        if entry is not None and entry[0] == token:
+            values[name] = entry[1]
+        else:
+            values[name] = build()
+            fresh[keys[name]] = (token, values[name])
+    if fresh:
+        try:
+            cache.set_many(fresh, timeout=ENTRY_SECONDS)
+        except Exception:
+            log.warning("storefront cache: could not store %s", list(fresh), exc_info=True)
+    return values
 
 
 class StorefrontCacheAdmin:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import get_language
 
-from . import selectors
+from . import selectors, shelf, storefront_cache
 
 # The leaders app builds this page (issue #4); it is linked, not reversed, so
 # the storefront works before it exists.
@@ -16,14 +17,14 @@ CHOOSE_PICKUP_POINT_PATH = "/leader/points/choose/"
 CART_ADD_PATH = "/orders/cart/add/"
 
 
-def _storefront(request) -> selectors.Storefront:
+def _storefront(request, **default) -> selectors.Storefront:
     # The shopper's pickup point is the leaders app's business: ask the same
     # function that puts `current_pickup_point` into every template.
     from leaders.context_processors import pickup_point
 
     chosen = pickup_point(request)
     request.catalog_point_needs_change = bool(chosen.get("pickup_point_needs_change"))
-    return selectors.storefront_for(pickup_point=chosen["current_pickup_point"])
+    return selectors.storefront_for(pickup_point=chosen["current_pickup_point"], **default)
 
 
 def _page_number(request) -> int:
@@ -56,16 +57,32 @@ def _base_context(storefront, request=None) -> dict:
 
 
 def home(request):
-    storefront = _storefront(request)
-    page = selectors.home_products(storefront=storefront, page=_page_number(request))
+    """The shelf: everything the same for everyone (default warehouse, rendered
+    cards, category chips) in one Redis round trip (catalog.shelf), the stock
+    in one query, the shopper's own parts (pickup point, cart, messages) fresh."""
+    number = _page_number(request)
+    found = storefront_cache.cached_many(
+        {
+            "default-warehouse": selectors.default_warehouse,
+            f"shelf:{get_language()}:{number}": lambda: shelf.build(page=number),
+        }
+    )
+    storefront = _storefront(request, default=found["default-warehouse"])
+    page_shelf = found[f"shelf:{get_language()}:{number}"]
+    page = selectors.cards_for_rows(
+        page_shelf.rows, page_shelf.has_next, storefront=storefront, page=number
+    )
+    cards = shelf.cards_html(page_shelf, page.cards)
+    if request.htmx and number > 1:
+        # Infinite scroll: htmx asks for the next page and gets only the cards.
+        return HttpResponse(cards)
     context = {
         **_base_context(storefront, request),
-        # The same for everyone: from the storefront cache (catalog.storefront_cache).
-        "categories": selectors.storefront_top_categories(),
+        "shelf": page_shelf,
         "page": page,
-        "more_url": _more_url(reverse("catalog:home"), page),
+        "cards_html": cards if page.cards else "",
     }
-    return _render_cards(request, "catalog/home.html", context)
+    return render(request, "catalog/home.html", context)
 
 
 def categories(request):
