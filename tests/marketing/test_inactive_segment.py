@@ -118,3 +118,22 @@ def test_orders_answers_the_inactive_segment_from_its_ready():
     from orders.segments import inactive_segment
 
     assert segments.resolver_for(SegmentKind.INACTIVE) is inactive_segment
+
+
+def test_the_inactive_segment_is_one_query(clock, town, django_assert_num_queries):
+    job = CouponIssueJob(segment=SegmentKind.INACTIVE, inactive_days=30)
+    with django_assert_num_queries(1):
+        assert len(segment_user_ids(job=job)) == 5
+
+
+def test_a_kind_nobody_answers_fails_the_job_with_the_reason(clock, town, monkeypatch):
+    from marketing.services.coupons import run_issue_job
+
+    monkeypatch.delitem(segments._resolvers, SegmentKind.INACTIVE)
+    job = CouponIssueJob.objects.create(
+        template=template(), segment=SegmentKind.INACTIVE, inactive_days=30
+    )
+    done = run_issue_job(job_id=job.pk)
+    assert done.status == JobStatus.FAILED
+    assert "no resolver registered for segment 'inactive'" in done.error
+    assert not Coupon.objects.exists()
