@@ -280,6 +280,10 @@ def join_group(*, group: Group, user, pickup_point, quantity: int = 1) -> GroupM
     now = timezone.now()
     campaign = group.campaign
     _check_point(pickup_point)
+    # Full, unless an operator refunded a member: then the seat is free again.
+    full = group.status == GroupStatus.OPEN and group.seats_taken >= group.size
+    if full and settle_refunded_members(group_id=group.pk):
+        group.refresh_from_db()
     if group.status == GroupStatus.SUCCEEDED or (
         group.status == GroupStatus.OPEN and group.seats_taken >= group.size
     ):
@@ -300,12 +304,13 @@ def join_group(*, group: Group, user, pickup_point, quantity: int = 1) -> GroupM
             if GroupMember.objects.filter(group=group, user=user, status__in=LIVE_MEMBER).exists():
                 raise GroupbuyError(_("You are already in this group."), code="member")
             _check_shopper_limit(campaign, user, quantity)
-            took = Group.objects.filter(
-                pk=group.pk,
-                status=GroupStatus.OPEN,
-                deadline__gt=now,
-                seats_taken__lt=F("size"),
-            ).update(seats_taken=F("seats_taken") + 1)
+            seat = Group.objects.filter(
+                pk=group.pk, status=GroupStatus.OPEN, deadline__gt=now, seats_taken__lt=F("size")
+            )
+            took = seat.update(seats_taken=F("seats_taken") + 1)
+            if not took and _settle_refunded(Group.objects.select_for_update().get(pk=group.pk)):
+                # A member refunded while we waited for the row: their seat is ours.
+                took = seat.update(seats_taken=F("seats_taken") + 1)
             if not took:
                 raise _full_error()
             _take_campaign_stock(campaign, quantity)
@@ -409,7 +414,8 @@ def _member_paid(member: GroupMember, order: Order) -> None:
         schedule_group_expiry(group)
         return
     if group.status == GroupStatus.OPEN:
-        if group.paid_count >= group.size:
+        # Full only with members who still paid: not one an operator refunded.
+        if group.paid_count >= group.size and not _settle_refunded(group):
             _succeed(group, auto=False)
         return
     if group.status == GroupStatus.SUCCEEDED:
@@ -471,6 +477,7 @@ def expire_group(*, group_id: int, now: datetime | None = None) -> str:
         if group.deadline > now:
             return "not_due"
         campaign = group.campaign
+        _settle_refunded(group)  # count only members who still paid
         if campaign.auto_complete and group.paid_count >= campaign.auto_complete_min_members:
             _succeed(group, auto=True)
             return "auto_completed"
@@ -567,10 +574,76 @@ def _refund_order_once(order: Order, *, note: str) -> bool:
     return True
 
 
+# --- an operator refunded a member's order -------------------------------------------
+#
+# orders (layer 3) refunds an order without knowing groupbuy (layer 4): the
+# operator's refund in the orders admin, an after-sale refund. groupbuy reads
+# the order's state instead (groupbuy/README.md "Refunds from orders"): every
+# decision on a group (a join finding it full, the payment that would fill it,
+# its expiry) first settles the members whose order was refunded, under the
+# group row lock, and the minute sweeper settles the rest.
+
+
+def _refunded_members(group_id: int):
+    return GroupMember.objects.filter(
+        group_id=group_id, status=MemberStatus.PAID, order__status=OrderStatus.REFUNDED
+    )
+
+
+def _settle_refunded(group: Group) -> int:
+    """Under the caller's lock on `group`'s row: each paid member whose order was
+    refunded becomes refunded, exactly once (compare-and-set paid → refunded);
+    while the group is open its seat is free again and it no longer counts as
+    paid; the campaign gets its units back. Returns how many."""
+    if group.status not in (GroupStatus.OPEN, GroupStatus.SUCCEEDED):
+        return 0  # a failed group refunds its members itself (refund_group_member)
+    members = list(_refunded_members(group.pk).order_by("pk").values_list("pk", "quantity"))
+    settled = units = 0
+    for member_id, quantity in members:
+        if GroupMember.objects.filter(pk=member_id, status=MemberStatus.PAID).update(
+            status=MemberStatus.REFUNDED
+        ):
+            settled += 1
+            units += quantity
+    if not settled:
+        return 0
+    if group.status == GroupStatus.OPEN:
+        Group.objects.filter(pk=group.pk).update(
+            seats_taken=F("seats_taken") - settled, paid_count=F("paid_count") - settled
+        )
+        group.seats_taken -= settled
+        group.paid_count -= settled
+    _give_back_campaign_stock(group.campaign_id, units)
+    logger.info("group %s: %d refunded member(s) settled", group.code, settled)
+    return settled
+
+
+def settle_refunded_members(*, group_id: int) -> int:
+    """Settle the members of one group whose order was refunded (see above).
+    Idempotent; safe beside joins, payments and another run (group row lock)."""
+    if not _refunded_members(group_id).exists():
+        return 0
+    with transaction.atomic():
+        group = Group.objects.select_for_update().get(pk=group_id)
+        return _settle_refunded(group)
+
+
 def sweep_groups(*, now: datetime | None = None, limit: int = 500) -> dict[str, int]:
     """The periodic safety net: expire due groups whose ETA task was lost, refund
-    paid members of failed groups whose refund task was lost, settle due deals."""
+    paid members of failed groups whose refund task was lost, settle due deals,
+    settle members whose order an operator refunded ("released")."""
     now = now or timezone.now()
+    refunded_groups = list(
+        GroupMember.objects.filter(
+            status=MemberStatus.PAID,
+            order__status=OrderStatus.REFUNDED,
+            group__status__in=[GroupStatus.OPEN, GroupStatus.SUCCEEDED],
+        )
+        .order_by("group_id")
+        .values_list("group_id", flat=True)
+        .distinct()[:limit]
+    )
+    released = sum(settle_refunded_members(group_id=pk) for pk in refunded_groups)
     due = list(
         Group.objects.filter(status=GroupStatus.OPEN, deadline__lte=now)
         .order_by("deadline")
@@ -596,7 +669,7 @@ def sweep_groups(*, now: datetime | None = None, limit: int = 500) -> dict[str, 
         .values_list("pk", flat=True)[:limit]
     )
     refunded += sum(1 for pk in stuck_deal_orders if refund_deal_order(deal_order_id=pk))
-    return {"expired": expired, "refunded": refunded, "settled": settled}
+    return {"expired": expired, "refunded": refunded, "settled": settled, "released": released}
 
 
 # --- operators ---------------------------------------------------------------------------

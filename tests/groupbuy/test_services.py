@@ -281,7 +281,7 @@ class TestTimeLimit:
         assert Refund.objects.count() == 2
         with time_machine.travel(NOON_ISH + timedelta(hours=24, minutes=1), tick=False):
             assert expire_group_task.delay(group.pk).get() == "noop"
-            assert sweep_groups() == {"expired": 0, "refunded": 0, "settled": 0}
+            assert sweep_groups() == {"expired": 0, "refunded": 0, "settled": 0, "released": 0}
 
         group.refresh_from_db()
         assert group.status == GroupStatus.FAILED
@@ -320,8 +320,8 @@ class TestTimeLimit:
         group = _opened(campaign, shopper, point)
         clock.shift(timedelta(hours=25))
         # Outside a worker the refund task is not run yet: the sweep does it.
-        assert sweep_groups() == {"expired": 1, "refunded": 1, "settled": 0}
-        assert sweep_groups() == {"expired": 0, "refunded": 0, "settled": 0}
+        assert sweep_groups() == {"expired": 1, "refunded": 1, "settled": 0, "released": 0}
+        assert sweep_groups() == {"expired": 0, "refunded": 0, "settled": 0, "released": 0}
         assert Refund.objects.filter(order__group_member__group=group).count() == 1
 
     def test_a_lost_refund_task_is_redone_by_the_sweeper_once(
@@ -487,7 +487,7 @@ class TestCommunityThreshold:
         clock.shift(timedelta(hours=8))
         with django_capture_on_commit_callbacks(execute=True):
             assert sweep_groups()["settled"] == 1
-            assert sweep_groups() == {"expired": 0, "refunded": 0, "settled": 0}
+            assert sweep_groups() == {"expired": 0, "refunded": 0, "settled": 0, "released": 0}
         deal = CommunityDeal.objects.get()
         assert deal.status == DealStatus.FAILED
         assert sorted(Refund.objects.values_list("amount", flat=True)) == [
@@ -554,7 +554,7 @@ class TestCommunityThreshold:
             django_capture_on_commit_callbacks(execute=True),
         ):
             assert sweep_groups()["settled"] == 2
-            assert sweep_groups() == {"expired": 0, "refunded": 0, "settled": 0}
+            assert sweep_groups() == {"expired": 0, "refunded": 0, "settled": 0, "released": 0}
         here.refresh_from_db()
         there.refresh_from_db()
         assert (here.status, there.status) == (DealStatus.FAILED, DealStatus.SUCCEEDED)
