@@ -47,8 +47,8 @@ BUDGET = {
     "home": 1,
     "product": 6,
     "cart_add": 3,
-    "checkout": 8,
-    "pay_page": 2,
+    "checkout": 7,
+    "pay_page": 1,
     "start_payment": 3,
     "sandbox_pay": 1,
     "notification": 10,
@@ -61,7 +61,9 @@ BUDGET = {
 # payments counted in the pay page's order read, 34 with cart add in two
 # statements and no transaction, 29 with the signed-in user from Redis, 28
 # with the commission rules from Redis, 27 with no 秒杀 admission read when
-# no running session holds one of the cart's SKUs.
+# no running session holds one of the cart's SKUs, 25 with the order's event
+# and the cart lines' DELETE in one statement that also returns the cart
+# count left (stored in Redis after commit: the pay page does not count).
 ORDER_FLOW = (
     "cart_add",
     "checkout",
@@ -70,7 +72,7 @@ ORDER_FLOW = (
     "sandbox_pay",
     "notification",
 )
-ORDER_FLOW_BUDGET = 27
+ORDER_FLOW_BUDGET = 25
 
 
 # The audit trail (tuangou/audit.py, django-pghistory) puts the request's
@@ -185,22 +187,23 @@ def test_placing_the_order_from_the_cart(walked):
     # cart lines with their SKUs (checked as read: no second SKU read),
     # no 秒杀 admission read (today's sessions from Redis hold none of these
     # SKUs: marketing.flash_selectors.may_admit; with one running, admit_lines
-    # reads the items, one query); 满减
-    # come from the cache, the categories' parents are read only for a
-    # category-scoped offer, the wallet only when the form names a coupon and
-    # the balance only when it asks for points: see
-    # marketing.services.checkout.checkout_offer), BEGIN, order, lines,
-    # event, cart lines deleted, the stock UPDATE with its ledger row (one
-    # statement, catalog.services._RESERVE_SQL) last, COMMIT; the point (with
-    # its paused days: no pause query) and the user from Redis
+    # reads the items, one query), BEGIN, order, lines, the event with the
+    # cart lines deleted (one statement, returning the count left in the
+    # cart), the stock UPDATE with its ledger row (one statement,
+    # catalog.services._RESERVE_SQL) last, COMMIT; the point (with its paused
+    # days: no pause query) and the user from Redis; 满减 from the cache, the
+    # categories' parents read only for a category-scoped offer, the wallet
+    # only when the form names a coupon and the balance only when it asks for
+    # points (marketing.services.checkout.checkout_offer)
     statements = _exactly(walked, "checkout")
     assert statements[-2].startswith("WITH moved AS (\n    UPDATE catalog_stockrecord")
     assert not [s for s in statements if "marketing_flashsale" in s]
+    assert statements[-3].startswith("WITH gone AS (\n    DELETE FROM orders_cartline")
 
 
 def test_the_pay_page(walked):
-    # order, cart count (the checkout just changed the cart: read again,
-    # then cached for the next pages); the user and the point from Redis
+    # order; the user, the point and the cart count from Redis (the
+    # checkout stored the count its DELETE returned)
     _exactly(walked, "pay_page")
 
 

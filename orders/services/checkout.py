@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -110,7 +110,9 @@ def place_order(
     without reading them again.
 
     Query budget (pinned by tests): [SKUs], [pause check], order, lines,
-    event, [cart lines], stock ledger, stock UPDATE. The SKU read is skipped
+    event (from a cart: with the cart's ordered lines deleted in the same
+    statement, which returns the count left for the tab bar), the stock
+    UPDATE with its ledger row. The SKU read is skipped
     when `skus` are given, the pause check when the point came from
     leaders.selectors.pickup_point_for_shopper (its upcoming paused days are
     on the row). The stock UPDATE comes last: it takes the hot row lock,
@@ -200,6 +202,39 @@ def place_order(
     return order
 
 
+_PLACED_SQL = f"""WITH gone AS (
+    DELETE FROM {CartLine._meta.db_table}
+    WHERE cart_id = %(cart)s AND sku_id = ANY(%(skus)s)
+    RETURNING quantity
+), event AS (
+    INSERT INTO {OrderEvent._meta.db_table}
+        (order_id, from_status, to_status, actor_id, note, created_at)
+    VALUES (%(order)s, %(status)s, %(status)s, %(actor)s, 'placed', %(now)s)
+)
+SELECT COALESCE((SELECT SUM(quantity) FROM {CartLine._meta.db_table} WHERE cart_id = %(cart)s), 0)
+     - COALESCE((SELECT SUM(quantity) FROM gone), 0)
+"""  # noqa: S608 - our table names
+
+
+def _log_placed_and_empty_cart(*, order, user, cart, sku_ids) -> int:
+    """The order's "placed" event and the cart's ordered lines deleted, in
+    one statement; returns the items left in the cart (the statement's
+    snapshot, before its own DELETE, minus what it deleted)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PLACED_SQL,
+            {
+                "cart": cart.pk,
+                "skus": list(sku_ids),
+                "order": order.pk,
+                "status": OrderStatus.PENDING_PAYMENT.value,
+                "actor": user.pk,
+                "now": timezone.now(),
+            },
+        )
+        return int(cursor.fetchone()[0])
+
+
 def _write_order_with_a_fresh_number(*, now, **fields) -> Order:
     for attempt in range(3):
         number = new_order_number(now)
@@ -274,16 +309,23 @@ def _write_order(
             for line in price.lines
         ]
     )
-    OrderEvent.objects.create(
-        order=order,
-        from_status=OrderStatus.PENDING_PAYMENT,
-        to_status=OrderStatus.PENDING_PAYMENT,
-        actor=user,
-        note="placed",
-    )
-    if cart is not None:
-        CartLine.objects.filter(cart=cart, sku_id__in=[sku_id for sku_id, _q in lines]).delete()
-        cart_count_cache.changed(user_id=user.pk)
+    if cart is None:
+        OrderEvent.objects.create(
+            order=order,
+            from_status=OrderStatus.PENDING_PAYMENT,
+            to_status=OrderStatus.PENDING_PAYMENT,
+            actor=user,
+            note="placed",
+        )
+    else:
+        # The event and the ordered cart lines gone in one statement, which
+        # also says what is left in the cart (the tab bar's count, stored
+        # after commit: the pay page does not count again).
+        token = cart_count_cache.changing(user_id=user.pk)
+        left = _log_placed_and_empty_cart(
+            order=order, user=user, cart=cart, sku_ids=[sku_id for sku_id, _q in lines]
+        )
+        cart_count_cache.changed_to(user_id=user.pk, token=token, count=left)
     if flash_admissions or uses_marketing(price):
         # The coupon (compare-and-set), points (guarded balance), 秒杀 counter.
         consume_for_order(order=order, price=price, admissions=flash_admissions)
