@@ -797,7 +797,16 @@ class ShortageCutAdmin(ReadOnlyAdmin):
 
 @admin.register(UncollectedDisposal)
 class UncollectedDisposalAdmin(ReadOnlyAdmin):
-    list_display = ("order_number", "product", "action", "quantity", "refund", "created_at")
+    list_display = (
+        "order_number",
+        "product",
+        "action",
+        "quantity",
+        "refund",
+        "created_at",
+        "leader_told_at",
+        "collected_at",
+    )
     list_filter = ("action", "created_at")
     search_fields = ("order_line__order__number", "order_line__product_name")
     list_select_related = ("order_line__order", "refund")

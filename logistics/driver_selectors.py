@@ -6,7 +6,7 @@ stop is simply not found (the views answer 404).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
@@ -94,6 +94,12 @@ class StopRow:
     map_url: str
     leader_name: str
     leader_phone: str
+    # Uncollected goods to take back from the point (uncollected.ReturnLine).
+    returns: list = field(default_factory=list)
+
+    @property
+    def return_units(self) -> int:
+        return sum(line.quantity for line in self.returns)
 
     @property
     def weight_kg(self) -> Decimal:
@@ -106,7 +112,11 @@ class StopRow:
 
 
 def stops_of_run(*, run: DeliveryRun) -> list[StopRow]:
-    """The run's stops in driving order, with the point, its leader and a map link."""
+    """The run's stops in driving order, with the point, its leader, a map link
+    and the uncollected goods to take back there."""
+    from .services.uncollected import returns_for_run
+
+    returns = returns_for_run(run=run)
     stops = (
         RunStop.objects.filter(run=run)
         .select_related("pickup_point__leader")
@@ -118,6 +128,7 @@ def stops_of_run(*, run: DeliveryRun) -> list[StopRow]:
             map_url=map_link(s.pickup_point),
             leader_name=s.pickup_point.leader.real_name,
             leader_phone=s.pickup_point.leader.phone,
+            returns=returns.get(s.pickup_point_id, []),
         )
         for s in stops
     ]

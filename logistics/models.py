@@ -742,6 +742,19 @@ class UncollectedDisposal(models.Model):
         "orders.Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Returned goods are still at the point: the leader is told once to set
+    # them aside, and the driver of the next run to the point takes them back
+    # when handing over there (the stop that collected them, once).
+    leader_told_at = models.DateTimeField(_("leader told at"), null=True, blank=True)
+    collected_stop = models.ForeignKey(
+        RunStop,
+        verbose_name=_("collected at stop"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="collected_returns",
+    )
+    collected_at = models.DateTimeField(_("collected at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("uncollected disposal")

@@ -42,6 +42,7 @@ def dispose_uncollected_task() -> dict:
         "refunded_units": result.refunded_units,
         "returned_units": result.returned_units,
         "failed": result.failed,
+        "leaders_told": result.leaders_told,
     }
 
 

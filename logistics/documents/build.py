@@ -375,6 +375,7 @@ def run_sheet_document(*, wave: Wave, run_id: int | None) -> Document:
             pgettext("warehouse", "Weight (kg)"),
             pgettext("warehouse", "Planned arrival"),
             pgettext("warehouse", "Due by"),
+            pgettext("warehouse", "Uncollected goods to take back"),
         ]
 
     def _time(value) -> str:
@@ -395,6 +396,7 @@ def run_sheet_document(*, wave: Wave, run_id: int | None) -> Document:
                 s.weight_kg,
                 _time(s.planned_arrival),
                 _time(s.due_at),
+                s.returns,
             ]
 
     def context() -> dict:

@@ -299,10 +299,15 @@ class StopRow:
     weight_kg: Decimal
     planned_arrival: datetime | None
     due_at: datetime | None
+    returns: str = ""  # uncollected goods to carry back (带回未取件), "" when none
 
 
 def run_stops(*, run: DeliveryRun) -> list[StopRow]:
-    """A run's stops in driving order, with the leader to hand over to."""
+    """A run's stops in driving order, with the leader to hand over to and the
+    uncollected goods to take back there (uncollected.returns_for_run)."""
+    from ..services.uncollected import returns_for_run, returns_text
+
+    returns = returns_for_run(run=run)
     rows = (
         RunStop.objects.filter(run=run)
         .order_by("position", "pk")
@@ -317,6 +322,7 @@ def run_stops(*, run: DeliveryRun) -> list[StopRow]:
             "weight_grams",
             "planned_arrival",
             "due_at",
+            "pickup_point_id",
         )
     )
     return [
@@ -331,8 +337,9 @@ def run_stops(*, run: DeliveryRun) -> list[StopRow]:
             kilograms(w),
             p,
             d,
+            returns_text(returns.get(point_id, [])),
         )
-        for pos, name, address, contact, phone, orders, crates, w, p, d in rows
+        for pos, name, address, contact, phone, orders, crates, w, p, d, point_id in rows
     ]
 
 

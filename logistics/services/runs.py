@@ -15,7 +15,9 @@ click) returns the run or stop as it is and writes nothing.
   arrival in the same tap: the driver is standing there). The point's leader
   gets an SMS after commit (tell_leader_of_handover_task) asking them to sign
   (签收); their sign-off (orders.services.delivery.sign_for_delivery) makes
-  the orders ready for pickup.
+  the orders ready for pickup. Uncollected goods returned to stock that wait
+  at the point go back with the driver: the hand-over records them as
+  collected by this stop (uncollected.collect_returns, once).
 - report_stop_exception: the problems a driver really meets. "Point closed" and
   "leader not there" fail the stop (FAILED): the goods go back to the
   warehouse and the point's orders stay in_delivery for an operator to
@@ -69,6 +71,7 @@ from ..models import (
     guard,
 )
 from .purchasing import issue_packed_stock, issue_run_stock
+from .uncollected import collect_returns
 from .wave import _LOCK_NAMESPACE as WAVE_LOCK_NAMESPACE
 
 logger = logging.getLogger("tuangou.logistics")
@@ -294,6 +297,10 @@ def hand_over_stop(
             RunStop.objects.filter(pk=stop.pk, status=StopStatus.ARRIVED).update(**fields)
             for key, value in fields.items():
                 setattr(stop, key, value)
+            # Uncollected goods returned to stock go back with the driver (once).
+            stop.collected_count = collect_returns(
+                stop=stop, warehouse_id=run.route.warehouse_id, now=now
+            )
             _finish_if_done(run, now)
             stop_id = stop.pk
             from ..tasks import tell_leader_of_handover_task

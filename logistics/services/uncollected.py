@@ -25,16 +25,24 @@ Exactly once per line: one UncollectedDisposal row per order line (unique),
 written in the same transaction as the refund or the return, under the
 order's row lock taken with SKIP LOCKED, so two workers never both dispose of
 an order and a second run finds nothing left to do.
+
+Returned goods are still at the point: after each sweep the point's leader is
+texted once (SMS template "uncollected_return": point, orders, units, goods)
+to set them aside for the driver (tell_leaders_of_returns; the mark is
+UncollectedDisposal.leader_told_at, set under the rows' lock). Every run to
+the point lists them (run sheet column 带回未取件, the driver's stop card)
+until a driver hands over there: that hand-over records them as collected
+by that stop (collect_returns, a conditional UPDATE: once).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
 from catalog.models import UncollectedAction
@@ -43,12 +51,15 @@ from orders.services.checkout import CheckoutError
 from orders.services.pickup import uncollected_deadline, uncollected_rule
 from orders.services.refunds import refund_lines
 from orders.services.transitions import transition
-from tuangou.timeutils import to_local
+from tuangou.accounts.sms import send_sms
+from tuangou.timeutils import local_datetime, to_local
 
-from ..models import InventoryItem, UncollectedDisposal
+from ..models import InventoryItem, Route, RunStatus, StopStatus, UncollectedDisposal
 
 logger = logging.getLogger("tuangou.logistics.uncollected")
 
+RETURN_SMS_TEMPLATE = "uncollected_return"
+GOODS_PARAM_MAX = 30  # an SMS template variable stays short
 REFUND_NOTE = "uncollected by the deadline: perishable, written off"
 RETURN_NOTE = "uncollected by the deadline: returned to the warehouse"
 
@@ -62,6 +73,7 @@ class DisposalResult:
     returned_units: int = 0
     refunds: list[Refund] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # order numbers left for an operator
+    leaders_told: int = 0  # points whose leader was texted to set returns aside
 
 
 def last_overdue_day(now: datetime) -> date:
@@ -96,6 +108,7 @@ def dispose_uncollected(*, now: datetime | None = None, limit: int = 500) -> Dis
             number = Order.objects.filter(pk=order_id).values_list("number", flat=True).first()
             logger.error("uncollected order %s not disposed of: %s", number, exc)
             result.failed.append(number or str(order_id))
+    result.leaders_told = tell_leaders_of_returns(now=now)
     if result.orders:
         logger.info(
             "disposed of %d uncollected orders: %d units refunded, %d returned",
@@ -192,3 +205,146 @@ def return_to_warehouse(*, warehouse_id: int, sku_id: int, quantity: int) -> Non
             InventoryItem.objects.create(warehouse_id=warehouse_id, sku_id=sku_id, on_hand=quantity)
     except IntegrityError:
         rows.update(on_hand=F("on_hand") + quantity, updated_at=timezone.now())
+
+
+# --- returned goods: the leader sets them aside, the next run takes them back ---------
+
+
+@dataclass(frozen=True)
+class ReturnLine:
+    """Units of one order line to carry from a point back to the warehouse."""
+
+    point_id: int
+    order_number: str
+    product: str  # name and spec
+    quantity: int
+    collected: bool  # taken back at a hand-over already
+
+
+def _goods(lines: list[tuple[str, int]]) -> str:
+    """番茄 500g×5、大米 5kg×1 (per product, summed; shortened for the SMS)."""
+    units: dict[str, int] = {}
+    for name, q in lines:
+        units[name] = units.get(name, 0) + q
+    text = "、".join(f"{name}×{q}" for name, q in units.items())
+    return text if len(text) <= GOODS_PARAM_MAX else text[: GOODS_PARAM_MAX - 1] + "…"
+
+
+def tell_leaders_of_returns(*, now: datetime | None = None) -> int:
+    """Text each point's leader, once, that returned goods wait to go back.
+
+    Per point, one transaction: the point's returned disposals not told yet
+    are locked (SKIP LOCKED: a second sweep at the same time tells nobody
+    twice), marked leader_told_at, and the SMS goes after commit. Returns the
+    number of points told (a leader without a phone is marked and counted
+    as told: there is no one to text).
+    """
+    now = now or timezone.now()
+    point_ids = sorted(
+        set(
+            UncollectedDisposal.objects.filter(
+                action=UncollectedDisposal.Action.RETURNED, leader_told_at__isnull=True
+            ).values_list("order_line__order__pickup_point_id", flat=True)
+        )
+    )
+    return sum(1 for point_id in point_ids if _tell_leader(point_id, now))
+
+
+def _tell_leader(point_id: int, now: datetime) -> bool:
+    with transaction.atomic():
+        rows = list(
+            UncollectedDisposal.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                action=UncollectedDisposal.Action.RETURNED,
+                leader_told_at__isnull=True,
+                order_line__order__pickup_point_id=point_id,
+            )
+            .select_related("order_line__order__pickup_point__leader")
+            .order_by("pk")
+        )
+        if not rows:
+            return False
+        UncollectedDisposal.objects.filter(pk__in=[r.pk for r in rows]).update(leader_told_at=now)
+        point = rows[0].order_line.order.pickup_point
+        params = {
+            "point": point.name,
+            "orders": str(len({r.order_line.order_id for r in rows})),
+            "units": str(sum(r.quantity for r in rows)),
+            "goods": _goods(
+                [
+                    (f"{r.order_line.product_name} {r.order_line.spec}".strip(), r.quantity)
+                    for r in rows
+                ]
+            ),
+        }
+        phone = point.leader.phone
+        if phone:
+            transaction.on_commit(
+                lambda: send_sms(phone=phone, template=RETURN_SMS_TEMPLATE, params=params)
+            )
+        logger.info(
+            "leader of point %s told: %s units to go back to the warehouse",
+            point_id,
+            params["units"],
+        )
+    return True
+
+
+def collect_returns(*, stop, warehouse_id: int, now: datetime) -> int:
+    """A hand-over at `stop`: the point's returned goods not collected yet go
+    back with the driver. One conditional UPDATE (collected_stop IS NULL is
+    re-checked under the row lock): each line is collected once. Returns the
+    number of lines."""
+    return UncollectedDisposal.objects.filter(
+        action=UncollectedDisposal.Action.RETURNED,
+        collected_stop__isnull=True,
+        order_line__order__pickup_point_id=stop.pickup_point_id,
+        order_line__order__warehouse_id=warehouse_id,
+        created_at__lte=now,
+    ).update(collected_stop=stop, collected_at=now)
+
+
+def returns_for_run(*, run) -> dict[int, list[ReturnLine]]:
+    """What a run carries back, per pickup point id: lines collected at its
+    stops, and (while the run is planned or on the road) the returned goods
+    still waiting at its stops not handed over yet, disposed of before the
+    end of the run's day. One query."""
+    cond = Q(collected_stop__run_id=run.pk)
+    if run.status in (RunStatus.PLANNED, RunStatus.DEPARTED):
+        # Subqueries, so the whole answer is one statement.
+        cond |= Q(
+            collected_stop__isnull=True,
+            order_line__order__pickup_point_id__in=run.stops.filter(
+                status__in=[StopStatus.PENDING, StopStatus.ARRIVED]
+            ).values("pickup_point_id"),
+            order_line__order__warehouse_id=Subquery(
+                Route.objects.filter(pk=run.route_id).values("warehouse_id")[:1]
+            ),
+            created_at__lt=local_datetime(run.delivery_date + timedelta(days=1), time(0)),
+        )
+    rows = (
+        UncollectedDisposal.objects.filter(cond, action=UncollectedDisposal.Action.RETURNED)
+        .order_by("order_line__order__number", "order_line_id")
+        .values_list(
+            "order_line__order__pickup_point_id",
+            "order_line__order__number",
+            "order_line__product_name",
+            "order_line__spec",
+            "quantity",
+            "collected_stop_id",
+        )
+    )
+    lines: dict[int, list[ReturnLine]] = {}
+    for point_id, number, name, spec, quantity, stop_id in rows:
+        lines.setdefault(point_id, []).append(
+            ReturnLine(point_id, number, f"{name} {spec}".strip(), quantity, stop_id is not None)
+        )
+    return lines
+
+
+def returns_text(lines: list[ReturnLine]) -> str:
+    """One cell: 番茄 500g×2；鸡蛋 10枚×1 (per product, summed)."""
+    units: dict[str, int] = {}
+    for line in lines:
+        units[line.product] = units.get(line.product, 0) + line.quantity
+    return "；".join(f"{product}×{q}" for product, q in units.items())

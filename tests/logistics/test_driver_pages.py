@@ -221,7 +221,8 @@ class TestPages:
         mine, _theirs, _orders = runs
         url = reverse("logistics:driver_run", args=[mine.pk])
         as_driver.get(url)
-        # user, driver, run, stops (points and leaders joined); the session is in Redis
+        # driver, run, the uncollected goods to take back, stops (points and
+        # leaders joined); the session and the signed-in user are in Redis
         with django_assert_num_queries(4):
             assert as_driver.get(url).status_code == 200
 

@@ -232,6 +232,7 @@ class TestDisposal:
             "refunded_units": 1,
             "returned_units": 2,
             "failed": [],
+            "leaders_told": 1,
         }
         assert dispose_uncollected_task.delay().get()["orders"] == 0
 
