@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
+from django.db import connections, router
 from django.db.models import (
     Exists,
     F,
@@ -286,18 +287,45 @@ def _rows(products: QuerySet[Product], page: int) -> tuple[list[Product], bool]:
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
+class DayStock(NamedTuple):
+    """The figures of a StockRecord a card needs."""
+
+    sku_id: int
+    delivery_date: date
+    quantity: int
+    held: int
+    sold: int
+
+
+def _day_stock_sql() -> str:
+    table = StockRecord._meta.db_table
+    return (
+        "SELECT sku_id, delivery_date, quantity, held, sold"  # noqa: S608 - constant SQL
+        f' FROM "{table}" WHERE warehouse_id = %s AND delivery_date IN (%s, %s)'
+        " AND sku_id = ANY(%s)"
+    )
+
+
 def _attach_stock(products: list[Product], storefront: Storefront) -> None:
     """Each active SKU's stock rows for both possible delivery days, as
-    `sku.day_stock` (one query, always fresh: it changes with every order)."""
+    `sku.day_stock` (one query, always fresh: it changes with every order).
+
+    Read with one constant SQL statement rather than a queryset: on the home
+    page, building the queryset cost more Python than anything else the view
+    does (issue #11); pinned against the ORM's answer by tests/catalog/test_home_shelf.py.
+    """
     skus = [sku for product in products for sku in product.active_skus]
-    by_sku: dict[int, list[StockRecord]] = {sku.pk: [] for sku in skus}
+    by_sku: dict[int, list[DayStock]] = {sku.pk: [] for sku in skus}
     if storefront.warehouse is not None and skus:
         first = storefront.deadline.delivery_date
-        days = [first, first.fromordinal(first.toordinal() + 1)]
-        for record in StockRecord.objects.filter(
-            warehouse=storefront.warehouse, delivery_date__in=days, sku_id__in=list(by_sku)
-        ):
-            by_sku[record.sku_id].append(record)
+        alias = router.db_for_read(StockRecord)
+        with connections[alias].cursor() as cursor:
+            cursor.execute(
+                _day_stock_sql(),
+                [storefront.warehouse.pk, first, first + timedelta(days=1), list(by_sku)],
+            )
+            for row in cursor.fetchall():
+                by_sku[row[0]].append(DayStock(*row))
     for sku in skus:
         sku.day_stock = by_sku[sku.pk]
 

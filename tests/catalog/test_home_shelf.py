@@ -227,3 +227,30 @@ def test_a_signed_in_shopper_sees_the_cart_and_the_point_fresh_on_a_warm_shelf(
     assert sku.product.code in cards(html)
     # The catalog's part of a signed-in page: one shelf read, as for a visitor.
     assert [c[0] for c in _shelf_reads(redis_calls)] == ["MGET"]
+
+
+def test_the_stock_read_agrees_with_the_orm(clock, warehouse):
+    from catalog import selectors
+    from catalog.models import StockRecord
+
+    tomato = offer(warehouse, "西红柿", quantity=20, sold=5)
+    set_stock(
+        sku=tomato, warehouse=warehouse, delivery_date=TOMORROW + timedelta(days=1), quantity=9
+    )
+    offer(warehouse, "车厘子", quantity=2, sold=2)
+    rows, _ = selectors.home_rows(page=1)
+    storefront = selectors.storefront_for()
+    selectors.cards_for_rows(rows, False, storefront=storefront, page=1)
+    read = {
+        (r.sku_id, r.delivery_date, r.quantity, r.held, r.sold)
+        for product in rows
+        for sku in product.active_skus
+        for r in sku.day_stock
+    }
+    days = [storefront.delivery_date, storefront.delivery_date + timedelta(days=1)]
+    assert read == set(
+        StockRecord.objects.filter(warehouse=warehouse, delivery_date__in=days).values_list(
+            "sku_id", "delivery_date", "quantity", "held", "sold"
+        )
+    )
+    assert len(read) == 3
