@@ -22,14 +22,15 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -122,12 +123,41 @@ def _progress(job_id: int):
     return report
 
 
+@contextmanager
+def _runner_lock(job_id: int) -> Iterator[bool]:
+    """A PostgreSQL session lock held by the worker that runs the job. A second
+    delivery waits here while that worker lives; one that gets the lock while
+    the job is RUNNING knows its worker died (PostgreSQL released the lock with
+    the dead worker's session) and may start the job again. Yields whether the
+    lock is held: behind PgBouncer's transaction pooling (server-side cursors
+    off, settings.DATABASE_PGBOUNCER) a session lock cannot be kept, and a job
+    whose worker died stays RUNNING until expire_report_jobs fails it."""
+    if connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
+        yield False
+        return
+    key = f"analytics.report_job:{job_id}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
+    try:
+        yield True
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+
+
 def run_report_job(*, job_id: int) -> ReportJob | None:
-    """Make the job's file. Safe to deliver twice: only the delivery that moves
-    the job from PENDING to RUNNING does the work; any other sees the status
-    and returns."""
+    """Make the job's file. Safe to deliver twice: only one delivery at a time
+    works on a job (the runner's lock), and only on a PENDING job, or on a
+    RUNNING one whose worker died (a SIGKILLed worker's message comes back, see
+    _runner_lock); any other sees the status and returns."""
+    with _runner_lock(job_id) as locked:
+        return _run_report_job(job_id=job_id, take_over=locked)
+
+
+def _run_report_job(*, job_id: int, take_over: bool) -> ReportJob | None:
     now = timezone.now()
-    claimed = ReportJob.objects.filter(pk=job_id, status=JobStatus.PENDING).update(
+    claimable = [JobStatus.PENDING, JobStatus.RUNNING] if take_over else [JobStatus.PENDING]
+    claimed = ReportJob.objects.filter(pk=job_id, status__in=claimable).update(
         status=JobStatus.RUNNING, started_at=now, progress=0, row_count=0
     )
     job = ReportJob.objects.select_related("requested_by").filter(pk=job_id).first()
