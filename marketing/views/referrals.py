@@ -1,9 +1,10 @@
 """老带新 pages: 我的邀请 (link, QR, invited friends) and the invite link's landing.
 
 The link /promo/invite/<code>/ keeps the code in the visitor's session and
-sends them to the SMS sign-in; the sign-in view (tuangou/accounts/sign_in.py)
-calls `record_invitation_after_sign_in` on a shopper's first sign-in, which
-records the referral through marketing.services.referrals.
+sends them to the sign-in page; whatever the channel (SMS code or WeChat),
+tuangou.accounts.sign_in.after_sign_in (called by the account adapter's
+post_login) calls `record_invitation_after_sign_in` on a shopper's first
+sign-in, which records the referral through marketing.services.referrals.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def _came_through(request, inviter) -> bool:
 
 
 def record_invitation_after_sign_in(request: HttpRequest) -> None:
-    """For the sign-in view, on a shopper's first sign-in: the invite code kept
+    """For after_sign_in, on a shopper's first sign-in: the invite code kept
     by the landing page becomes a Referral (and the invitee's gift)."""
     code = request.session.pop(INVITE_SESSION_KEY, None)
     if not code or not request.user.is_authenticated:
