@@ -69,7 +69,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -649,6 +656,16 @@ def _draft_purchase_orders(wave: Wave) -> None:
         Wave.objects.filter(pk=wave.pk).update(problems=wave.problems)
 
 
+# A build that meets a serialization failure or a deadlock is run again at
+# once, at most this many times in all (then the wave is FAILED as before).
+BUILD_ATTEMPTS = 3
+_CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+
+
+def _is_conflict(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) in _CONFLICT_SQLSTATES
+
+
 def run_wave(*, warehouse: Warehouse, delivery_date: date, actor=None) -> Wave:
     """Build (or rebuild) the cutoff wave of `warehouse` for `delivery_date`.
 
@@ -682,35 +699,57 @@ def run_wave(*, warehouse: Warehouse, delivery_date: date, actor=None) -> Wave:
     runs: list[DeliveryRun] = []
     try:
         progress = _Progress(wave.pk, enabled=standalone)
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                if standalone:
-                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                if standalone and not session_lock:
-                    # Behind PgBouncer: the transaction's lock, first thing
-                    # (see _session_locks_work).
-                    _lock(cursor, wave, session=False)
-                _check_can_start(cursor, wave)
-                progress.start(started_at=started_at, actor_id=getattr(actor, "pk", None))
-                closed_at = now()
-                build = _Build(
-                    wave=wave,
-                    cursor=cursor,
-                    progress=progress,
-                    params={
-                        "wave": wave.pk,
-                        "warehouse": warehouse.pk,
-                        "day": delivery_date,
-                        "statuses": [str(s) for s in FROZEN_STATUSES],
-                        "crate": crate_capacity_grams(),
-                        "pending": "pending",
-                        "due": local_datetime(delivery_date, warehouse.pickup_time),
-                    },
+
+        def build_once() -> tuple[list[DeliveryRun], _Build, datetime]:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    if standalone:
+                        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    if standalone and not session_lock:
+                        # Behind PgBouncer: the transaction's lock, first thing
+                        # (see _session_locks_work).
+                        _lock(cursor, wave, session=False)
+                    _check_can_start(cursor, wave)
+                    progress.start(started_at=started_at, actor_id=getattr(actor, "pk", None))
+                    closed_at = now()
+                    build = _Build(
+                        wave=wave,
+                        cursor=cursor,
+                        progress=progress,
+                        params={
+                            "wave": wave.pk,
+                            "warehouse": warehouse.pk,
+                            "day": delivery_date,
+                            "statuses": [str(s) for s in FROZEN_STATUSES],
+                            "crate": crate_capacity_grams(),
+                            "pending": "pending",
+                            "due": local_datetime(delivery_date, warehouse.pickup_time),
+                        },
+                    )
+                    runs = _build(build, warehouse=warehouse, delivery_date=delivery_date)
+                with _timed(wave.pk, f"planning {len(runs)} runs"):
+                    _plan(runs, build.problems)
+                progress(STEP_PLANNED)
+            return runs, build, closed_at
+
+        attempt = 1
+        while True:
+            try:
+                runs, build, closed_at = build_once()
+                break
+            except OperationalError as exc:
+                # A write committed after the snapshot (a leader's sign-off
+                # making a pickup code, an edit of a planned run): build again
+                # at once on a fresh snapshot, which sees it. Only standalone:
+                # a caller's transaction cannot be rolled back from here.
+                if not (standalone and attempt < BUILD_ATTEMPTS and _is_conflict(exc)):
+                    raise
+                logger.warning(
+                    "wave %s: the build met a concurrent write (%s); building again",
+                    wave.pk,
+                    str(exc).splitlines()[0],
                 )
-                runs = _build(build, warehouse=warehouse, delivery_date=delivery_date)
-            with _timed(wave.pk, f"planning {len(runs)} runs"):
-                _plan(runs, build.problems)
-            progress(STEP_PLANNED)
+                attempt += 1
         with transaction.atomic():
             wave.status = WaveStatus.DONE
             wave.progress = STEP_DONE
