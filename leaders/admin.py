@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -136,9 +137,10 @@ class LeaderApplicationAdmin(admin.ModelAdmin):
     def photo_preview(self, obj):
         if not obj.storefront_photo:
             return "-"
+        # Private storage has no public URL: the checked view serves it.
         return format_html(
             '<a href="{0}"><img src="{0}" style="max-width:320px;border-radius:8px"></a>',
-            obj.storefront_photo.url,
+            reverse("leaders:application_photo", args=[obj.pk]),
         )
 
     @admin.action(description=_("Approve selected applications"), permissions=["change"])

@@ -13,6 +13,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from tuangou import timeutils
+from tuangou.private_files import PrivateName, private_storage
 
 # The project's one status guard (re-exported: services import it from here).
 from tuangou.statemachine import IllegalTransition, guard  # noqa: F401
@@ -108,8 +109,12 @@ class LeaderApplication(models.Model):
         _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True
     )
     opening_hours = models.JSONField(_("opening hours"), default=dict)
+    # Private: an applicant's shop front (often their home), seen only by them
+    # and by reviewers, through leaders:application_photo.
     storefront_photo = models.ImageField(
-        _("storefront photo"), upload_to="leaders/applications/%Y/%m/"
+        _("storefront photo"),
+        storage=private_storage,
+        upload_to=PrivateName("leaders/applications"),
     )
     reject_reason = models.CharField(_("reason for rejection"), max_length=200, blank=True)
     reviewed_by = models.ForeignKey(

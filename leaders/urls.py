@@ -42,6 +42,11 @@ urlpatterns = [
     # applying
     path("apply/", views.apply, name="apply"),
     path("application/", views.application, name="application"),
+    path(
+        "applications/<int:pk>/storefront-photo/",
+        views.application_photo,
+        name="application_photo",
+    ),
     # shoppers
     path("points/choose/", views.choose_point, name="choose_point"),
     path("s/<str:share_code>/", views.share_shop, name="share_shop"),

@@ -4,6 +4,7 @@ parse input, call a selector or a service, render."""
 from __future__ import annotations
 
 import functools
+import mimetypes
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
@@ -19,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog import selectors as catalog_selectors
+from tuangou.private_files import serve_private_file
 
 from . import catalog_bridge, selectors, services, sharing
 from .forms import (
@@ -29,7 +31,14 @@ from .forms import (
     PhotoForm,
     PointSettingsForm,
 )
-from .models import ApplicationStatus, Leader, PickupPoint, PickupPointPause, PickupPointPhoto
+from .models import (
+    ApplicationStatus,
+    Leader,
+    LeaderApplication,
+    PickupPoint,
+    PickupPointPause,
+    PickupPointPhoto,
+)
 
 SMS_LOGIN_URL_NAME = "account_request_login_code"
 SHARE_PRODUCTS_ON_HOME = 6
@@ -399,6 +408,36 @@ def application(request: HttpRequest) -> HttpResponse:
     if application is None:
         return redirect("leaders:apply")
     return render(request, "leaders/application.html", {"application": application})
+
+
+APPLICATION_REVIEWER_PERMISSION = "leaders.change_leaderapplication"
+
+
+def _get_application_photo_for_user(request: HttpRequest, pk: int):
+    """The application, if the signed-in user may see its storefront photo: the
+    applicant, or staff who review applications. Anyone else gets a 404 that
+    never says whether it exists (one query)."""
+    user = request.user
+    if not user.is_authenticated:
+        raise Http404("no such photo")
+    application = LeaderApplication.objects.filter(pk=pk).first()
+    if application is None or not application.storefront_photo:
+        raise Http404("no such photo")
+    allowed = application.user_id == user.pk or (
+        user.is_staff and user.has_perm(APPLICATION_REVIEWER_PERMISSION)
+    )
+    if not allowed:
+        raise Http404("no such photo")
+    return application
+
+
+@require_GET
+def application_photo(request: HttpRequest, pk: int) -> HttpResponse:
+    """A leader application's storefront photo (private storage), after the check."""
+    application = _get_application_photo_for_user(request, pk)
+    name = application.storefront_photo.name
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return serve_private_file(application.storefront_photo, content_type=content_type)
 
 
 # --- shoppers: choosing a point -------------------------------------------------------

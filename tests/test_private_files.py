@@ -63,6 +63,7 @@ def test_private_names_are_random_and_keep_only_a_known_extension(settings):
     [
         ("statements/2026/11/statement-1-20261001.pdf", True),
         ("orders/claims/2026/11/abc.jpg", True),
+        ("leaders/applications/2026/11/storefront.jpg", True),
         ("catalog/products/a/b.jpg", False),
         ("leaders/points/2026/11/x.jpg", False),
         ("catalog/../statements/2026/11/x.pdf", True),

@@ -1,4 +1,5 @@
-"""Private files: commission statements, claim photos (later exports, bag labels).
+"""Private files: commission statements, claim photos, leader applications'
+storefront photos (later exports, bag labels).
 
 Public media (product and pickup point pictures) live under MEDIA_ROOT and are
 served by anyone at /media/. Private files never are:
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 # Where the public media of older versions kept private files. /media/ never
 # serves these prefixes, even if a file was left there (see public_media_path_is_private).
-LEGACY_PUBLIC_PREFIXES = ("statements/", "orders/claims/")
+LEGACY_PUBLIC_PREFIXES = ("statements/", "orders/claims/", "leaders/applications/")
 
 # Extensions a private name may keep; anything else is stored as ".bin".
 _KNOWN_EXTENSIONS = {".pdf", ".jpg", ".jpeg", ".png", ".webp", ".csv", ".xlsx", ".zip"}

@@ -93,7 +93,7 @@ class LeaderApplicationFactory(factory.django.DjangoModelFactory):
     latitude = None
     longitude = None
     opening_hours = factory.LazyFunction(lambda: dict(EVERY_DAY_8_TO_21))
-    storefront_photo = factory.django.ImageField(filename="shop.png", width=40, height=30)
+    storefront_photo = factory.django.ImageField(filename="shop.jpg", width=40, height=30)
 
 
 class LeaderFactory(factory.django.DjangoModelFactory):
