@@ -254,3 +254,49 @@ def test_the_stock_read_agrees_with_the_orm(clock, warehouse):
         )
     )
     assert len(read) == 3
+
+
+def _tabs(html: str) -> list[tuple[str, bool]]:
+    nav = re.search(r'<nav class="tabbar".*?</nav>', html, re.S).group(0)
+    return [
+        (href, "is-active" in cls)
+        for href, cls in re.findall(r'<a href="([^"]+)" class="([^"]+)"', nav)
+    ]
+
+
+def test_the_tab_bar_marks_each_pages_tab_and_speaks_its_language(
+    clock, shopper_client, bound_shopper, point, sku
+):
+    from catalog.templatetags import storefront_fragments
+    from orders.services.cart import add_to_cart
+
+    storefront_fragments.forget()
+    pages = {
+        reverse("catalog:home"): reverse("catalog:home"),
+        reverse("catalog:categories"): reverse("catalog:categories"),
+        reverse("orders:cart"): reverse("orders:cart"),
+        reverse("orders:list"): reverse("orders:list"),
+        reverse("accounts:me"): reverse("accounts:me"),
+    }
+    for _ in range(2):  # rendered, then copied: the same
+        for url, active in pages.items():
+            tabs = _tabs(shopper_client.get(url).content.decode())
+            assert [href for href, on in tabs if on] == [active], url
+    add_to_cart(user=bound_shopper, sku_id=sku.pk, quantity=3, warehouse=point.warehouse)
+    html = shopper_client.get(reverse("catalog:home")).content.decode()
+    assert 'id="cart-tab-count" data-cart-count="3">3</span>' in html  # the badge stays fresh
+    assert "<span>购物车</span>" in html
+    english = shopper_client.get(reverse("catalog:home"), HTTP_ACCEPT_LANGUAGE="en")
+    assert "<span>Cart</span>" in english.content.decode()
+
+
+def test_a_fragment_renders_as_the_template_does_without_it(clock, client, warehouse):
+    from catalog.templatetags import storefront_fragments
+
+    offer(warehouse, "西红柿")
+    storefront_fragments.forget()
+    cold = client.get(reverse("catalog:home")).content.decode()
+    warm = client.get(reverse("catalog:home")).content.decode()
+    token = re.compile(r'"X-CSRFToken": "[^"]+"')
+    assert token.sub("", cold) == token.sub("", warm)
+    assert 'class="tab is-active"' in warm
