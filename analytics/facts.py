@@ -90,6 +90,13 @@ def _tables() -> dict[str, str]:
         "pair": _t(m.BasketPairFact),
         "productday": _t(m.ProductDayFact),
         "categoryday": _t(m.CategoryDayFact),
+        "communityday": _t(m.CommunityDayFact),
+        "productmonth": _t(m.ProductMonthFact),
+        "leadermonth": _t(m.LeaderMonthFact),
+        "categorymonth": _t(m.CategoryMonthFact),
+        "pairmonth": _t(m.BasketPairMonthFact),
+        "cohort": _t(m.CohortMonthFact),
+        "span": _t(m.ShopperSpanFact),
         "groupbuy": _t(m.GroupBuyDayFact),
         "runfact": _t(m.DeliveryRunFact),
     }
@@ -184,12 +191,15 @@ WITH o AS (
     FROM {order}
     WHERE paid_at >= %(since)s AND paid_at < %(until)s
 ), firsts AS (
-    -- Each shopper's first paid order with the leader, ever: new on that day.
-    SELECT f.user_id, f.leader_id, (MIN(f.paid_at) AT TIME ZONE %(tz)s)::date AS first_day
-    FROM {order} f
-    WHERE f.paid_at IS NOT NULL AND f.paid_at < %(until)s
-      AND (f.user_id, f.leader_id) IN (SELECT DISTINCT user_id, leader_id FROM o)
-    GROUP BY f.user_id, f.leader_id
+    -- Each shopper's first paid order with the leader, ever: new on that day
+    -- (one probe of orders_user_paid_at per shopper and leader).
+    SELECT p.user_id, p.leader_id, (fi.first AT TIME ZONE %(tz)s)::date AS first_day
+    FROM (SELECT DISTINCT user_id, leader_id FROM o) p
+    CROSS JOIN LATERAL (
+        SELECT MIN(f.paid_at) AS first FROM {order} f
+        WHERE f.user_id = p.user_id AND f.leader_id = p.leader_id
+          AND f.paid_at IS NOT NULL AND f.paid_at < %(until)s
+    ) fi
 ), sales AS (
     SELECT o.day, o.leader_id, SUM(o.goods_total) AS gmv, SUM(o.payable) AS paid,
         SUM(o.refunded_amount) AS refunds, COUNT(*) AS orders,
@@ -244,13 +254,15 @@ WITH o AS (
         date_trunc('month', paid_at AT TIME ZONE %(tz)s)::date AS month,
         payable - refunded_amount AS spend
     FROM {order}
-    WHERE paid_at >= %(since)s AND paid_at < %(until)s
+    WHERE paid_at >= %(since)s AND paid_at < %(until)s /*users*/
 ), firsts AS (
-    SELECT f.user_id, date_trunc('month', MIN(f.paid_at) AT TIME ZONE %(tz)s)::date AS first_month
-    FROM {order} f
-    WHERE f.paid_at IS NOT NULL AND f.paid_at < %(until)s
-      AND f.user_id IN (SELECT DISTINCT user_id FROM o)
-    GROUP BY f.user_id
+    -- Each shopper's first paid order, ever (an index-only probe of orders_user_paid_at).
+    SELECT u.user_id, date_trunc('month', fi.first AT TIME ZONE %(tz)s)::date AS first_month
+    FROM (SELECT DISTINCT user_id FROM o) u
+    CROSS JOIN LATERAL (
+        SELECT MIN(f.paid_at) AS first FROM {order} f
+        WHERE f.user_id = u.user_id AND f.paid_at IS NOT NULL AND f.paid_at < %(until)s
+    ) fi
 ), cats AS (
     SELECT o.month, o.user_id,
         jsonb_agg(DISTINCT COALESCE(c.parent_id, c.id) ORDER BY COALESCE(c.parent_id, c.id))
@@ -273,12 +285,233 @@ JOIN firsts fi ON fi.user_id = agg.user_id
 LEFT JOIN cats ON cats.month = agg.month AND cats.user_id = agg.user_id
 """
 
+# The shoppers a short rebuild touches: those with an order paid in its days.
+TOUCHED_SQL = """
+CREATE TEMP TABLE analytics_touched_shoppers ON COMMIT DROP AS
+SELECT DISTINCT user_id FROM {order}
+WHERE paid_at >= %(since)s AND paid_at < %(until)s
+"""
+ONLY_TOUCHED = "AND user_id = ANY(ARRAY(SELECT user_id FROM analytics_touched_shoppers))"
 
-def build_shopper_facts(*, start: date, end: date) -> int:
-    """ShopperMonthFact rows for every month that start..end touches (whole months)."""
-    first, after = _month_start(start), _next_month(end)
-    params = _params(first, after - timedelta(days=1))
-    return _replace("shopper", "month BETWEEN %(start)s AND %(end)s", SHOPPER_MONTH_SQL, params)
+COHORT_SQL = """
+INSERT INTO {cohort} (first_month, month, shoppers)
+SELECT first_month, month, COUNT(*)
+FROM {shopper}
+WHERE month BETWEEN %(m0)s AND %(m1)s
+GROUP BY 1, 2
+"""
+
+# Every span of whole months (m0..m1) within the grid g0..g1 that holds a month of
+# t0..t1, and per span the shoppers by frequency bucket and last order day. The
+# bucket bounds are selectors.FREQUENCY_BUCKETS (0: 1 order, 1: 2, 2: 3–5, 3: 6–10, 4: 11+).
+#
+# Without a row per shopper and span: a shopper's part of a span depends only on
+# their first and last active month inside it (rows a and b), so each pair a <= b
+# of one shopper's month rows gives orders and spend from running sums and stands
+# for a rectangle of spans: m0 after the shopper's month before a up to a, m1 from
+# b up to before their month after b. Rectangles are counted first, then spread.
+SPAN_CONTRIBUTIONS = """
+WITH f AS (
+    SELECT user_id, month, last_day, orders, spend,
+        SUM(orders) OVER w AS run_orders, SUM(spend) OVER w AS run_spend,
+        COALESCE((LAG(month) OVER w + interval '1 month')::date, %(g0)s::date) AS m0_from,
+        COALESCE((LEAD(month) OVER w - interval '1 month')::date, %(g1)s::date) AS m1_to
+    FROM {shopper}
+    WHERE month BETWEEN %(g0)s AND %(g1)s /*users*/
+    WINDOW w AS (PARTITION BY user_id ORDER BY month)
+), pairs AS (
+    SELECT a.m0_from, a.month AS m0_to, b.month AS m1_from, b.m1_to, b.last_day,
+        b.run_orders - a.run_orders + a.orders AS orders,
+        b.run_spend - a.run_spend + a.spend AS spend
+    FROM f a
+    JOIN f b ON b.user_id = a.user_id AND b.month >= a.month
+    WHERE a.m0_from <= %(t1)s::date AND b.m1_to >= %(t0)s::date
+), rectangles AS (
+    SELECT m0_from, m0_to, m1_from, m1_to, last_day,
+        CASE WHEN orders <= 1 THEN 0 WHEN orders = 2 THEN 1 WHEN orders <= 5 THEN 2
+             WHEN orders <= 10 THEN 3 ELSE 4 END AS bucket,
+        COUNT(*) AS shoppers, SUM(orders) AS orders, SUM(spend) AS spend
+    FROM pairs
+    GROUP BY 1, 2, 3, 4, 5, 6
+)
+SELECT m0::date AS m0, m1::date AS m1, bucket, last_day, SUM(shoppers) AS shoppers,
+    SUM(orders) AS orders, SUM(spend) AS spend
+FROM rectangles
+CROSS JOIN generate_series(m0_from::timestamp, m0_to::timestamp, interval '1 month') m0
+CROSS JOIN generate_series(m1_from::timestamp, m1_to::timestamp, interval '1 month') m1
+WHERE m0 <= %(t1)s::date AND m1 >= %(t0)s::date
+GROUP BY 1, 2, 3, 4
+"""
+
+SPAN_INSERT = """
+INSERT INTO {span} (first_month, last_month, bucket, last_day, shoppers, orders, spend)
+SELECT m0, m1, bucket, last_day, shoppers, orders, spend FROM (/*contributions*/) c
+""".replace("/*contributions*/", SPAN_CONTRIBUTIONS)
+
+SPAN_ADD = (
+    SPAN_INSERT.rstrip()
+    + """
+ON CONFLICT (first_month, last_month, bucket, last_day) DO UPDATE SET
+    shoppers = {span}.shoppers + EXCLUDED.shoppers,
+    orders = {span}.orders + EXCLUDED.orders,
+    spend = {span}.spend + EXCLUDED.spend
+"""
+)
+
+SPAN_SUBTRACT = """
+UPDATE {span} s SET shoppers = s.shoppers - c.shoppers, orders = s.orders - c.orders,
+    spend = s.spend - c.spend
+FROM (/*contributions*/) c
+WHERE s.first_month = c.m0 AND s.last_month = c.m1 AND s.bucket = c.bucket
+  AND s.last_day = c.last_day
+""".replace("/*contributions*/", SPAN_CONTRIBUTIONS)
+
+# A span reaching past the months that had shoppers equals the span clipped to them:
+# copies made before a short rebuild adds a month beyond the grid.
+SPAN_COPY_LATER = """
+INSERT INTO {span} (first_month, last_month, bucket, last_day, shoppers, orders, spend)
+SELECT first_month, m::date, bucket, last_day, shoppers, orders, spend
+FROM {span}
+CROSS JOIN generate_series(%(from)s::timestamp, %(to)s::timestamp, interval '1 month') m
+WHERE last_month = %(edge)s
+"""
+SPAN_COPY_EARLIER = """
+INSERT INTO {span} (first_month, last_month, bucket, last_day, shoppers, orders, spend)
+SELECT m::date, last_month, bucket, last_day, shoppers, orders, spend
+FROM {span}
+CROSS JOIN generate_series(%(from)s::timestamp, %(to)s::timestamp, interval '1 month') m
+WHERE first_month = %(edge)s
+"""
+
+# Ranges of at most this many days are rebuilt shopper by shopper (the nightly
+# window); longer ones rebuild whole months of every shopper.
+SHOPPER_INCREMENTAL_DAYS = 16
+
+
+def _prev_month(day: date) -> date:
+    return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def _one(sql: str, params: dict | None = None) -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(**_tables()), params or {})
+        return cursor.fetchone()
+
+
+def _grid() -> tuple[date | None, date | None]:
+    """The first and last month with shopper facts."""
+    return _one("SELECT MIN(month), MAX(month) FROM {shopper}")
+
+
+def _spans(sql: str, *, g0: date, g1: date, t0: date, t1: date, touched: bool) -> int:
+    params = {"g0": g0, "g1": g1, "t0": t0, "t1": t1}
+    if touched:
+        return _run(sql.replace("/*users*/", ONLY_TOUCHED), params)
+    # Every shopper: the planner guesses millions of groups where there are a few
+    # thousand; a sort would spill to disk, the hash aggregate stays in memory.
+    _run("SET LOCAL enable_sort = off", {})
+    n = _run(sql.replace("/*users*/", ""), params)
+    _run("SET LOCAL enable_sort = on", {})
+    return n
+
+
+def rebuild_shopper_spans(*, t0: date, t1: date) -> int:
+    """ShopperSpanFact for every span holding a month of t0..t1 (month starts), from
+    ShopperMonthFact, every shopper (date.min..date.max: all of them)."""
+    lo, hi = _grid()
+    with transaction.atomic():
+        _run(f"SET LOCAL work_mem = '{FACT_WORK_MEM}'", {})
+        if lo is None:
+            _run("DELETE FROM {span}", {})
+            return 0
+        # Spans past the months with facts are never read (reports clip to the grid).
+        _run("DELETE FROM {span} WHERE first_month < %(lo)s OR last_month > %(hi)s",
+             {"lo": lo, "hi": hi})  # fmt: skip
+        t0, t1 = max(t0, lo), min(t1, hi)
+        if t0 > t1:
+            return 0
+        _run(
+            "DELETE FROM {span} WHERE first_month <= %(t1)s AND last_month >= %(t0)s",
+            {"t0": t0, "t1": t1},
+        )
+        return _spans(SPAN_INSERT, g0=lo, g1=hi, t0=t0, t1=t1, touched=False)
+
+
+def _rebuild_cohorts(m0: date, m1: date) -> None:
+    _run("DELETE FROM {cohort} WHERE month BETWEEN %(m0)s AND %(m1)s", {"m0": m0, "m1": m1})
+    _run(COHORT_SQL, {"m0": m0, "m1": m1})
+
+
+def _extend_spans(lo: date, hi: date, t0: date, t1: date) -> None:
+    """Before a short rebuild adds months outside lo..hi: give the spans reaching them
+    the rows they have without those months (copies of the spans ending at hi /
+    starting at lo)."""
+    _run("DELETE FROM {span} WHERE first_month < %(lo)s OR last_month > %(hi)s",
+         {"lo": lo, "hi": hi})  # fmt: skip
+    if t1 > hi:
+        _run(SPAN_COPY_LATER, {"from": _next_month(hi), "to": t1, "edge": hi})
+    if t0 < lo:
+        _run(SPAN_COPY_EARLIER, {"from": t0, "to": _prev_month(lo), "edge": lo})
+
+
+def build_shopper_facts(*, start: date, end: date, spans: bool = True) -> int:
+    """ShopperMonthFact rows for the months that start..end touches, with the cohort
+    counts (CohortMonthFact) and the shopper spans (ShopperSpanFact) they feed.
+
+    A short range (the nightly window, SHOPPER_INCREMENTAL_DAYS at most) rebuilds
+    only the shoppers who ordered in it: their month rows are made again from
+    their orders of those whole months, and their part of every span holding one
+    of those months is taken out before and added back after. A longer range
+    rebuilds whole months of every shopper and the spans over them (`spans=False`
+    leaves the spans to one `rebuild_shopper_spans` call after several ranges).
+    """
+    t0, t1 = _month_start(start), _month_start(end)
+    if (end - start).days + 1 > SHOPPER_INCREMENTAL_DAYS:
+        lo, hi = _grid()
+        params = _params(t0, _next_month(t1) - timedelta(days=1))
+        n = _replace("shopper", "month BETWEEN %(start)s AND %(end)s", SHOPPER_MONTH_SQL, params)
+        with transaction.atomic():
+            _rebuild_cohorts(t0, t1)
+        if spans:
+            # Months between the old ones and these (no facts) end spans too.
+            if hi is not None and t0 > hi:
+                t0 = _next_month(hi)
+            if lo is not None and t1 < lo:
+                t1 = _prev_month(lo)
+            rebuild_shopper_spans(t0=t0, t1=t1)
+        return n
+    with transaction.atomic():
+        _run(f"SET LOCAL work_mem = '{FACT_WORK_MEM}'", {})
+        # ON COMMIT DROP does not fire when an outer transaction holds this one.
+        _run("DROP TABLE IF EXISTS analytics_touched_shoppers", {})
+        _run(TOUCHED_SQL, _params(start, end))
+        _run("ANALYZE analytics_touched_shoppers", {})
+        lo, hi = _grid()
+        if lo is not None:
+            if not _one("SELECT EXISTS (SELECT 1 FROM {span})")[0]:
+                # Month facts from before the spans existed: make every span once.
+                _spans(SPAN_INSERT, g0=lo, g1=hi, t0=lo, t1=hi, touched=False)
+            _extend_spans(lo, hi, t0, t1)
+        g0, g1 = min(lo or t0, t0), max(hi or t1, t1)
+        window = {"g0": g0, "g1": g1, "t0": t0, "t1": t1, "touched": True}
+        _spans(SPAN_SUBTRACT, **window)
+        _run(
+            "DELETE FROM {shopper} WHERE month BETWEEN %(t0)s AND %(t1)s /*users*/".replace(
+                "/*users*/", ONLY_TOUCHED
+            ),
+            {"t0": t0, "t1": t1},
+        )
+        params = _params(t0, _next_month(t1) - timedelta(days=1))
+        n = _run(SHOPPER_MONTH_SQL.replace("/*users*/", ONLY_TOUCHED), params)
+        _spans(SPAN_ADD, **window)
+        _run(
+            "DELETE FROM {span} WHERE shoppers = 0 AND first_month <= %(t1)s "
+            "AND last_month >= %(t0)s",
+            {"t0": t0, "t1": t1},
+        )
+        _rebuild_cohorts(t0, t1)
+        _run("DROP TABLE analytics_touched_shoppers", {})
+    return n
 
 
 PAIRS_SQL = """
@@ -332,6 +565,62 @@ def build_basket_facts(*, start: date, end: date) -> int:
     with transaction.atomic():
         n = _replace("pair", where, PAIRS_SQL, params)
         _replace("productday", where, PRODUCT_DAY_SQL, params)
+    return n
+
+
+# --- roll-ups for long ranges -----------------------------------------------------------
+
+
+COMMUNITY_DAY_SQL = """
+INSERT INTO {communityday} (day, warehouse_id, community_id, orders, units, shoppers, gmv,
+    discounts, paid, refunds)
+SELECT day, warehouse_id, community_id, SUM(orders), SUM(units), SUM(shoppers), SUM(gmv),
+    SUM(discounts), SUM(paid), SUM(refunds)
+FROM {orderday}
+WHERE day BETWEEN %(start)s AND %(end)s
+GROUP BY 1, 2, 3
+"""
+
+
+def build_community_facts(*, start: date, end: date) -> int:
+    """CommunityDayFact rows (day × warehouse × community), rolled up from OrderDayFact:
+    run after build_order_day_facts for the same range."""
+    return _replace(
+        "communityday", "day BETWEEN %(start)s AND %(end)s", COMMUNITY_DAY_SQL, _params(start, end)
+    )
+
+
+# month table: (day table, dimension columns, summed columns)
+MONTH_ROLLUPS = {
+    "productmonth": ("productday", "product_id, category_id", "orders, units, gmv, refunds"),
+    "leadermonth": (
+        "leaderday",
+        "leader_id",
+        "gmv, paid, refunds, orders, shoppers, new_shoppers, returning_shoppers, pickup_due, "
+        "picked_up, commission, complaints",
+    ),
+    "categorymonth": ("categoryday", "community_id, category_id", "units, gmv"),
+    "pairmonth": ("pair", "product_a_id, product_b_id", "orders"),
+}
+
+
+def build_month_rollups(*, start: date, end: date) -> int:
+    """ProductMonthFact, LeaderMonthFact, CategoryMonthFact and BasketPairMonthFact for the
+    whole months that start..end touches, summed from their day facts: run after the day
+    builders for the same range. Returns the rows inserted."""
+    first, last = _month_start(start), _month_start(end)
+    params = {"m0": first, "m1": last, "d0": first, "d1": _next_month(last) - timedelta(days=1)}
+    n = 0
+    with transaction.atomic():
+        for target, (source, dims, sums) in MONTH_ROLLUPS.items():
+            summed = ", ".join(f"SUM({c.strip()})" for c in sums.split(","))
+            # Table and column names are this module's constants, never input.
+            insert = (
+                f"INSERT INTO {{{target}}} (month, {dims}, {sums}) "  # noqa: S608
+                f"SELECT date_trunc('month', day)::date, {dims}, {summed} FROM {{{source}}} "
+                f"WHERE day BETWEEN %(d0)s AND %(d1)s GROUP BY 1, {dims}"
+            )
+            n += _replace(target, "month BETWEEN %(m0)s AND %(m1)s", insert, params)
     return n
 
 
@@ -430,19 +719,23 @@ BUILDERS = {
     "sales": build_sales_facts,
     "categories": build_category_facts,  # rolled up from the sales just built
     "order_days": build_order_day_facts,
+    "communities": build_community_facts,  # rolled up from the order days just built
     "leaders": build_leader_facts,
-    "shoppers": build_shopper_facts,
+    "shoppers": build_shopper_facts,  # with cohorts and shopper spans
     "baskets": build_basket_facts,
+    "months": build_month_rollups,  # products, leaders, categories, pairs by month
     "groupbuy": build_groupbuy_facts,
     "deliveries": build_delivery_facts,
 }
 
 
-def rebuild_facts(*, start: date, end: date) -> dict[str, int]:
+def rebuild_facts(*, start: date, end: date, spans: bool = True) -> dict[str, int]:
     """Rebuild every fact table for start..end (inclusive); {builder: rows inserted}.
 
     Each builder commits its own range (one transaction each), so a report read
     meanwhile sees either the old or the new rows of a table, never none.
+    `spans=False` leaves a long range's shopper spans to one
+    `rebuild_shopper_spans` call after several ranges (manage.py rebuild_facts).
     """
     if end < start:
         raise ValueError("end before start")
@@ -451,7 +744,10 @@ def rebuild_facts(*, start: date, end: date) -> dict[str, int]:
     counts: dict[str, int] = {}
     for name, builder in BUILDERS.items():
         began = _time.monotonic()
-        counts[name] = builder(start=start, end=end)
+        if name == "shoppers":
+            counts[name] = builder(start=start, end=end, spans=spans)
+        else:
+            counts[name] = builder(start=start, end=end)
         logger.info(
             "analytics facts %s %s..%s: %d rows in %.2fs",
             name,

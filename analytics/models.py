@@ -228,6 +228,8 @@ class ShopperMonthFact(Fact):
         indexes = [
             models.Index(fields=["month", "user"], name="an_shopper_month_user"),
             models.Index(fields=["first_month", "month"], name="an_shopper_cohort"),
+            # A short rebuild reads the months of the shoppers who ordered (spans).
+            models.Index(fields=["user", "month"], name="an_shopper_user_month"),
         ]
 
 
@@ -318,3 +320,143 @@ class DeliveryRunFact(Fact):
         verbose_name = _("delivery run fact")
         verbose_name_plural = _("delivery run facts")
         indexes = [models.Index(fields=["day", "route"], name="an_run_day_route")]
+
+
+# --- roll-ups of the facts (what the long-range reports read) ---------------------------
+#
+# Filled from the day facts above (and ShopperMonthFact) by analytics.facts, set-based,
+# for the months a rebuild touches. A report over start..end reads the month rows of
+# the whole months inside the range and the day facts of the days at its edges, so its
+# cost follows the number of months, leaders, communities, never orders or shoppers.
+
+
+class CommunityDayFact(Fact):
+    """One community's day (all its pickup points) in one warehouse: OrderDayFact rolled up
+    (销售报表's days, warehouses and communities)."""
+
+    day = models.DateField(_("day"))
+    warehouse = _dim("catalog.Warehouse", _("warehouse"))
+    community = _dim("leaders.Community", _("community"))
+    orders = models.IntegerField(_("orders"), default=0)
+    units = models.IntegerField(_("units"), default=0)
+    shoppers = models.IntegerField(_("shoppers"), default=0)  # sum over the points' days
+    gmv = _money(_("GMV"))
+    discounts = _money(_("discounts"))
+    paid = _money(_("paid"))
+    refunds = _money(_("refunds"))
+
+    class Meta:
+        verbose_name = _("community day fact")
+        verbose_name_plural = _("community day facts")
+        indexes = [models.Index(fields=["day", "warehouse", "community"], name="an_commday_day")]
+
+
+class ProductMonthFact(Fact):
+    """ProductDayFact rolled up to whole months (products and categories over long ranges)."""
+
+    month = models.DateField(_("month"))
+    product = _dim("catalog.Product", _("product"))
+    category = _dim("catalog.Category", _("category"), null=True)
+    orders = models.IntegerField(_("orders"), default=0)
+    units = models.IntegerField(_("units"), default=0)
+    gmv = _money(_("GMV"))
+    refunds = _money(_("refunds"))
+
+    class Meta:
+        verbose_name = _("product month fact")
+        verbose_name_plural = _("product month facts")
+        indexes = [models.Index(fields=["month", "product"], name="an_productmonth_month")]
+
+
+class LeaderMonthFact(Fact):
+    """LeaderDayFact rolled up to whole months (团长业绩 over long ranges)."""
+
+    month = models.DateField(_("month"))
+    leader = _dim("leaders.Leader", _("leader"))
+    gmv = _money(_("GMV"))
+    paid = _money(_("paid"))
+    refunds = _money(_("refunds"))
+    orders = models.IntegerField(_("orders"), default=0)
+    shoppers = models.IntegerField(_("shoppers"), default=0)
+    new_shoppers = models.IntegerField(_("new shoppers"), default=0)
+    returning_shoppers = models.IntegerField(_("returning shoppers"), default=0)
+    pickup_due = models.IntegerField(_("orders to collect"), default=0)
+    picked_up = models.IntegerField(_("orders collected"), default=0)
+    commission = _money(_("commission"))
+    complaints = models.IntegerField(_("after-sale claims"), default=0)
+
+    class Meta:
+        verbose_name = _("leader month fact")
+        verbose_name_plural = _("leader month facts")
+        indexes = [models.Index(fields=["month", "leader"], name="an_leadermonth_month")]
+
+
+class CategoryMonthFact(Fact):
+    """CategoryDayFact rolled up to whole months (category preference per community)."""
+
+    month = models.DateField(_("month"))
+    community = _dim("leaders.Community", _("community"))
+    category = _dim("catalog.Category", _("category"))
+    units = models.IntegerField(_("units"), default=0)
+    gmv = _money(_("GMV"))
+
+    class Meta:
+        verbose_name = _("category month fact")
+        verbose_name_plural = _("category month facts")
+        indexes = [models.Index(fields=["month", "community"], name="an_categorymonth_month")]
+
+
+class BasketPairMonthFact(Fact):
+    """BasketPairFact rolled up to whole months (products bought together over long ranges)."""
+
+    month = models.DateField(_("month"))
+    product_a = _dim("catalog.Product", _("product A"))
+    product_b = _dim("catalog.Product", _("product B"))
+    orders = models.IntegerField(_("orders"), default=0)
+
+    class Meta:
+        verbose_name = _("basket pair month fact")
+        verbose_name_plural = _("basket pair month facts")
+        indexes = [models.Index(fields=["month"], name="an_pairmonth_month")]
+
+
+class CohortMonthFact(Fact):
+    """Shoppers of one cohort (first order month) who ordered in one month."""
+
+    first_month = models.DateField(_("first order month"))
+    month = models.DateField(_("month"))
+    shoppers = models.IntegerField(_("shoppers"), default=0)
+
+    class Meta:
+        verbose_name = _("cohort month fact")
+        verbose_name_plural = _("cohort month facts")
+        constraints = [
+            models.UniqueConstraint(fields=["first_month", "month"], name="an_cohort_key"),
+        ]
+
+
+class ShopperSpanFact(Fact):
+    """Shoppers of a span of whole months (first_month..last_month) by how often they ordered
+    in it (a frequency bucket) and their last order day in it, with their orders and spend.
+
+    Frequency, repeat rate and RFM of any month range are sums over one span's rows (a few
+    thousand at most), never a row per shopper. Rows exist for the spans that have shoppers;
+    a span reaching past the months with facts equals the span clipped to them.
+    """
+
+    first_month = models.DateField(_("first month"))
+    last_month = models.DateField(_("last month"))
+    bucket = models.PositiveSmallIntegerField(_("frequency bucket"))  # selectors.FREQUENCY_BUCKETS
+    last_day = models.DateField(_("last order day"))
+    shoppers = models.IntegerField(_("shoppers"), default=0)
+    orders = models.IntegerField(_("orders"), default=0)
+    spend = _money(_("spend"))
+
+    class Meta:
+        verbose_name = _("shopper span fact")
+        verbose_name_plural = _("shopper span facts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["first_month", "last_month", "bucket", "last_day"], name="an_span_key"
+            ),
+        ]

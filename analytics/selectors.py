@@ -26,11 +26,11 @@ from tuangou.timeutils import local_datetime, to_local
 
 from .formatting import ratio
 from .models import (
+    CommunityDayFact,
     DeliveryRunFact,
     GroupBuyDayFact,
     LeaderDayFact,
     OrderDayFact,
-    ProductDayFact,
     SalesFact,
 )
 
@@ -57,6 +57,38 @@ def _month_start(day: date) -> date:
 
 def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _split(start: date, end: date) -> dict:
+    """start..end as its whole months (m0..m1, month starts; none when m0 > m1) and the
+    days at its two edges (a0..a1, b0..b1; none when the first is after the second):
+    a long range reads the month roll-ups and the day facts of its edges only."""
+    m0 = start if start.day == 1 else _next_month(start)
+    after = end + timedelta(days=1)
+    m_end = after if after.day == 1 else _month_start(end)  # the first day not in a whole month
+    if m0 >= m_end:  # no whole month inside: every day is an edge day
+        return {"m0": m0, "m1": m0 - timedelta(days=1), "a0": start, "a1": end,
+                "b0": end, "b1": start}  # fmt: skip
+    return {
+        "m0": m0,
+        "m1": _month_start(m_end - timedelta(days=1)),
+        "a0": start,
+        "a1": m0 - timedelta(days=1),
+        "b0": m_end,
+        "b1": end,
+    }
+
+
+def _edges(column: str = "day") -> str:
+    return f"({column} BETWEEN %(a0)s AND %(a1)s OR {column} BETWEEN %(b0)s AND %(b1)s)"
+
+
+def _dict_rows(sql: str, params: dict) -> list[dict]:
+    """Rows of one raw read on the report database, as dicts."""
+    with connections[read_alias("analytics")].cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [c.name for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _dim_filter(*, warehouse_id: int | None = None, community_id: int | None = None) -> Q:
@@ -194,7 +226,7 @@ def sales_report(
     where = _dim_filter(warehouse_id=warehouse_id, community_id=community_id)
     since = min(start, end - timedelta(days=13))
     day_rows = (
-        _facts(OrderDayFact.objects.filter(where, day__range=(since, end)))
+        _facts(CommunityDayFact.objects.filter(where, day__range=(since, end)))
         .values("day")
         .annotate(**SALES_SUMS, discounts=Sum("discounts"), shoppers=Sum("shoppers"))
         .order_by("day")
@@ -226,26 +258,27 @@ def sales_report(
         return acc
 
     # Products and categories: with a warehouse or community chosen, SalesFact
-    # (indexed by day and those); else the much smaller ProductDayFact.
+    # (indexed by day and those); else ProductMonthFact for the whole months and
+    # ProductDayFact for the days at the edges (a few hundred rows a month).
     if warehouse_id or community_id:
         sales = _facts(SalesFact.objects.filter(where, day__range=(start, end)))
+        category_rows = (
+            sales.values("category_id", "category__name")
+            .annotate(**_line_sums())
+            .order_by("-gmv", "category_id")
+        )
+        product_rows = (
+            sales.values("product_id", "product__name")
+            .annotate(**_line_sums())
+            .order_by("-gmv", "product_id")
+        )
     else:
-        sales = _facts(ProductDayFact.objects.filter(day__range=(start, end)))
-    by_category = _sales_rows(
-        sales.values("category_id", "category__name").annotate(**_line_sums()).order_by("-gmv"),
-        "category_id",
-        "category__name",
-        total.gmv,
-    )
-    by_product = _sales_rows(
-        sales.values("product_id", "product__name")
-        .annotate(**_line_sums())
-        .order_by("-gmv", "product_id"),
-        "product_id",
-        "product__name",
-        total.gmv,
-    )
-    days = _facts(OrderDayFact.objects.filter(where, day__range=(start, end)))
+        split = _split(start, end)
+        category_rows = _dict_rows(PRODUCTS_SQL.format(key="category"), split)
+        product_rows = _dict_rows(PRODUCTS_SQL.format(key="product"), split)
+    by_category = _sales_rows(category_rows, "category_id", "category__name", total.gmv)
+    by_product = _sales_rows(product_rows, "product_id", "product__name", total.gmv)
+    days = _facts(CommunityDayFact.objects.filter(where, day__range=(start, end)))
     by_warehouse = _sales_rows(
         days.values("warehouse_id", "warehouse__name").annotate(**SALES_SUMS).order_by("-gmv"),
         "warehouse_id",
@@ -272,6 +305,27 @@ def sales_report(
         last_week=window(end - timedelta(days=6), end),
         week_before=window(end - timedelta(days=13), end - timedelta(days=7)),
     )
+
+
+# Products (or categories) over start..end: whole months from ProductMonthFact, the
+# edge days from ProductDayFact. {key}: product | category.
+PRODUCTS_SQL = """
+WITH x AS (
+    SELECT product_id, category_id, orders, units, gmv, refunds
+    FROM analytics_productmonthfact WHERE month BETWEEN %(m0)s AND %(m1)s
+    UNION ALL
+    SELECT product_id, category_id, orders, units, gmv, refunds
+    FROM analytics_productdayfact
+    WHERE day BETWEEN %(a0)s AND %(a1)s OR day BETWEEN %(b0)s AND %(b1)s
+), s AS (
+    SELECT {key}_id, SUM(orders) AS orders, SUM(units) AS units, SUM(gmv) AS gmv,
+        SUM(refunds) AS refunds
+    FROM x GROUP BY 1
+)
+SELECT s.{key}_id, d.name AS {key}__name, s.orders, s.units, s.gmv, s.refunds
+FROM s LEFT JOIN catalog_{key} d ON d.id = s.{key}_id
+ORDER BY s.gmv DESC, s.{key}_id
+"""
 
 
 def _line_sums() -> dict:
@@ -357,15 +411,34 @@ def _leader_row(row: dict, *, name: str = "", day: date | None = None) -> Leader
     )
 
 
+LEADER_BOARD_SQL = """
+WITH x AS (
+    SELECT leader_id, gmv, orders, shoppers, new_shoppers, returning_shoppers, pickup_due,
+        picked_up, commission, complaints, refunds
+    FROM analytics_leadermonthfact WHERE month BETWEEN %(m0)s AND %(m1)s
+    UNION ALL
+    SELECT leader_id, gmv, orders, shoppers, new_shoppers, returning_shoppers, pickup_due,
+        picked_up, commission, complaints, refunds
+    FROM analytics_leaderdayfact
+    WHERE day BETWEEN %(a0)s AND %(a1)s OR day BETWEEN %(b0)s AND %(b1)s
+), s AS (
+    SELECT leader_id, SUM(gmv) AS gmv_sum, SUM(orders) AS orders_sum,
+        SUM(shoppers) AS shoppers_sum, SUM(new_shoppers) AS new_sum,
+        SUM(returning_shoppers) AS returning_sum, SUM(pickup_due) AS due_sum,
+        SUM(picked_up) AS picked_sum, SUM(commission) AS commission_sum,
+        SUM(complaints) AS complaints_sum, SUM(refunds) AS refunds_sum
+    FROM x GROUP BY leader_id
+)
+SELECT s.*, l.real_name AS leader__real_name
+FROM s JOIN leaders_leader l ON l.id = s.leader_id
+ORDER BY s.gmv_sum DESC, s.leader_id
+"""
+
+
 def leader_board(*, start: date, end: date) -> list[LeaderRow]:
-    """团长业绩: every leader with facts in start..end, by GMV. One query."""
-    rows = (
-        _facts(LeaderDayFact.objects.filter(day__range=(start, end)))
-        .values("leader_id", "leader__real_name")
-        .annotate(**LEADER_SUMS)
-        .order_by("-gmv_sum", "leader_id")
-    )
-    return [_leader_row(row) for row in rows]
+    """团长业绩: every leader with facts in start..end, by GMV. One query: LeaderMonthFact
+    for the whole months inside the range, LeaderDayFact for the days at its edges."""
+    return [_leader_row(row) for row in _dict_rows(LEADER_BOARD_SQL, _split(start, end))]
 
 
 @dataclass
@@ -421,6 +494,9 @@ FREQUENCY_BUCKETS = [(1, 1, "1"), (2, 2, "2"), (3, 5, "3–5"), (6, 10, "6–10"
 RECENT_DAYS = 14  # R: ordered within the last two weeks of the range
 FREQUENT_ORDERS = 3  # F: three or more orders in the range
 RFM_SEGMENTS = ["champions", "new_or_promising", "at_risk", "hibernating"]
+# ShopperSpanFact keeps shoppers by bucket (its index here; analytics.facts' CASE has
+# the same bounds), so "frequent" must start a bucket.
+assert any(lo == FREQUENT_ORDERS for lo, _hi, _l in FREQUENCY_BUCKETS)
 
 
 @dataclass
@@ -493,64 +569,69 @@ class BehaviourReport:
         return ratio(self.repeat_shoppers, self.shoppers)
 
 
+# Frequency and RFM from ShopperSpanFact: the span of the range's months, clipped to
+# the months that have shopper facts (a span past them holds the same shoppers).
 SHOPPERS_SQL = """
-WITH u AS (
-    SELECT user_id, SUM(orders) AS orders, SUM(spend) AS spend, MAX(last_day) AS last_day
-    FROM analytics_shoppermonthfact
-    WHERE month BETWEEN %(m0)s AND %(m1)s
-    GROUP BY user_id
-), tagged AS (
-    SELECT orders, spend,
-        CASE
-            WHEN orders = 1 THEN '1' WHEN orders = 2 THEN '2'
-            WHEN orders <= 5 THEN '3–5' WHEN orders <= 10 THEN '6–10' ELSE '11+'
-        END AS bucket,
-        CASE
-            WHEN last_day > %(recent)s AND orders >= %(frequent)s THEN 'champions'
-            WHEN last_day > %(recent)s THEN 'new_or_promising'
-            WHEN orders >= %(frequent)s THEN 'at_risk'
-            ELSE 'hibernating'
-        END AS segment
-    FROM u
+WITH g AS (
+    SELECT GREATEST(%(m0)s, MIN(month)) AS m0, LEAST(%(m1)s, MAX(month)) AS m1
+    FROM analytics_cohortmonthfact
 )
-SELECT 'f', bucket, COUNT(*), SUM(orders), SUM(spend) FROM tagged GROUP BY bucket
-UNION ALL
-SELECT 's', segment, COUNT(*), SUM(orders), SUM(spend) FROM tagged GROUP BY segment
-"""
-
-COHORT_SQL = """
-SELECT first_month, month, COUNT(*)
-FROM analytics_shoppermonthfact
-WHERE first_month BETWEEN %(m0)s AND %(m1)s AND month BETWEEN %(m0)s AND %(m1)s
+SELECT s.bucket, s.last_day > %(recent)s, SUM(s.shoppers), SUM(s.orders), SUM(s.spend)
+FROM analytics_shopperspanfact s
+JOIN g ON s.first_month = g.m0 AND s.last_month = g.m1
 GROUP BY 1, 2
 """
 
+COHORT_SQL = """
+SELECT first_month, month, shoppers
+FROM analytics_cohortmonthfact
+WHERE first_month BETWEEN %(m0)s AND %(m1)s AND month BETWEEN %(m0)s AND %(m1)s
+"""
+
 CATEGORY_SQL = """
-SELECT f.community_id, cm.name, c.name, SUM(f.gmv)
-FROM analytics_categorydayfact f
-JOIN catalog_category c ON c.id = f.category_id
-JOIN leaders_community cm ON cm.id = f.community_id
-WHERE f.day BETWEEN %(start)s AND %(end)s
+WITH x AS (
+    SELECT community_id, category_id, gmv
+    FROM analytics_categorymonthfact WHERE month BETWEEN %(sm0)s AND %(sm1)s
+    UNION ALL
+    SELECT community_id, category_id, gmv
+    FROM analytics_categorydayfact
+    WHERE day BETWEEN %(a0)s AND %(a1)s OR day BETWEEN %(b0)s AND %(b1)s
+)
+SELECT x.community_id, cm.name, c.name, SUM(x.gmv)
+FROM x
+JOIN catalog_category c ON c.id = x.category_id
+JOIN leaders_community cm ON cm.id = x.community_id
 GROUP BY 1, 2, 3
 ORDER BY 2, 4 DESC
 """
 
 PAIRS_SQL = """
-WITH pairs AS (
-    SELECT product_a_id, product_b_id, SUM(orders) AS n
+WITH x AS (
+    SELECT product_a_id, product_b_id, orders
+    FROM analytics_basketpairmonthfact WHERE month BETWEEN %(sm0)s AND %(sm1)s
+    UNION ALL
+    SELECT product_a_id, product_b_id, orders
     FROM analytics_basketpairfact
-    WHERE day BETWEEN %(start)s AND %(end)s
+    WHERE day BETWEEN %(a0)s AND %(a1)s OR day BETWEEN %(b0)s AND %(b1)s
+), pairs AS (
+    SELECT product_a_id, product_b_id, SUM(orders) AS n
+    FROM x
     GROUP BY 1, 2
     ORDER BY n DESC, 1, 2
     LIMIT %(limit)s
+), y AS (
+    SELECT product_id, orders FROM analytics_productmonthfact
+    WHERE month BETWEEN %(sm0)s AND %(sm1)s
+    UNION ALL
+    SELECT product_id, orders FROM analytics_productdayfact
+    WHERE day BETWEEN %(a0)s AND %(a1)s OR day BETWEEN %(b0)s AND %(b1)s
 ), singles AS (
     SELECT product_id, SUM(orders) AS n
-    FROM analytics_productdayfact
-    WHERE day BETWEEN %(start)s AND %(end)s
-      AND product_id IN (SELECT product_a_id FROM pairs UNION SELECT product_b_id FROM pairs)
+    FROM y
+    WHERE product_id IN (SELECT product_a_id FROM pairs UNION SELECT product_b_id FROM pairs)
     GROUP BY 1
 ), total AS (
-    SELECT COALESCE(SUM(orders), 0) AS n FROM analytics_orderdayfact
+    SELECT COALESCE(SUM(orders), 0) AS n FROM analytics_communitydayfact
     WHERE day BETWEEN %(start)s AND %(end)s
 )
 SELECT pa.name, pb.name, pairs.n, sa.n, sb.n, total.n
@@ -580,7 +661,11 @@ def shopper_behaviour(*, start: date, end: date, pair_limit: int = 20) -> Behavi
     "FREQUENT_ORDERS orders or more", M(onetary) the segment's spend per shopper.
     """
     m0, m1 = _month_start(start), _month_start(end)
+    split = _split(start, end)
     params = {
+        **{k: v for k, v in split.items() if k not in ("m0", "m1")},
+        "sm0": split["m0"],
+        "sm1": split["m1"],
         "m0": m0,
         "m1": m1,
         "start": start,
@@ -590,8 +675,8 @@ def shopper_behaviour(*, start: date, end: date, pair_limit: int = 20) -> Behavi
         "limit": pair_limit,
     }
     alias = read_alias("analytics")
-    # Per-shopper sums hash a row per shopper: give the sort/hash memory for
-    # this transaction only (stock work_mem, 4 MB, spills to disk at ~100k shoppers).
+    # The pairs of a long range hash a row per pair: give the sort/hash memory
+    # for this transaction only (stock work_mem is 4 MB).
     with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
         cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
         cursor.execute(SHOPPERS_SQL, params)
@@ -605,11 +690,15 @@ def shopper_behaviour(*, start: date, end: date, pair_limit: int = 20) -> Behavi
 
     buckets = {label: 0 for _lo, _hi, label in FREQUENCY_BUCKETS}
     segments = {key: Segment(key=key, shoppers=0, orders=0, spend=ZERO) for key in RFM_SEGMENTS}
-    for kind, key, n, orders, spend in shopper_rows:
-        if kind == "f":
-            buckets[key] = n
-        else:
-            segments[key] = Segment(key=key, shoppers=n, orders=orders or 0, spend=spend or ZERO)
+    labels = [label for *_r, label in FREQUENCY_BUCKETS]
+    for bucket, recent, n, orders, spend in shopper_rows:
+        buckets[labels[bucket]] += n
+        frequent = FREQUENCY_BUCKETS[bucket][0] >= FREQUENT_ORDERS
+        key = RFM_SEGMENTS[(0 if frequent else 1) if recent else (2 if frequent else 3)]
+        seg = segments[key]
+        seg.shoppers += n
+        seg.orders += orders or 0
+        seg.spend += spend or ZERO
     shoppers = sum(buckets.values())
     repeat = shoppers - buckets["1"]
 

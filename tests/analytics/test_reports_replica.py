@@ -29,5 +29,5 @@ def test_reports_read_the_replica_and_nothing_from_the_primary(history, built, r
     assert today.today.orders == 1  # by 15:00 only the 09:30 order (the 20:15 ones come later)
     assert on_primary.captured_queries == []
     sqls = " ".join(q["sql"] for q in on_replica.captured_queries)
-    assert "analytics_orderdayfact" in sqls and "analytics_shoppermonthfact" in sqls
+    assert "analytics_communitydayfact" in sqls and "analytics_shopperspanfact" in sqls
     assert "orders_order" in sqls  # today's live aggregate too

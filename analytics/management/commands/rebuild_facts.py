@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from analytics.facts import MAX_RANGE_DAYS, rebuild_facts
+from analytics.facts import MAX_RANGE_DAYS, rebuild_facts, rebuild_shopper_spans
 from tuangou.timeutils import local_today
 
 CHUNK_DAYS = 31
@@ -48,11 +48,15 @@ class Command(BaseCommand):
         if (end - start).days + 1 > MAX_RANGE_DAYS * 4:
             raise CommandError("a range of at most a few years, please")
         totals: dict[str, int] = {}
+        chunked = (end - start).days + 1 > CHUNK_DAYS
         first = start
         while first <= end:
             last = min(end, first + timedelta(days=CHUNK_DAYS - 1))
-            for name, n in rebuild_facts(start=first, end=last).items():
+            # Several chunks: the shopper spans once at the end, not once a chunk.
+            for name, n in rebuild_facts(start=first, end=last, spans=not chunked).items():
                 totals[name] = totals.get(name, 0) + n
             first = last + timedelta(days=1)
+        if chunked:
+            rebuild_shopper_spans(t0=date.min, t1=date.max)
         rows = ", ".join(f"{name} {n}" for name, n in totals.items())
         self.stdout.write(f"facts rebuilt for {start}..{end}: {rows}")
