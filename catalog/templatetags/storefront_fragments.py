@@ -8,12 +8,13 @@ moment: everything per request stays outside the tag (the cart badge sits
 between two fragments in templates/base.html). The templates are part of the
 code, so a deploy, which restarts the processes, renders them anew; the
 number of combinations is bounded and past the bound fragments are rendered
-every time, as without the tag.
+every time, as without the tag. A settings override (tests) drops them all.
 """
 
 from __future__ import annotations
 
 from django import template
+from django.core.signals import setting_changed
 
 register = template.Library()
 
@@ -47,6 +48,10 @@ def do_fragment(parser, token):
     return FragmentNode(nodelist, bits[1], [parser.compile_filter(bit) for bit in bits[2:]])
 
 
-def forget() -> None:
-    """Drop every rendered fragment (tests that change templates or URLs)."""
+def forget(**_) -> None:
+    """Drop every rendered fragment: a test changed a setting (static files,
+    URLs, languages) that they may depend on."""
     _rendered.clear()
+
+
+setting_changed.connect(forget, dispatch_uid="catalog.storefront_fragments")
