@@ -256,7 +256,7 @@ class MemberStatus(models.TextChoices):
     REFUNDED = (
         "refunded",
         pgettext_lazy("group member", "Refunded"),
-    )  # the group failed; the order was refunded
+    )  # the group failed, or an operator refunded the order (groupbuy/README.md)
 
 
 LIVE_MEMBER = [MemberStatus.HOLDING, MemberStatus.PAID]

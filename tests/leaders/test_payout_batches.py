@@ -441,3 +441,29 @@ def test_an_operator_cannot_ask_wechat_about_a_batch(
     client.post(url, {"action": "check_with_provider", "_selected_action": [batch.pk]})
     assert PayoutBatch.objects.get(pk=batch.pk).status == "submitted"
     assert wechat.query.asked == []
+
+
+def test_the_migration_gives_batches_made_before_statuses_theirs(
+    wechat, platform_key, leader, operator, finance
+):
+    """leaders/migrations/0007: accepted → submitted; refused (it kept no
+    withdrawals) → failed; waiting to be sent → created."""
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    accepted = PayoutBatch.objects.create(number="PO-A", provider="wechat", provider_reference="X1")
+    refused = PayoutBatch.objects.create(number="PO-R", provider="wechat")
+    # Its task runs after commit, which this test's transaction never reaches.
+    waiting = create_payout_batch(withdrawals=[_approved(leader, operator, finance)], actor=finance)
+
+    migration = importlib.import_module("leaders.migrations.0007_payout_batch_status")
+    migration.statuses_of_existing_batches(django_apps, None)
+
+    statuses = dict(PayoutBatch.objects.values_list("number", "status"))
+    assert statuses == {
+        accepted.number: "submitted",
+        refused.number: "failed",
+        waiting.number: "created",
+    }
+    assert PayoutBatch.objects.get(pk=refused.pk).error.startswith("refused")
