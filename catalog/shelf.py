@@ -21,6 +21,8 @@ same round trip.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -38,6 +40,17 @@ _MARK = "\x1f"
 # What the card template shows per request, and the attribute it reads.
 _FIGURES = ("sold", "remaining", "percent_sold")
 _SPLIT = re.compile(f"{_MARK}({'|'.join(_FIGURES)}){_MARK}")
+
+# Bumped when the Shelf's layout changes; the templates' own text is hashed
+# (a deploy that edits a card must not read frames rendered by the old one).
+SHELF_FORMAT = 1
+_TEMPLATES = (
+    "catalog/_card.html",
+    "catalog/_picture.html",
+    "catalog/_load_more.html",
+    "catalog/_category_chips.html",
+    "catalog/_search_form.html",
+)
 
 # A card split at the figures: static text at even positions, a figure's
 # name at odd ones.
@@ -100,6 +113,19 @@ def _frames(product: Product, template) -> dict[tuple[int | None, bool], Frame]:
         html = template.render({"card": card})
         frames[(sku.pk if sku else None, sold_out)] = tuple(_SPLIT.split(html))
     return frames
+
+
+@functools.cache
+def _fingerprint() -> str:
+    digest = hashlib.sha256(str(SHELF_FORMAT).encode())
+    for name in _TEMPLATES:
+        digest.update(get_template(name).template.source.encode())
+    return digest.hexdigest()[:8]
+
+
+def cache_name(*, language: str, page: int) -> str:
+    """The storefront cache entry of a page of the shelf in a language."""
+    return f"shelf:{_fingerprint()}:{language}:{page}"
 
 
 def build(*, page: int) -> Shelf:

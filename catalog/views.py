@@ -61,14 +61,15 @@ def home(request):
     cards, category chips) in one Redis round trip (catalog.shelf), the stock
     in one query, the shopper's own parts (pickup point, cart, messages) fresh."""
     number = _page_number(request)
+    name = shelf.cache_name(language=get_language(), page=number)
     found = storefront_cache.cached_many(
         {
             "default-warehouse": selectors.default_warehouse,
-            f"shelf:{get_language()}:{number}": lambda: shelf.build(page=number),
+            name: lambda: shelf.build(page=number),
         }
     )
     storefront = _storefront(request, default=found["default-warehouse"])
-    page_shelf = found[f"shelf:{get_language()}:{number}"]
+    page_shelf = found[name]
     page = selectors.cards_for_rows(
         page_shelf.rows, page_shelf.has_next, storefront=storefront, page=number
     )

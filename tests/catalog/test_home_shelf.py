@@ -300,3 +300,14 @@ def test_a_fragment_renders_as_the_template_does_without_it(clock, client, wareh
     token = re.compile(r'"X-CSRFToken": "[^"]+"')
     assert token.sub("", cold) == token.sub("", warm)
     assert 'class="tab is-active"' in warm
+
+
+def test_the_shelf_entry_changes_with_its_templates(monkeypatch, request):
+    # A deploy that edits a card template (or the frames' layout) reads none
+    # of the frames rendered by the old code.
+    request.addfinalizer(shelf._fingerprint.cache_clear)
+    before = shelf.cache_name(language="zh-hans", page=1)
+    assert before != shelf.cache_name(language="en", page=1)
+    shelf._fingerprint.cache_clear()
+    monkeypatch.setattr(shelf, "SHELF_FORMAT", shelf.SHELF_FORMAT + 1)
+    assert shelf.cache_name(language="zh-hans", page=1) != before
