@@ -230,14 +230,6 @@ def test_a_statement_whose_worker_is_killed_is_made_once_with_one_file(
     assert files == [settlement.statement.name]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: run_report_job works only on the delivery that moves the job from "
-    "PENDING; the redelivery after SIGKILL finds it RUNNING and returns, so the job "
-    "stays running until the 6 h sweeper fails it. Fix requested in analytics/jobs.py: "
-    "an advisory lock per job lets a redelivery take over a RUNNING job whose worker "
-    "is gone (h3-requests.md).",
-)
 def test_a_report_job_whose_worker_is_killed_is_finished_once_with_its_file(
     clock, shopper, point, sku, operator, worker_processes, settings
 ):
