@@ -25,6 +25,7 @@ Where it runs:
   VALID: the generator makes them right), as a bulk load would.
 - with --in-place, in the configured database, inside one transaction rolled
   back at the end: nothing is left behind (tests run it at a tiny size).
+(Both through tuangou.benchmarking, shared with the other bench commands.)
 
     manage.py bench_facts                        # 10,000,000 orders over 365 days
     manage.py bench_facts --orders 200000        # a quicker look
@@ -39,25 +40,20 @@ import time as clock
 from datetime import date, time, timedelta
 from decimal import Decimal
 
-import psycopg
 from django.apps import apps
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import connection, transaction
 
 from catalog.models import Category, Product, Sku, Supplier, Warehouse
 from leaders.models import Community, Leader, LeaderKind, PickupPoint, PointStatus
 from tuangou.accounts.models import User
+from tuangou.benchmarking import in_own_database, in_place
 from tuangou.timeutils import local_datetime, local_today, now
 
 REPORT_BUDGET_SECONDS = 1.0
 EVERY_DAY = {str(d): ["08:00", "21:00"] for d in range(7)}
 CHUNK = 1_000_000  # orders per INSERT statement (progress lines, bounded work_mem)
 BULK_TABLES = ("orders_order", "orders_orderline")
-
-
-class _Rollback(Exception):
-    pass
 
 
 class Command(BaseCommand):
@@ -103,52 +99,15 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         sizes = self._sizes(options)
         if options["in_place"]:
-            try:
-                with transaction.atomic():
-                    self._bench(sizes, bulk=False)
-                    if not options["keep"]:
-                        raise _Rollback
-            except _Rollback:
-                self.stdout.write("rolled back: nothing left in the database")
+            run = lambda: self._bench(sizes, bulk=False)  # noqa: E731
+            in_place(run, keep=options["keep"], stdout=self.stdout)
             return
-        self._in_own_database(options["database"], options["keep"], sizes)
-
-    # --- the throwaway database -----------------------------------------------------------
-
-    def _admin(self, settings_dict: dict):
-        return psycopg.connect(
-            dbname="postgres",
-            host=settings_dict.get("HOST") or None,
-            port=settings_dict.get("PORT") or None,
-            user=settings_dict.get("USER") or None,
-            password=settings_dict.get("PASSWORD") or None,
-            autocommit=True,
+        in_own_database(
+            options["database"],
+            lambda: self._bench(sizes, bulk=True),
+            keep=options["keep"],
+            stdout=self.stdout,
         )
-
-    def _in_own_database(self, name: str, keep: bool, sizes: dict) -> None:
-        if not name.replace("_", "").isalnum():
-            raise CommandError("--database must be letters, digits and _")
-        wrapper = connections[DEFAULT_DB_ALIAS]
-        original = wrapper.settings_dict["NAME"]
-        if name == original:
-            raise CommandError("--database must not be the configured database")
-        wrapper.close()
-        with self._admin(wrapper.settings_dict) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            admin.execute(f'CREATE DATABASE "{name}"')
-        wrapper.settings_dict["NAME"] = name
-        try:
-            started = clock.perf_counter()
-            call_command("migrate", verbosity=0, interactive=False)
-            self.stdout.write(f"database {name} migrated in {clock.perf_counter() - started:.1f} s")
-            self._bench(sizes, bulk=True)
-        finally:
-            wrapper.close()
-            wrapper.settings_dict["NAME"] = original
-            if not keep:
-                with self._admin(wrapper.settings_dict) as admin:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                self.stdout.write(f"database {name} dropped")
 
     # --- the run ---------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ Where it runs:
 - with --in-place, in the configured database, inside one transaction that
   is rolled back at the end (committed with --keep): nothing is left behind.
   The wave then runs inside that transaction (tests use this at a tiny size).
+(Both through tuangou.benchmarking, shared with the other bench commands.)
 
     manage.py bench_wave                      # 1,000,000 lines over 2,000 points
     manage.py bench_wave --lines 100000       # a quicker look
@@ -33,15 +34,14 @@ import time as clock
 from datetime import date, time, timedelta
 from decimal import Decimal
 
-import psycopg
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import connection, transaction
 
 from catalog.models import Category, Product, Sku, StorageClass, Supplier, Warehouse
 from leaders.models import Community, Leader, LeaderKind, PickupPoint, PointStatus
 from logistics.models import Driver, Route, RouteStop, Vehicle
 from tuangou.accounts.models import User
+from tuangou.benchmarking import in_own_database, in_place
 from tuangou.timeutils import local_datetime, local_today, now
 
 EVERY_DAY = {str(d): ["08:00", "21:00"] for d in range(7)}
@@ -49,10 +49,6 @@ STORAGE = [StorageClass.AMBIENT, StorageClass.AMBIENT, StorageClass.CHILLED, Sto
 # Around 五一广场, Changsha; the warehouse in 望城, north of the city.
 CENTRE = (28.196, 112.977)
 WAREHOUSE_AT = (Decimal("28.365600"), Decimal("112.820000"))
-
-
-class _Rollback(Exception):
-    pass
 
 
 def _rss_mb() -> float:
@@ -107,52 +103,14 @@ class Command(BaseCommand):
         except ValueError:
             raise CommandError("--date must be a date like 2026-11-26") from None
         if options["in_place"]:
-            try:
-                with transaction.atomic():
-                    self._bench(sizes, day)
-                    if not options["keep"]:
-                        raise _Rollback
-            except _Rollback:
-                self.stdout.write("rolled back: nothing left in the database")
+            in_place(lambda: self._bench(sizes, day), keep=options["keep"], stdout=self.stdout)
             return
-        self._in_own_database(options["database"], options["keep"], sizes, day)
-
-    # --- the throwaway database -----------------------------------------------------------
-
-    def _admin(self, settings_dict: dict):
-        return psycopg.connect(
-            dbname="postgres",
-            host=settings_dict.get("HOST") or None,
-            port=settings_dict.get("PORT") or None,
-            user=settings_dict.get("USER") or None,
-            password=settings_dict.get("PASSWORD") or None,
-            autocommit=True,
+        in_own_database(
+            options["database"],
+            lambda: self._bench(sizes, day),
+            keep=options["keep"],
+            stdout=self.stdout,
         )
-
-    def _in_own_database(self, name: str, keep: bool, sizes: dict, day: date | None) -> None:
-        if not name.replace("_", "").isalnum():
-            raise CommandError("--database must be letters, digits and _")
-        wrapper = connections[DEFAULT_DB_ALIAS]
-        original = wrapper.settings_dict["NAME"]
-        if name == original:
-            raise CommandError("--database must not be the configured database")
-        wrapper.close()
-        with self._admin(wrapper.settings_dict) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            admin.execute(f'CREATE DATABASE "{name}"')
-        wrapper.settings_dict["NAME"] = name
-        try:
-            started = clock.perf_counter()
-            call_command("migrate", verbosity=0, interactive=False)
-            self.stdout.write(f"database {name} migrated in {clock.perf_counter() - started:.1f} s")
-            self._bench(sizes, day)
-        finally:
-            wrapper.close()
-            wrapper.settings_dict["NAME"] = original
-            if not keep:
-                with self._admin(wrapper.settings_dict) as admin:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                self.stdout.write(f"database {name} dropped")
 
     # --- the night -----------------------------------------------------------------------
 
