@@ -23,6 +23,7 @@ from django.utils.translation import get_language, gettext_lazy, pgettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from tuangou.date_range import DateRangeForm, form_errors
 from tuangou.timeutils import local_today
 
 from .. import selectors
@@ -53,37 +54,16 @@ def reports_required(view):
 # --- the range form ---------------------------------------------------------------------
 
 
-class ReportForm(forms.Form):
-    """start..end (inclusive) and optional filters; all from GET."""
+class ReportForm(DateRangeForm):
+    """start..end (inclusive, up to today, two years at most) and optional filters; from GET."""
 
-    start = forms.DateField(
-        label=gettext_lazy("From"),
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        error_messages={"invalid": gettext_lazy("Enter the start date as YYYY-MM-DD.")},
-    )
-    end = forms.DateField(
-        label=gettext_lazy("To"),
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        error_messages={"invalid": gettext_lazy("Enter the end date as YYYY-MM-DD.")},
-    )
+    max_days = MAX_DAYS
+    up_to_today = True
 
     def __init__(self, *args, filters: tuple[str, ...] = (), **kwargs):
         super().__init__(*args, **kwargs)
         for name in filters:
             self.fields[name] = FILTERS[name]()
-
-    def clean(self):
-        data = super().clean()
-        start, end = data.get("start"), data.get("end")
-        if start and end:
-            if end < start:
-                raise forms.ValidationError(_("The end date is before the start date."))
-            if end > local_today():
-                # Facts describe days that happened (and dates far ahead would overflow).
-                raise forms.ValidationError(_("Choose dates up to today."))
-            if (end - start).days + 1 > MAX_DAYS:
-                raise forms.ValidationError(_("Choose a range of at most two years."))
-        return data
 
 
 def _warehouse_field():
@@ -115,18 +95,16 @@ FILTERS = {"warehouse": _warehouse_field, "community": _community_field}
 
 def _form(request: HttpRequest, filters: tuple[str, ...] = ()) -> ReportForm:
     """The range asked for; the last 30 closed days (up to yesterday) when a date is left out."""
-    yesterday = local_today() - timedelta(days=1)
-    data = {
-        "start": request.GET.get("start") or (yesterday - timedelta(days=DEFAULT_DAYS - 1)),
-        "end": request.GET.get("end") or yesterday,
-    }
-    for name in filters:
-        data[name] = request.GET.get(name, "")
-    return ReportForm(data, filters=filters)
+    return ReportForm.from_request(
+        request,
+        default_days=DEFAULT_DAYS,
+        default_end=local_today() - timedelta(days=1),
+        extra=filters,
+        filters=filters,
+    )
 
 
-def _errors(form: ReportForm) -> list[str]:
-    return [str(e) for errors in form.errors.values() for e in errors]
+_errors = form_errors
 
 
 def _locale() -> str:

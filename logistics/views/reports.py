@@ -9,10 +9,8 @@ from __future__ import annotations
 import csv
 import functools
 import io
-from datetime import timedelta
 from decimal import Decimal
 
-from django import forms
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -21,6 +19,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from tuangou.date_range import DateRangeForm, form_errors
 from tuangou.timeutils import local_today, to_local
 
 from ..selectors import Efficiency, EfficiencyReport, RunEfficiency, delivery_efficiency
@@ -45,42 +44,19 @@ def reports_required(view):
     return wrapper
 
 
-class RangeForm(forms.Form):
-    start = forms.DateField(
-        label=gettext_lazy("From"),
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        error_messages={"invalid": gettext_lazy("Enter the start date as YYYY-MM-DD.")},
-    )
-    end = forms.DateField(
-        label=gettext_lazy("To"),
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        error_messages={"invalid": gettext_lazy("Enter the end date as YYYY-MM-DD.")},
-    )
+class RangeForm(DateRangeForm):
+    """start..end (inclusive), a year at most."""
 
-    def clean(self):
-        data = super().clean()
-        start, end = data.get("start"), data.get("end")
-        if start and end:
-            if end < start:
-                raise forms.ValidationError(_("The end date is before the start date."))
-            if (end - start).days + 1 > MAX_DAYS:
-                raise forms.ValidationError(_("Choose a range of at most one year."))
-        return data
+    max_days = MAX_DAYS
+    too_long = gettext_lazy("Choose a range of at most one year.")
 
 
 def _range_form(request: HttpRequest) -> RangeForm:
     """The range asked for; the last 14 days (today included) when a date is left out."""
-    today = local_today()
-    return RangeForm(
-        {
-            "start": request.GET.get("start") or (today - timedelta(days=DEFAULT_DAYS - 1)),
-            "end": request.GET.get("end") or today,
-        }
-    )
+    return RangeForm.from_request(request, default_days=DEFAULT_DAYS, default_end=local_today())
 
 
-def _errors(form: RangeForm) -> list[str]:
-    return [str(message) for messages in form.errors.values() for message in messages]
+_errors = form_errors
 
 
 @reports_required
