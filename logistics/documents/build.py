@@ -66,6 +66,9 @@ class Document:
     context: Callable[[], dict] = field(repr=False)
     # Why this document is not offered as a PDF ("" when it is): too long to print at once.
     pdf_refusal: str = ""
+    # A context key whose items the PDF is laid out in chunks of (render.render_pdf):
+    # WeasyPrint's memory grows with the HTML laid out at once, not with the pages kept.
+    pdf_chunk_key: str = ""
 
 
 def storage_label(storage_class: str) -> str:
@@ -344,6 +347,7 @@ def labels_document(
         headers=headers,
         rows=rows,
         template="logistics/pdf/labels.html",
+        pdf_chunk_key="labels",
         context=context,
         pdf_refusal=refusal,
     )
