@@ -344,8 +344,8 @@ def test_the_cart_page_runs_a_fixed_number_of_queries(
         extra = SkuFactory()
         set_stock(sku=extra, warehouse=point.warehouse, delivery_date=TOMORROW, quantity=5)
         add_to_cart(user=bound_shopper, sku_id=extra.pk, quantity=1, warehouse=point.warehouse)
-    # The same, less the pickup point: read once, then from Redis
-    # (leaders.point_cache) until something about it changes.
-    with django_assert_num_queries(4):
+    # The same, less the pickup point and the user: read once, then from
+    # Redis (leaders.point_cache, accounts.user_cache) until they change.
+    with django_assert_num_queries(3):
         response = shopper_client.get(reverse("orders:cart"))
     assert len(response.context["basket"].lines) == 5

@@ -157,8 +157,8 @@ def test_me_runs_a_fixed_number_of_queries(
         shopper_client.get(reverse("accounts:me"))
     for _n in range(3):
         place(bound_shopper, point, (sku, 1))
-    # Warm now: the pickup point and the cart count come from Redis.
-    with django_assert_num_queries(6):
+    # Warm now: the user, the pickup point and the cart count come from Redis.
+    with django_assert_num_queries(5):
         shopper_client.get(reverse("accounts:me"))
 
 

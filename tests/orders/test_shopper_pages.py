@@ -500,9 +500,10 @@ def test_the_order_list_runs_a_fixed_number_of_queries(
         response = shopper_client.get(reverse("orders:list"))
     assert len(response.context["orders"]) == 4
     _several_orders(bound_shopper, point, sku, egg_sku)
-    # The same, less the pickup point and the cart count: read once, then
-    # from Redis (leaders.point_cache, orders.cart_count_cache) until they change.
-    with django_assert_num_queries(5):
+    # The same, less the user, the pickup point and the cart count: read
+    # once, then from Redis (accounts.user_cache, leaders.point_cache,
+    # orders.cart_count_cache) until they change.
+    with django_assert_num_queries(4):
         response = shopper_client.get(reverse("orders:list"))
     assert len(response.context["orders"]) == 8
 
