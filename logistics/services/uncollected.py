@@ -292,16 +292,24 @@ def _tell_leader(point_id: int, now: datetime) -> bool:
 
 def collect_returns(*, stop, warehouse_id: int, now: datetime) -> int:
     """A hand-over at `stop`: the point's returned goods not collected yet go
-    back with the driver. One conditional UPDATE (collected_stop IS NULL is
-    re-checked under the row lock): each line is collected once. Returns the
-    number of lines."""
-    return UncollectedDisposal.objects.filter(
-        action=UncollectedDisposal.Action.RETURNED,
-        collected_stop__isnull=True,
-        order_line__order__pickup_point_id=stop.pickup_point_id,
-        order_line__order__warehouse_id=warehouse_id,
-        created_at__lte=now,
-    ).update(collected_stop=stop, collected_at=now)
+    back with the driver. Each line is collected once: the UPDATE's own
+    condition (collected_stop IS NULL, on the row itself, so PostgreSQL
+    re-checks it after waiting for a concurrent hand-over's row lock) decides.
+    Returns the number of lines."""
+    waiting = list(
+        UncollectedDisposal.objects.filter(
+            action=UncollectedDisposal.Action.RETURNED,
+            collected_stop__isnull=True,
+            order_line__order__pickup_point_id=stop.pickup_point_id,
+            order_line__order__warehouse_id=warehouse_id,
+            created_at__lte=now,
+        ).values_list("pk", flat=True)
+    )
+    if not waiting:
+        return 0
+    return UncollectedDisposal.objects.filter(pk__in=waiting, collected_stop__isnull=True).update(
+        collected_stop=stop, collected_at=now
+    )
 
 
 def returns_for_run(*, run) -> dict[int, list[ReturnLine]]:

@@ -51,6 +51,9 @@ Rules:
   worker gets WaveBusy at once ("该仓库当天的截单波次正在生成，请稍后再试").
 - Consistent: the build runs at REPEATABLE READ, so every document comes
   from one snapshot of the orders (taken after the lock, at `closed_at`).
+  A write committed after the snapshot that the build meets (a sign-off's
+  pickup code) is a serialization failure: the build runs again at once on a
+  fresh snapshot (BUILD_ATTEMPTS in all) before the wave would be FAILED.
 - Progress: Wave.progress goes 0 → 100 in steps, written on a connection of
   its own, so a page sees it while the build's transaction is still open.
 - Late orders: an order for D confirmed after the wave froze it (a payment
