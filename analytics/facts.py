@@ -492,6 +492,8 @@ def build_shopper_facts(*, start: date, end: date, spans: bool = True) -> int:
                 # Month facts from before the spans existed: make every span once.
                 _spans(SPAN_INSERT, g0=lo, g1=hi, t0=lo, t1=hi, touched=False)
             _extend_spans(lo, hi, t0, t1)
+        else:  # no month facts: no spans either (none left from before)
+            _run("DELETE FROM {span}", {})
         g0, g1 = min(lo or t0, t0), max(hi or t1, t1)
         window = {"g0": g0, "g1": g1, "t0": t0, "t1": t1, "touched": True}
         _spans(SPAN_SUBTRACT, **window)
