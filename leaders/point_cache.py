@@ -78,7 +78,8 @@ def bump() -> None:
     """Every cached point is stale: now, and again once the caller's
     transaction commits (a point read in between still had the old rows)."""
     _bump_now()
-    transaction.on_commit(_bump_now)
+    if transaction.get_connection().in_atomic_block:  # else committed already
+        transaction.on_commit(_bump_now)
 
 
 def _bump_now() -> None:
@@ -98,7 +99,8 @@ def forget(*, user_id: int) -> None:
             log.warning("pickup point cache: could not forget %s", user_id, exc_info=True)
 
     _forget()
-    transaction.on_commit(_forget)
+    if transaction.get_connection().in_atomic_block:  # else committed already
+        transaction.on_commit(_forget)
 
 
 class PointCacheAdmin:

@@ -126,4 +126,6 @@ def changed(*, user_id: int) -> None:
             log.warning("cart count cache: could not replace %s", user_id, exc_info=True)
 
     _replace()
-    transaction.on_commit(_replace)
+    if transaction.get_connection().in_atomic_block:
+        # Outside a transaction the change is committed already: once is enough.
+        transaction.on_commit(_replace)

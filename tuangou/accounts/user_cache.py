@@ -91,13 +91,15 @@ def changed(*, user_id) -> None:
     the transaction commits (a load in between still saw the old row)."""
     key = _keys(user_id)[1]
     _replace(key, ENTRY_SECONDS)
-    transaction.on_commit(lambda: _replace(key, ENTRY_SECONDS))
+    if transaction.get_connection().in_atomic_block:  # else committed already
+        transaction.on_commit(lambda: _replace(key, ENTRY_SECONDS))
 
 
 def all_changed() -> None:
     """A bulk write on the user table: every cached row is stale."""
     _replace(USERS_VERSION_KEY, None)
-    transaction.on_commit(lambda: _replace(USERS_VERSION_KEY, None))
+    if transaction.get_connection().in_atomic_block:  # else committed already
+        transaction.on_commit(lambda: _replace(USERS_VERSION_KEY, None))
 
 
 # --- receivers (connected by AccountsConfig.ready) -----------------------------------
