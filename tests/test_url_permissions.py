@@ -27,14 +27,13 @@ method only (a POST-only view answers a GET with 405, so its POST is checked).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
 
+from tests.urlwalk import all_routes, dummy_url
 from tuangou.accounts.roles import DRIVERS, FINANCE, OPERATORS, ROLE_PERMISSIONS, WAREHOUSE
 
 pytestmark = pytest.mark.django_db
@@ -84,44 +83,6 @@ PUBLIC: list[tuple[str, str]] = [
     (r"^orders/pay/sandbox/", "the payment sandbox (demo only; refuses without it)"),
     (r"^orders/claim-photos/|^delivery/stop-photos/", "private files: checked per object"),
 ]
-
-
-@dataclass(frozen=True)
-class Route:
-    route: str
-    name: str | None
-    view: str
-    pattern: object
-
-
-def _walk(resolver, prefix: str = "", ns: str | None = None):
-    for p in resolver.url_patterns:
-        if isinstance(p, URLResolver):
-            inner = f"{ns}:{p.namespace}" if ns and p.namespace else (p.namespace or ns)
-            yield from _walk(p, prefix + str(p.pattern), inner)
-        elif isinstance(p, URLPattern):
-            view = f"{getattr(p.callback, '__module__', '?')}.{p.callback.__name__}"
-            yield Route(prefix + str(p.pattern), p.name, view, p.pattern)
-
-
-def all_routes() -> list[Route]:
-    return list(_walk(get_resolver()))
-
-
-_DUMMIES = {"int": "999999", "slug": "x0000000000", "str": "X0000000000", "path": "999999"}
-
-
-def dummy_url(route: str) -> str:
-    """A concrete path for a route with dummy values for its parameters."""
-    path = re.sub(
-        r"<(?:(\w+):)?(\w+)>", lambda m: _DUMMIES.get(m.group(1) or "str", "X0000000000"), route
-    )
-    if path.startswith("^"):
-        # Regex routes (admin's and allauth's few): fill the groups by hand.
-        path = re.sub(r"\(\?P<(\w+)>[^)]*\)", "999999", path)
-        path = path.lstrip("^").rstrip("$").replace("\\", "")
-    path = path.replace("^", "").replace("$", "")
-    return "/" + path
 
 
 def _first(rules, route: str):
