@@ -1,8 +1,10 @@
 """A Celery worker killed with SIGKILL in the middle of a task (issue #15, faults 3).
 
-A real worker process (prefork, one child) on a private Redis. The test
-holds a row lock the task needs, so the task pauses at a known statement
-(seen in pg_stat_activity), then kills the pool child with SIGKILL. With
+A real worker process (prefork, one child) on a private Redis
+(tests/workers.py). The task pauses at a known statement — behind a row
+lock the test holds (the refund), or at the workers' pause hook before a
+chosen statement (settlement, statement, report job) — seen in
+pg_stat_activity; the test kills the pool child with SIGKILL. With
 acks_late and reject_on_worker_lost the parent requeues the message, a new
 child runs it once the lock is released, and the idempotent task finishes
 the work exactly once: the killed attempt's transaction died with it.
