@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 from django import forms
 from django.http import HttpRequest
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from .timeutils import local_today
 
@@ -36,8 +36,12 @@ class DateRangeForm(forms.Form):
     too_long = gettext_lazy("Choose a range of at most two years.")
     up_to_today = False
 
-    start = _date_field(gettext_lazy("From"), gettext_lazy("Enter the start date as YYYY-MM-DD."))
-    end = _date_field(gettext_lazy("To"), gettext_lazy("Enter the end date as YYYY-MM-DD."))
+    start = _date_field(
+        pgettext_lazy("date range", "From"), gettext_lazy("Enter the start date as YYYY-MM-DD.")
+    )
+    end = _date_field(
+        pgettext_lazy("date range", "To"), gettext_lazy("Enter the end date as YYYY-MM-DD.")
+    )
 
     def clean(self):
         data = super().clean()
