@@ -17,14 +17,18 @@ CHOOSE_PICKUP_POINT_PATH = "/leader/points/choose/"
 CART_ADD_PATH = "/orders/cart/add/"
 
 
-def _storefront(request, **default) -> selectors.Storefront:
+def _pickup_point(request):
     # The shopper's pickup point is the leaders app's business: ask the same
     # function that puts `current_pickup_point` into every template.
     from leaders.context_processors import pickup_point
 
     chosen = pickup_point(request)
     request.catalog_point_needs_change = bool(chosen.get("pickup_point_needs_change"))
-    return selectors.storefront_for(pickup_point=chosen["current_pickup_point"], **default)
+    return chosen["current_pickup_point"]
+
+
+def _storefront(request) -> selectors.Storefront:
+    return selectors.storefront_for(pickup_point=_pickup_point(request))
 
 
 def _page_number(request) -> int:
@@ -61,14 +65,16 @@ def home(request):
     cards, category chips) in one Redis round trip (catalog.shelf), the stock
     in one query, the shopper's own parts (pickup point, cart, messages) fresh."""
     number = _page_number(request)
+    point = _pickup_point(request)
     name = shelf.cache_name(language=get_language(), page=number)
-    found = storefront_cache.cached_many(
-        {
-            "default-warehouse": selectors.default_warehouse,
-            name: lambda: shelf.build(page=number),
-        }
+    builds = {name: lambda: shelf.build(page=number)}
+    if getattr(point, "warehouse", None) is None:
+        # Only the shopper without a point (or whose point has none) needs it.
+        builds["default-warehouse"] = selectors.default_warehouse
+    found = storefront_cache.cached_many(builds)
+    storefront = selectors.storefront_for(
+        pickup_point=point, default=found.get("default-warehouse")
     )
-    storefront = _storefront(request, default=found["default-warehouse"])
     page_shelf = found[name]
     page = selectors.cards_for_rows(
         page_shelf.rows, page_shelf.has_next, storefront=storefront, page=number
