@@ -467,3 +467,16 @@ def test_the_migration_gives_batches_made_before_statuses_theirs(
         waiting.number: "created",
     }
     assert PayoutBatch.objects.get(pk=refused.pk).error.startswith("refused")
+
+
+def test_the_finance_page_shows_each_batchs_status_and_error(client, finance):
+    PayoutBatch.objects.create(
+        number="PO-F-1", provider="wechat", status="failed", error="PARAM_ERROR: 批次不合法"
+    )
+    PayoutBatch.objects.create(number="PO-S-1", provider="wechat", status="submitted")
+    client.force_login(finance)
+    page = client.get(reverse("leaders:finance_withdrawals")).content.decode()
+    assert re.search(
+        r'data-status="failed">被拒绝/已关闭<br><small[^>]*>PARAM_ERROR: 批次不合法<', page
+    )
+    assert 'data-status="submitted">已受理，付款中</td>' in page
