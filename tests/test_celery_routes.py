@@ -40,6 +40,8 @@ EXPECTED_QUEUE = {
     "groupbuy.tasks.refund_group_member_task": "payments",
     "groupbuy.tasks.refund_deal_order_task": "payments",
     "leaders.commission.tasks.send_payout_batch_task": "payments",
+    "leaders.commission.tasks.check_payout_batch_task": "payments",
+    "leaders.commission.tasks.check_submitted_payout_batches_task": "payments",
     "orders.tasks.send_notice_task": "notices",
     "leaders.tasks.tell_applicant_task": "notices",
     "leaders.tasks.tell_shoppers_of_pause_task": "notices",

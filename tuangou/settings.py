@@ -295,6 +295,8 @@ CELERY_TASK_ROUTES = {
     "groupbuy.tasks.refund_group_member_task": {"queue": "payments"},
     "groupbuy.tasks.refund_deal_order_task": {"queue": "payments"},
     "leaders.commission.tasks.send_payout_batch_task": {"queue": "payments"},
+    "leaders.commission.tasks.check_payout_batch_task": {"queue": "payments"},
+    "leaders.commission.tasks.check_submitted_payout_batches_task": {"queue": "payments"},
     # SMS and WeChat messages: many, slow (a gateway each), never urgent.
     "orders.tasks.send_notice_task": {"queue": "notices"},
     "leaders.tasks.tell_applicant_task": {"queue": "notices"},
