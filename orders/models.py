@@ -180,12 +180,14 @@ class Order(models.Model):
             models.Index(fields=["status", "pay_deadline"], name="orders_status_deadline"),
             models.Index(fields=["delivery_date", "status"], name="orders_day_status"),
             # The analytics fact job reads a day's paid orders by paid_at, and each of
-            # their shoppers' first paid order (index-only): unpaid orders left out.
+            # their shoppers' first paid order, overall and with a leader (index-only):
+            # unpaid orders left out.
             models.Index(
                 fields=["paid_at"], name="orders_paid_at", condition=Q(paid_at__isnull=False)
             ),
             models.Index(
                 fields=["user", "paid_at"],
+                include=["leader"],
                 name="orders_user_paid_at",
                 condition=Q(paid_at__isnull=False),
             ),
