@@ -964,6 +964,18 @@ def check_payout_batch(*, batch_id: int) -> PayoutBatch:
         # Lock order: the batch, then its withdrawals by pk (as finance's
         # mark-paid locks one withdrawal, then its account).
         mine = {w.number: w for w in locked.withdrawals.select_for_update().order_by("pk")}
+        unanswered = [
+            n
+            for n, w in mine.items()
+            if w.status == WithdrawalStatus.APPROVED and n not in answer.paid | answer.failed
+        ]
+        if answer.state == "finished" and unanswered:
+            # "Finished" without a word on some of ours: settle nothing, ask again.
+            error = "FINISHED without " + ", ".join(unanswered)
+            PayoutBatch.objects.filter(pk=locked.pk).update(error=error[:1000], checked_at=now)
+            logger.warning("payout batch %s: %s", locked.number, error)
+            locked.refresh_from_db()
+            return locked
         if answer.state == "closed":
             given = _give_back(locked)
             new = PayoutBatchStatus.FAILED

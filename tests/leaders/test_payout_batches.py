@@ -480,3 +480,16 @@ def test_the_finance_page_shows_each_batchs_status_and_error(client, finance):
         r'data-status="failed">被拒绝/已关闭<br><small[^>]*>PARAM_ERROR: 批次不合法<', page
     )
     assert 'data-status="submitted">已受理，付款中</td>' in page
+
+
+def test_a_finished_answer_that_misses_one_of_ours_settles_nothing(
+    wechat, platform_key, leader, operator, finance
+):
+    batch, [first, second] = _submitted(
+        wechat, platform_key, leader, operator, finance, amounts=("30.00", "12.50")
+    )
+    wechat.query.answer = (200, batch_answer(batch, "FINISHED", [(first.number, "SUCCESS")]))
+    batch = check_payout_batch(batch_id=batch.pk)
+    assert (batch.status, batch.error) == ("submitted", f"FINISHED without {second.number}")
+    assert set(Withdrawal.objects.values_list("status", flat=True)) == {"approved"}
+    assert _account(leader) == (Decimal("42.50"), Decimal("0.00"))
