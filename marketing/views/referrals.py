@@ -53,7 +53,8 @@ def invite_page(request: HttpRequest) -> HttpResponse:
 
 def invite_landing(request: HttpRequest, code: str) -> HttpResponse:
     """Where the link and the QR lead: who invites you and what you get."""
-    inviter = referrals.inviter_for_code(code)
+    # A NUL byte cannot reach PostgreSQL (psycopg refuses it): no such code.
+    inviter = None if "\x00" in code else referrals.inviter_for_code(code)
     if inviter is None:
         raise Http404
     if request.user.is_authenticated:
