@@ -4,7 +4,7 @@ own transaction; the ones orders calls run inside orders' transaction.
 
 Exactly-once is held by the database, not by care: one earned entry per
 order line and one entry per refund line (unique indexes), a settlement
-pointer set only from NULL (compare-and-set under SKIP LOCKED row locks),
+pointer set only from NULL (compare-and-set under row locks),
 withdrawal moves as conditional UPDATEs on the current status, and money
 reserved with `UPDATE … WHERE settled − reserved − withdrawn >= amount`.
 """
@@ -23,6 +23,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from tuangou.money import ZERO, format_yuan, to_money
@@ -446,10 +447,14 @@ def settle_commissions(*, now: datetime | None = None, batch_size: int = SETTLE_
     period still open; its "settled on" date is then that period's first day.
 
     Batches of entries, one transaction each: the batch's rows are locked
-    with SKIP LOCKED (a second worker takes other rows), set from
-    settlement NULL to the settlement (compare-and-set), and the settlement's
-    and account's totals grow in the same transaction. A worker killed
-    halfway loses only its open batch; a rerun takes what is left.
+    in pk order (a second run waits for them, then finds them settled and
+    stops), set from settlement NULL to the settlement (compare-and-set), and
+    the settlement's and account's totals grow in the same transaction. A
+    worker killed halfway loses only its open batch; a rerun takes what is
+    left. Never SKIP LOCKED: the holder may be the database session of a
+    worker killed mid-batch, which keeps its locks until PostgreSQL notices
+    the client is gone (client_connection_check_interval), and a run that
+    skipped them would acknowledge the job with the entries unsettled.
     """
     now = now or timezone.now()
     kind = period_kind()
@@ -462,13 +467,13 @@ def settle_commissions(*, now: datetime | None = None, batch_size: int = SETTLE_
             break
         with transaction.atomic():
             locked = list(
-                CommissionEntry.objects.select_for_update(skip_locked=True, of=("self",))
+                CommissionEntry.objects.select_for_update(of=("self",))
                 .filter(pk__in=ids, settlement__isnull=True)
                 .order_by("pk")
                 .only("pk", "leader_id", "kind", "amount", "occurred_at", "order_line_id")
             )
             if not locked:
-                break  # another worker holds these; it will settle them
+                break  # another run settled these while we waited
             since = eligible_since(locked, now=now)
             by_period: dict[tuple[int, date], list[CommissionEntry]] = defaultdict(list)
             for entry in locked:
@@ -618,13 +623,22 @@ def generate_statement(*, settlement_id: int) -> Settlement:
         raise CommissionError(_("A statement is made when the period is closed."))
     statement = statement_for(settlement=settlement)
     pdf = render_statement_pdf(statement=statement)
-    # The field's upload_to gives the file a random private name (never the
-    # leader id and date, which anyone could guess); only ".pdf" is kept.
-    name = "statement.pdf"
     with transaction.atomic():
         settlement = Settlement.objects.select_for_update().get(pk=settlement_id)
         old = settlement.statement.name
-        settlement.statement.save(name, ContentFile(pdf), save=False)
+        storage = settlement.statement.storage
+        # The name is keyed (unguessable, 128 bits of an HMAC under SECRET_KEY)
+        # on the settlement and on the row as it stands before this generation:
+        # a rerun after a worker killed between the write and COMMIT finds the
+        # row unchanged, so it overwrites that same file instead of leaving an
+        # orphan; once a generation commits, the next one gets a new name.
+        previous = settlement.statement_generated_at
+        key = f"{settlement.pk}:{previous.isoformat() if previous else '-'}"
+        digest = salted_hmac("commission.statement", key).hexdigest()[:32]
+        name = f"statements/{settlement.period_start:%Y/%m}/{digest}.pdf"
+        if storage.exists(name):
+            storage.delete(name)  # under the row lock: no other generator writes it
+        settlement.statement.name = storage.save(name, ContentFile(pdf))
         settlement.verification_code = statement.verification_code
         settlement.statement_generated_at = timezone.now()
         settlement.save(update_fields=["statement", "verification_code", "statement_generated_at"])

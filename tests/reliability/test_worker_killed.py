@@ -124,17 +124,7 @@ def _worker_lost(workers) -> bool:
         # transaction, sees the closed socket at once and lets the entries go.
         True,
         # The child dies while its backend is busy (here waiting on a lock).
-        pytest.param(
-            False,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="gap: settle_commissions locks its batch with SKIP LOCKED; the "
-                "killed child's busy backend still holds the entry locks, so the requeued "
-                "run skips them, settles 0 and is acknowledged (the entries wait for the "
-                "next night). Fix requested in leaders/commission/services.py: lock "
-                "without SKIP LOCKED (h3-requests.md).",
-            ),
-        ),
+        False,
     ],
     ids=["backend-idle", "backend-busy"],
 )
@@ -181,17 +171,7 @@ def test_a_settlement_whose_worker_is_killed_settles_each_entry_once_on_the_next
         # The PDF is made; the settlement row is about to be locked.
         r'^SELECT .* FROM "leaders_settlement" .* FOR UPDATE',
         # The PDF is in storage; the row that names it is about to be written.
-        pytest.param(
-            r'^UPDATE "leaders_settlement"',
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="gap: generate_statement stores the PDF under a new random name "
-                "before its transaction commits; a child killed after the write leaves "
-                "that file behind, unnamed by any row (orphan). Fix requested in "
-                "leaders/commission/services.py: one keyed name per settlement "
-                "(h3-requests.md).",
-            ),
-        ),
+        r'^UPDATE "leaders_settlement"',
     ],
     ids=["before-the-file", "after-the-file"],
 )
