@@ -129,3 +129,14 @@ def test_with_redis_stopped_the_user_is_read_from_postgresql(
     shopper.is_active = False
     shopper.save(update_fields=["is_active"])
     assert _user_reads(client)[0] == 302
+
+
+def test_an_update_by_primary_key_makes_only_that_user_stale(signed_in, shopper, other_shopper):
+    other = Client()
+    other.force_login(other_shopper)
+    assert _user_reads(other)[1] == 1
+    User.objects.filter(pk=shopper.pk).update(nickname="王大妈")
+    assert _user_reads(other) == (200, 0)  # still cached
+    assert _user_reads(signed_in) == (200, 1)  # read again
+    User.objects.filter(nickname="王大妈").update(nickname="")  # not by key: everyone
+    assert _user_reads(other) == (200, 1)

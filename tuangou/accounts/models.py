@@ -8,14 +8,36 @@ from .phone import mask_phone
 
 
 class UserQuerySet(models.QuerySet):
-    """Bulk writes on users make every cached user stale (accounts.user_cache):
-    no post_save is sent for them."""
+    """Bulk writes on users make the cached users stale (accounts.user_cache):
+    no post_save is sent for them. Those of a queryset filtered by primary
+    key (`filter(pk=…, …)`, `filter(pk__in=…)`) only, any other every one."""
+
+    def _only_pks(self) -> list | None:
+        where = self.query.where
+        if where.connector != "AND" or where.negated:
+            return None
+        pk = self.model._meta.pk
+        for child in where.children:
+            target = getattr(getattr(child, "lhs", None), "target", None)
+            rhs = getattr(child, "rhs", None)
+            if target is not pk or hasattr(rhs, "query") or hasattr(rhs, "resolve_expression"):
+                continue
+            if child.lookup_name == "exact":
+                return [rhs]
+            if child.lookup_name == "in":
+                return list(rhs)
+        return None
 
     def update(self, **kwargs):
         from . import user_cache
 
+        pks = self._only_pks()
         rows = super().update(**kwargs)
-        user_cache.all_changed()
+        if pks is None:
+            user_cache.all_changed()
+        else:
+            for pk in pks:
+                user_cache.changed(user_id=pk)
         return rows
 
     update.alters_data = True
