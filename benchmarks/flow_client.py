@@ -13,6 +13,7 @@ flows completed, their latencies, and every unexpected answer by step.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing
 import re
@@ -93,7 +94,7 @@ def _flow(http, base: str, sku: str, sid: str, csrf: str, errors: dict) -> bool:
     return pay(http, base, urljoin(base + "/", r.headers["Location"]), headers, csrf, errors)
 
 
-def _worker(base, sku, shoppers, deadline, start_at, out) -> None:
+def _worker(work, items, deadline, start_at, out) -> None:
     import requests
 
     http = requests.Session()
@@ -102,12 +103,12 @@ def _worker(base, sku, shoppers, deadline, start_at, out) -> None:
     while time.time() < start_at:
         time.sleep(0.01)
     n = 0
-    while time.time() < deadline and shoppers:
-        sid, csrf = shoppers[n % len(shoppers)]
+    while time.time() < deadline and items:
+        item = items[n % len(items)]
         n += 1
         started = time.perf_counter()
         try:
-            ok = _flow(http, base, sku, sid, csrf, errors)
+            ok = work(http, item, errors)
         except Exception as exc:  # a connection error counts, never stops the run
             key = f"exception:{type(exc).__name__}"
             errors[key] = errors.get(key, 0) + 1
@@ -115,6 +116,46 @@ def _worker(base, sku, shoppers, deadline, start_at, out) -> None:
         if ok:
             latencies.append(time.perf_counter() - started)
     out.put({"latencies": latencies, "errors": errors})
+
+
+def drive(work, items: list, *, procs: int, seconds: float, label: str) -> dict:
+    """Run `work(http, item, errors) -> bool` in `procs` processes, each over its
+    share of `items` round and round, for `seconds`; print and return one JSON
+    line: how many succeeded (under `label`), their latencies, errors by step."""
+    out = multiprocessing.Queue()
+    start_at = time.time() + 1.0
+    deadline = start_at + seconds
+    workers = [
+        multiprocessing.Process(
+            target=_worker, args=(work, items[i::procs], deadline, start_at, out)
+        )
+        for i in range(procs)
+    ]
+    for proc in workers:
+        proc.start()
+    results = [out.get() for _ in workers]
+    for proc in workers:
+        proc.join()
+    # Until the last one ended: work begun before the deadline all counts.
+    elapsed = time.time() - start_at
+    latencies = sorted(x for r in results for x in r["latencies"])
+    errors: dict[str, int] = {}
+    for r in results:
+        for key, count in r["errors"].items():
+            errors[key] = errors.get(key, 0) + count
+    summary = {label: len(latencies), "seconds": elapsed, "latencies": latencies, "errors": errors}
+    print(json.dumps(summary))
+    return summary
+
+
+def read_sessions(path: str) -> list[tuple[str, str]]:
+    with open(path) as handle:
+        return [tuple(line.split()) for line in handle if line.strip()]
+
+
+def _shopper_flow(base, sku, http, shopper, errors) -> bool:
+    sid, csrf = shopper
+    return _flow(http, base, sku, sid, csrf, errors)
 
 
 def main() -> None:
@@ -125,40 +166,8 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20)
     args = parser.parse_args()
-    with open(args.sessions) as handle:
-        pairs = [tuple(line.split()) for line in handle if line.strip()]
-    out = multiprocessing.Queue()
-    start_at = time.time() + 1.0
-    deadline = start_at + args.seconds
-    procs = [
-        multiprocessing.Process(
-            target=_worker,
-            args=(args.url.rstrip("/"), args.sku, pairs[i :: args.procs], deadline, start_at, out),
-        )
-        for i in range(args.procs)
-    ]
-    for proc in procs:
-        proc.start()
-    results = [out.get() for _ in procs]
-    for proc in procs:
-        proc.join()
-    # Until the last flow ended: flows begun before the deadline all count.
-    elapsed = time.time() - start_at
-    latencies = sorted(x for r in results for x in r["latencies"])
-    errors: dict[str, int] = {}
-    for r in results:
-        for key, count in r["errors"].items():
-            errors[key] = errors.get(key, 0) + count
-    print(
-        json.dumps(
-            {
-                "flows": len(latencies),
-                "seconds": elapsed,
-                "latencies": latencies,
-                "errors": errors,
-            }
-        )
-    )
+    work = functools.partial(_shopper_flow, args.url.rstrip("/"), args.sku)
+    drive(work, read_sessions(args.sessions), procs=args.procs, seconds=args.seconds, label="flows")
 
 
 if __name__ == "__main__":

@@ -14,13 +14,11 @@ answer by step.
 from __future__ import annotations
 
 import argparse
-import json
-import multiprocessing
+import functools
 import re
-import time
 from urllib.parse import urljoin
 
-from flow_client import browser_headers, failure, pay
+from flow_client import browser_headers, drive, failure, pay, read_sessions
 
 GROUP_LINK = re.compile(r'class="card gb-order-group" data-group="([^"]+)"')
 
@@ -56,28 +54,9 @@ def _group(http, base: str, campaign: str, opener, joiner, errors: dict) -> bool
     return pay(http, base, urljoin(base + "/", r.headers["Location"]), headers, csrf, errors)
 
 
-def _worker(base, campaign, pairs, deadline, start_at, out) -> None:
-    import requests
-
-    http = requests.Session()
-    errors: dict[str, int] = {}
-    latencies: list[float] = []
-    while time.time() < start_at:
-        time.sleep(0.01)
-    n = 0
-    while time.time() < deadline and pairs:
-        opener, joiner = pairs[n % len(pairs)]
-        n += 1
-        started = time.perf_counter()
-        try:
-            ok = _group(http, base, campaign, opener, joiner, errors)
-        except Exception as exc:  # a connection error counts, never stops the run
-            key = f"exception:{type(exc).__name__}"
-            errors[key] = errors.get(key, 0) + 1
-            ok = False
-        if ok:
-            latencies.append(time.perf_counter() - started)
-    out.put({"latencies": latencies, "errors": errors})
+def _pair(base, campaign, http, pair, errors) -> bool:
+    opener, joiner = pair
+    return _group(http, base, campaign, opener, joiner, errors)
 
 
 def main() -> None:
@@ -88,36 +67,10 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=20)
     args = parser.parse_args()
-    with open(args.sessions) as handle:
-        shoppers = [tuple(line.split()) for line in handle if line.strip()]
+    shoppers = read_sessions(args.sessions)
     pairs = list(zip(shoppers[0::2], shoppers[1::2], strict=False))
-    base = args.url.rstrip("/")
-    out = multiprocessing.Queue()
-    start_at = time.time() + 1.0
-    deadline = start_at + args.seconds
-    procs = [
-        multiprocessing.Process(
-            target=_worker,
-            args=(base, args.campaign, pairs[i :: args.procs], deadline, start_at, out),
-        )
-        for i in range(args.procs)
-    ]
-    for proc in procs:
-        proc.start()
-    results = [out.get() for _ in procs]
-    for proc in procs:
-        proc.join()
-    elapsed = time.time() - start_at
-    latencies = sorted(x for r in results for x in r["latencies"])
-    errors: dict[str, int] = {}
-    for r in results:
-        for key, count in r["errors"].items():
-            errors[key] = errors.get(key, 0) + count
-    print(
-        json.dumps(
-            {"groups": len(latencies), "seconds": elapsed, "latencies": latencies, "errors": errors}
-        )
-    )
+    work = functools.partial(_pair, args.url.rstrip("/"), args.campaign)
+    drive(work, pairs, procs=args.procs, seconds=args.seconds, label="groups")
 
 
 if __name__ == "__main__":
