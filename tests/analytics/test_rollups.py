@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.db import connection
 from django.db.models import F, Sum
 
@@ -409,3 +410,15 @@ def test_a_late_refund_reaches_the_spans_through_the_nightly_job(seeded):
         )[0][0]
     )
     _assert_facts_match_raw(last, [last - timedelta(days=3)])
+
+
+def test_the_command_over_several_months_counts_the_spans_once_and_the_same(seeded):
+    first, last = seeded
+    rebuilt = _snapshot()
+    ShopperSpanFact.objects.all().delete()
+    out = io.StringIO()
+    call_command(
+        "rebuild_facts", "--start", first.isoformat(), "--end", last.isoformat(), stdout=out
+    )
+    assert "facts rebuilt" in out.getvalue()
+    assert _snapshot() == rebuilt
