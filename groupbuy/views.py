@@ -58,7 +58,8 @@ def share_path(group) -> str:
 def _back(request: HttpRequest, default: str) -> str:
     """The page the form came from, only when it is on this site (never an open redirect)."""
     back = request.POST.get("back", "")
-    if back and url_has_allowed_host_and_scheme(
+    # A path on this site only: redirect() would take "abc" for a view name.
+    if back.startswith("/") and url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return back

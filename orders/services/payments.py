@@ -161,9 +161,14 @@ def _log(kind: str, outcome: str, headers, body: bytes, out_trade_no: str = "", 
         kind=kind,
         outcome=outcome,
         out_trade_no=out_trade_no[:64],
-        detail=detail[:300],
-        headers={k: v for k, v in dict(headers).items() if k.lower().startswith("wechatpay")},
-        body=body.decode("utf-8", errors="replace"),
+        # PostgreSQL text holds no NUL: a JSON "\u0000" in a forged body must not fail the log.
+        detail=detail[:300].replace("\x00", "\ufffd"),
+        headers={
+            k: str(v).replace("\x00", "\ufffd")
+            for k, v in dict(headers).items()
+            if k.lower().startswith("wechatpay")
+        },
+        body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
     )
 
 
