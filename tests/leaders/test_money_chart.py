@@ -123,7 +123,9 @@ def test_on_a_phone_the_chart_has_a_value_axis_marks_and_answers_a_tap(
             return echarts.getInstanceByDom(el).convertToPixel({seriesIndex: 0}, [25, 0]);
         }"""
     )
-    page.mouse.click(box["x"] + x, box["y"] + y - 40)
+    # Relative to the chart as it is laid out at the moment of the tap (a
+    # position taken from an earlier bounding box misses if the page moved).
+    chart.click(position={"x": x, "y": y - 40})
     # The detail line follows the tap on the chart's next frame: wait for it.
     expect(page.locator("[data-chart-detail]")).to_have_text(f"{FOUR_DAYS_AGO} ¥1.11")
     if os.environ.get("MONEY_SCREENSHOTS"):
