@@ -287,7 +287,8 @@ SERVERS = {
 # so a persistent connection (CONN_MAX_AGE) is never reused and one is left open
 # per thread until PostgreSQL refuses more ("too many clients"): Django's
 # psycopg pool is the way it supports persistent connections there.
-SERVER_ENV = {"asgi": {"DATABASE_POOL": "true"}}
+# gunicorn turns "sync" into gthread when threads > 1: one thread for a real sync run.
+SERVER_ENV = {"asgi": {"DATABASE_POOL": "true"}, "sync": {"GUNICORN_THREADS": "1"}}
 
 
 def gunicorn_command(port: int, server: str = "conf") -> tuple[list[str], str]:
