@@ -60,7 +60,7 @@ app-messages: install ## Extract one app's strings into its own catalogue: make 
 
 check: lint test ## Everything CI checks
 
-bench: install ## Every benchmark (~25 min): HTTP beside pgbench, the 秒杀 gate, the 1M-line wave, 10M orders' facts
+bench: install ## Every benchmark (~25 min, 16 of them the 10M-order facts): HTTP beside pgbench, the 秒杀 gate, the 1M-line wave, 10M orders' facts
 	$(PYTHON) scripts/services.py ensure
 	$(PYTHON) benchmarks/run.py $(ARGS)
 	$(PYTHON) benchmarks/flash.py
@@ -74,7 +74,7 @@ bench-quick: install ## The HTTP benchmark short (~2 min) and small runs of the 
 	DEBUG=true $(PYTHON) manage.py bench_wave --lines 50000 --points 200
 	DEBUG=true $(PYTHON) manage.py bench_facts --orders 200000
 
-bench-http: install ## Only the HTTP benchmark beside pgbench (~10 min); table into docs/benchmarks.md
+bench-http: install ## Only the HTTP benchmark beside pgbench (~4 min); table into docs/benchmarks.md
 	$(PYTHON) scripts/services.py ensure
 	$(PYTHON) benchmarks/run.py $(ARGS)
 
