@@ -80,6 +80,9 @@ def test_a_new_shopper_uses_coupons_points_and_a_flash_sale_on_a_phone(
 
     # 2. 领券中心: claim 满20减6 (htmx swaps the card to 已领取).
     page.click("[data-claim-centre-link]")
+    # htmx (a deferred script) takes over the form once the page has loaded;
+    # a click before that posts the plain form (a redirect and a message).
+    page.wait_for_load_state("load")
     card = page.locator(f"[data-claim-card='{claimable.pk}']")
     assert "剩余50张" in card.inner_text()
     card.locator("[data-claim]").click()
